@@ -1,0 +1,1 @@
+"""cohort stage of icipredict (see DESIGN.md)."""

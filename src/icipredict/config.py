@@ -1,0 +1,23 @@
+"""Paths and secrets shared by every stage, read from the environment with sensible defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Default DuckDB cohort store (override with ICIPREDICT_STORE or --store).
+DEFAULT_STORE = Path(os.environ.get("ICIPREDICT_STORE", "icipredict.duckdb"))
+
+#: Environment variable holding the pseudonymisation secret (never stored with the data).
+PSEUDONYM_KEY_ENV = "ICIPREDICT_PSEUDONYM_KEY"
+
+#: File holding the pseudonymisation secret when the environment variable is not set.
+PSEUDONYM_KEY_FILE = Path(
+    os.environ.get("ICIPREDICT_PSEUDONYM_KEY_FILE", Path.home() / ".config/icipredict/pseudonym.key")
+)
+
+#: Default MLflow tracking URI (a local SQLite file: the plain file store is refused by MLflow).
+DEFAULT_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+
+#: Where the real public data live relative to a checkout (absent on a user's fresh clone).
+SHARED_DATA = Path(os.environ.get("ICIPREDICT_SHARED_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))

@@ -1,0 +1,1 @@
+"""evaluation stage of icipredict (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""features stage of icipredict (see DESIGN.md)."""

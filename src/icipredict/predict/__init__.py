@@ -1,0 +1,1 @@
+"""predict stage of icipredict (see DESIGN.md)."""

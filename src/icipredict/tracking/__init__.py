@@ -1,0 +1,1 @@
+"""tracking stage of icipredict (see DESIGN.md)."""
