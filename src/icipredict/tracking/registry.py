@@ -1,0 +1,429 @@
+"""Model registry: register a run's model as ``challenger``, promote it to ``champion`` through a gate.
+
+Registry stages are deprecated in MLflow, so only **aliases** and **tags** are used:
+
+- :func:`register` creates a version from a run's model and points alias ``challenger`` at it.
+- :func:`promote` moves alias ``champion`` to a version only when the gate passes on the same
+  held-out evaluation data for both models: the challenger's AUC and C-index are not worse than
+  the champion's beyond ``margin`` (the 2.5% bound of the paired-bootstrap difference must be above
+  ``-margin``) and its calibration slope lies within 0.8-1.2. The first version of a model has no
+  champion to beat: it becomes champion when its calibration check passes. ``force=True`` (with a
+  reason) overrides a refusal; the reason is recorded as a version tag.
+
+Every decision, accepted or refused, is written to the version's tags (``promotion.*``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+#: Calibration slope range the gate accepts (1 = ideal; < 1 over-confident, > 1 under-confident).
+SLOPE_RANGE = (0.8, 1.2)
+
+
+class PromotionError(ValueError):
+    """A promotion request that cannot be evaluated (e.g. ``force`` without a reason)."""
+
+
+@dataclass
+class EvalData:
+    """Held-out evaluation data shared by the challenger and the champion.
+
+    Parameters
+    ----------
+    X
+        Model input, one row per patient (what the registry model's ``predict`` takes).
+    response
+        Binary responder labels (1 = CR/PR), or None.
+    os_time, os_event, pfs_time, pfs_event
+        Survival times in months and event flags (1 = event), or None.
+    """
+
+    X: pd.DataFrame
+    response: np.ndarray | None = None
+    os_time: np.ndarray | None = None
+    os_event: np.ndarray | None = None
+    pfs_time: np.ndarray | None = None
+    pfs_event: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.X)
+        for name in ("response", "os_time", "os_event", "pfs_time", "pfs_event"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            value = np.asarray(value, dtype=float)
+            if len(value) != n:
+                raise ValueError(f"EvalData.{name} has {len(value)} values for {n} rows of X")
+            setattr(self, name, value)
+
+
+@dataclass
+class Comparison:
+    """Paired-bootstrap comparison of one metric between challenger and champion."""
+
+    metric: str
+    challenger: float
+    champion: float
+    diff: float
+    diff_ci_low: float
+    diff_ci_high: float
+    passed: bool
+
+
+@dataclass
+class PromotionDecision:
+    """The outcome of :func:`promote`."""
+
+    name: str
+    version: str
+    promoted: bool
+    forced: bool = False
+    reasons: list[str] = field(default_factory=list)
+    previous_champion: str | None = None
+    calibration_slope: float | None = None
+    comparisons: list[Comparison] = field(default_factory=list)
+    margin: float = 0.02
+    force_reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One human-readable paragraph: what happened and why."""
+        verb = "promoted to champion" if self.promoted else "NOT promoted"
+        if self.forced:
+            verb += f" (forced: {self.force_reason})"
+        lines = [f"{self.name} version {self.version}: {verb}."]
+        lines += [f"  - {r}" for r in self.reasons]
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def calibration_slope(y: np.ndarray, p: np.ndarray, *, eps: float = 1e-6) -> float:
+    """Calibration slope: the coefficient of logit(p) in a logistic regression of y on it.
+
+    Fitted by Newton-Raphson without penalty (1 = ideal; < 1 means predictions too extreme).
+    """
+    y = np.asarray(y, dtype=float)
+    p = np.clip(np.asarray(p, dtype=float), eps, 1 - eps)
+    x = np.column_stack([np.ones_like(p), np.log(p / (1 - p))])
+    beta = np.zeros(2)
+    for _ in range(100):
+        mu = 1 / (1 + np.exp(-np.clip(x @ beta, -30, 30)))
+        w = mu * (1 - mu)
+        hess = x.T @ (x * w[:, None]) + 1e-9 * np.eye(2)
+        step = np.linalg.solve(hess, x.T @ (y - mu))
+        beta += step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return float(beta[1])
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    if len(np.unique(y)) < 2:
+        return float("nan")
+    return float(roc_auc_score(y, p))
+
+
+def _cindex(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:
+    from sksurv.metrics import concordance_index_censored
+
+    if event.sum() == 0:
+        return float("nan")
+    return float(concordance_index_censored(event.astype(bool), time, risk)[0])
+
+
+def paired_bootstrap(
+    metric: Callable[[np.ndarray], float],
+    n: int,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> np.ndarray:
+    """Evaluate ``metric(indices)`` on ``n_boot`` patient resamples (same for both models).
+
+    ``metric`` gets the resampled row indices and returns the challenger-minus-champion
+    difference; resamples where it is undefined (NaN) are dropped.
+    """
+    rng = np.random.default_rng(seed)
+    out = np.array([metric(rng.integers(0, n, n)) for _ in range(n_boot)])
+    return out[np.isfinite(out)]
+
+
+# --------------------------------------------------------------------------- model outputs
+
+
+@dataclass
+class ModelScores:
+    """What the gate needs from a model's predictions on the evaluation data."""
+
+    response_probability: np.ndarray | None = None
+    risk_score: np.ndarray | None = None
+
+
+def scores_from_output(output: Any) -> ModelScores:
+    """Read a model's ``predict`` output into response probabilities and a risk score.
+
+    Accepts the registry model's DataFrame (``response_probability``, ``risk_score``), a 2-column
+    ``predict_proba`` array (the second column is P(responder)), or a 1-D array of probabilities.
+    """
+    if isinstance(output, pd.DataFrame):
+        prob = output["response_probability"] if "response_probability" in output else None
+        risk = output["risk_score"] if "risk_score" in output else None
+        if prob is None and risk is None and output.shape[1] in (1, 2):
+            prob = output.iloc[:, -1]
+        return ModelScores(
+            None if prob is None else np.asarray(prob, dtype=float),
+            None if risk is None else np.asarray(risk, dtype=float),
+        )
+    arr = np.asarray(output, dtype=float)
+    if arr.ndim == 2 and arr.shape[1] == 2:
+        return ModelScores(response_probability=arr[:, 1])
+    if arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1):
+        return ModelScores(response_probability=arr.ravel())
+    raise ValueError(f"cannot read model output of shape {arr.shape} as probabilities")
+
+
+def _load_scores(name: str, version: str, data: EvalData) -> ModelScores:
+    import mlflow
+
+    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    return scores_from_output(model.predict(data.X))
+
+
+# --------------------------------------------------------------------------- registry verbs
+
+
+def _client():
+    from mlflow import MlflowClient
+
+    return MlflowClient()
+
+
+def _model_uri_of_run(run_id: str, artifact_path: str | None) -> str:
+    """The URI of the model logged in a run (MLflow 3 logged models, or a run artifact path)."""
+    import mlflow
+
+    if artifact_path is not None:
+        return f"runs:/{run_id}/{artifact_path}"
+    run = mlflow.get_run(run_id)
+    models = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run_id}'",
+        output_format="list",
+    )
+    if not models:
+        raise ValueError(f"run {run_id} has no logged model to register")
+    if len(models) > 1:
+        names = sorted(m.name for m in models)
+        raise ValueError(
+            f"run {run_id} has {len(models)} logged models {names}: pass artifact_path=NAME"
+        )
+    return models[0].model_uri
+
+
+def register(run_id: str, name: str, *, artifact_path: str | None = None) -> str:
+    """Register the model logged in ``run_id`` as a new version of ``name``, alias ``challenger``.
+
+    Parameters
+    ----------
+    run_id
+        The MLflow run that logged the model.
+    name
+        Registered model name.
+    artifact_path
+        Name of the logged model within the run; needed only when the run logged several.
+
+    Returns
+    -------
+    str
+        The new version number.
+    """
+    import mlflow
+
+    uri = _model_uri_of_run(run_id, artifact_path)
+    mv = mlflow.register_model(uri, name, tags={"source_run_id": run_id})
+    client = _client()
+    client.set_registered_model_alias(name, CHALLENGER, mv.version)
+    logger.info("registered %s version %s from run %s as %s", name, mv.version, run_id, CHALLENGER)
+    return str(mv.version)
+
+
+def resolve(name: str, ref: str) -> str:
+    """Return the version number for a version number or an alias (``champion``)."""
+    if str(ref).isdigit():
+        return str(ref)
+    return str(_client().get_model_version_by_alias(name, ref).version)
+
+
+def current_champion(name: str) -> str | None:
+    """Version number holding the ``champion`` alias, or None when there is none yet."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(_client().get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException:
+        return None
+
+
+def evaluate_gate(
+    challenger: ModelScores,
+    champion: ModelScores | None,
+    data: EvalData,
+    *,
+    margin: float = 0.02,
+    slope_range: tuple[float, float] = SLOPE_RANGE,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[bool, list[str], float | None, list[Comparison]]:
+    """Apply the promotion gate to precomputed predictions (no registry access).
+
+    Returns
+    -------
+    passed, reasons, calibration_slope, comparisons
+    """
+    reasons: list[str] = []
+    passed = True
+    slope = None
+    if challenger.response_probability is not None and data.response is not None:
+        slope = calibration_slope(data.response, challenger.response_probability)
+        low, high = slope_range
+        if low <= slope <= high:
+            reasons.append(f"calibration slope {slope:.3f} within {low}-{high}")
+        else:
+            passed = False
+            reasons.append(f"calibration slope {slope:.3f} outside {low}-{high}")
+    else:
+        reasons.append("calibration not checked: no response probabilities or labels")
+
+    comparisons: list[Comparison] = []
+    if champion is None:
+        reasons.append("no current champion: nothing to compare against")
+        return passed, reasons, slope, comparisons
+
+    pairs: list[tuple[str, Callable[[np.ndarray, np.ndarray], float], np.ndarray, np.ndarray]] = []
+    if data.response is not None and challenger.response_probability is not None \
+            and champion.response_probability is not None:
+        y = data.response
+        pairs.append(("auc", lambda s, idx: _auc(y[idx], s[idx]),
+                      challenger.response_probability, champion.response_probability))
+    for end in ("os", "pfs"):
+        t, e = getattr(data, f"{end}_time"), getattr(data, f"{end}_event")
+        if t is None or e is None or challenger.risk_score is None or champion.risk_score is None:
+            continue
+        pairs.append((f"cindex_{end}",
+                      lambda s, idx, t=t, e=e: _cindex(t[idx], e[idx], s[idx]),
+                      challenger.risk_score, champion.risk_score))
+    if not pairs:
+        reasons.append("no metric both models can be compared on")
+        return False, reasons, slope, comparisons
+
+    n = len(data.X)
+    everyone = np.arange(n)
+    for metric, fn, new, old in pairs:
+        a, b = fn(new, everyone), fn(old, everyone)
+        diffs = paired_bootstrap(lambda idx, fn=fn, new=new, old=old: fn(new, idx) - fn(old, idx),
+                                 n, n_boot=n_boot, seed=seed)
+        lo, hi = (np.quantile(diffs, [0.025, 0.975]) if len(diffs) else (np.nan, np.nan))
+        ok = bool(np.isfinite(lo) and lo > -margin)
+        comparisons.append(Comparison(metric, a, b, a - b, float(lo), float(hi), ok))
+        word = "not worse" if ok else "worse"
+        reasons.append(
+            f"{metric}: challenger {a:.3f} vs champion {b:.3f}, difference {a - b:+.3f} "
+            f"(95% CI {lo:+.3f} to {hi:+.3f}): {word} beyond margin {margin}"
+        )
+        passed = passed and ok
+    return passed, reasons, slope, comparisons
+
+
+def promote(
+    name: str,
+    version: str | int,
+    *,
+    eval_data: EvalData,
+    margin: float = 0.02,
+    force: bool = False,
+    reason: str | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> PromotionDecision:
+    """Move alias ``champion`` to ``version`` if the promotion gate passes (or when forced).
+
+    Parameters
+    ----------
+    name, version
+        The registered model and the candidate version (a number or an alias).
+    eval_data
+        Held-out data on which both the candidate and the current champion are scored.
+    margin
+        How much worse (AUC / C-index points) the candidate may be: the lower 95% bound of the
+        paired-bootstrap difference must exceed ``-margin``.
+    force, reason
+        Promote even if the gate refuses; ``reason`` is required and recorded as a version tag.
+    n_boot, seed
+        Bootstrap resamples and seed.
+
+    Returns
+    -------
+    PromotionDecision
+        ``promoted`` tells whether the alias moved; ``reasons`` says why.
+    """
+    if force and not (reason and reason.strip()):
+        raise PromotionError("--force needs a --reason that is recorded with the version")
+    version = resolve(name, str(version))
+    client = _client()
+    client.get_model_version(name, version)  # fails clearly if it does not exist
+    champion_version = current_champion(name)
+    if champion_version == version:
+        return PromotionDecision(name, version, promoted=True, margin=margin,
+                                 previous_champion=champion_version,
+                                 reasons=[f"version {version} already holds {CHAMPION}"])
+
+    new = _load_scores(name, version, eval_data)
+    old = _load_scores(name, champion_version, eval_data) if champion_version else None
+    passed, reasons, slope, comparisons = evaluate_gate(
+        new, old, eval_data, margin=margin, n_boot=n_boot, seed=seed
+    )
+    decision = PromotionDecision(
+        name=name, version=version, promoted=passed or force, forced=force and not passed,
+        reasons=reasons, previous_champion=champion_version, calibration_slope=slope,
+        comparisons=comparisons, margin=margin,
+        force_reason=reason if force and not passed else None,
+    )
+    if decision.promoted:
+        client.set_registered_model_alias(name, CHAMPION, version)
+    _tag_decision(client, decision)
+    logger.info("%s", decision.summary())
+    return decision
+
+
+def _tag_decision(client, decision: PromotionDecision) -> None:
+    tags = {
+        "promotion.decision": "promoted" if decision.promoted else "refused",
+        "promotion.reasons": json.dumps(decision.reasons)[:4900],
+        "promotion.previous_champion": decision.previous_champion or "none",
+        "promotion.margin": str(decision.margin),
+    }
+    if decision.calibration_slope is not None:
+        tags["promotion.calibration_slope"] = f"{decision.calibration_slope:.4f}"
+    if decision.forced:
+        tags["promotion.forced_reason"] = decision.force_reason or ""
+    for key, value in tags.items():
+        client.set_model_version_tag(decision.name, decision.version, key, value)
