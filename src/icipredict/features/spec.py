@@ -1,0 +1,116 @@
+"""The feature specification: which modalities and features, and how they are prepared.
+
+A spec is YAML validated by :class:`FeatureSpec`. Example (``models/features/loris.yaml``)::
+
+    name: loris
+    modalities: [clinical, genomic]
+    clinical: [prior_systemic_therapy, albumin, nlr, age]
+    genomic: [tmb]
+    cancer_type: onehot
+    caps: {tmb: 50, nlr: 25, age: 85}
+    scaling: standard
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from icipredict.cohort.schema import CohortError
+from icipredict.features.clinical import CLINICAL_FEATURES
+from icipredict.features.genomic import DEFAULT_GENES
+
+Modality = Literal["clinical", "genomic", "imaging"]
+
+#: Sample-level genomic features a spec may list (gene flags come from ``genes``).
+GENOMIC_FEATURES: tuple[str, ...] = ("tmb", "msi_high", "msi_score", "fcna", "hed", "hla_loh")
+
+
+class FeatureSpec(BaseModel):
+    """Which features to build and how (validated from YAML)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Spec name (recorded with every model).")
+    description: str = ""
+    modalities: list[Modality] = Field(default_factory=lambda: ["clinical", "genomic"])
+    clinical: list[str] = Field(
+        default_factory=lambda: list(CLINICAL_FEATURES),
+        description=f"Clinical features, in output order; any of {list(CLINICAL_FEATURES)}.")
+    genomic: list[str] = Field(
+        default_factory=lambda: list(GENOMIC_FEATURES),
+        description=f"Sample-level genomic features; any of {list(GENOMIC_FEATURES)}.")
+    genes: list[str] = Field(
+        default_factory=list,
+        description="Genes with an alteration flag mut_<GENE> (1/0, missing = not profiled). "
+        f"Write [default] for {list(DEFAULT_GENES)}.")
+    imaging: list[str] | None = Field(
+        None, description="Radiomics columns (radiomics_<feature>); None = all seen at fit.")
+    cancer_type: Literal["onehot", "chowell_group", "none"] = Field(
+        "onehot", description="Cancer type encoding (clinical modality); emitted after genomic.")
+    rare_type_min_count: int = Field(
+        10, ge=1, description="One-hot: types with fewer training patients go to 'other'.")
+    caps: dict[str, float] = Field(
+        default_factory=dict, description="Upper caps on raw values, e.g. LORIS {tmb: 50, nlr: "
+        "25, age: 85}; keys are output column names.")
+    imputation: Literal["none", "median"] = "none"
+    scaling: Literal["none", "standard"] = "none"
+    missing_indicators: bool = Field(
+        False, description="Add missing_<modality> (1 = all of that modality's inputs missing).")
+
+    @field_validator("clinical")
+    @classmethod
+    def _known_clinical(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(CLINICAL_FEATURES))
+        if unknown:
+            raise ValueError(f"unknown clinical feature(s) {unknown}; known: "
+                             f"{list(CLINICAL_FEATURES)}")
+        return value
+
+    @field_validator("genomic")
+    @classmethod
+    def _known_genomic(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(GENOMIC_FEATURES))
+        if unknown:
+            raise ValueError(f"unknown genomic feature(s) {unknown}; known: "
+                             f"{list(GENOMIC_FEATURES)}")
+        return value
+
+    @field_validator("genes", mode="before")
+    @classmethod
+    def _default_genes(cls, value: object) -> object:
+        if value == "default" or value == ["default"]:
+            return list(DEFAULT_GENES)
+        return value
+
+    @model_validator(mode="after")
+    def _some_modality(self) -> FeatureSpec:
+        if not self.modalities:
+            raise ValueError("at least one modality is needed")
+        return self
+
+
+def read_spec(path: str | Path) -> FeatureSpec:
+    """Read and validate a feature-spec YAML file.
+
+    Raises
+    ------
+    CohortError
+        If the file is missing, not YAML or does not follow :class:`FeatureSpec`.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError as exc:
+        raise CohortError("feature spec not found", file=path) from exc
+    except yaml.YAMLError as exc:
+        raise CohortError(f"not valid YAML: {exc}", file=path) from exc
+    try:
+        return FeatureSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                             for e in exc.errors())
+        raise CohortError(f"invalid feature spec: {problems}", file=path) from exc
