@@ -1,0 +1,90 @@
+"""Artifact scanner: finds planted patient IDs anywhere a run stores things; passes a clean run."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from icipredict.tracking.mlflow_setup import configure_tracking
+from icipredict.tracking.scan import ArtifactLeakError, assert_run_clean, scan_run
+
+IDS = [f"P-{i:07d}" for i in range(1, 201)] + [f"S-{i:07d}-T01" for i in range(1, 201)]
+
+
+@pytest.fixture(autouse=True)
+def tracking(tmp_path):
+    configure_tracking(f"sqlite:///{tmp_path}/mlflow.db", "scan-test")
+    yield
+    mlflow.set_tracking_uri(None)
+
+
+def _clean_run(tmp_path) -> str:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"tmb": rng.gamma(2, 5, 50), "age": rng.normal(60, 10, 50)})
+    y = (X["tmb"] > 10).astype(int)
+    with mlflow.start_run() as run:
+        mlflow.log_params({"n_estimators": 10, "cohort": "synthetic"})
+        mlflow.log_metric("auc", 0.7)
+        mlflow.log_dict({"auc": 0.7, "n": 50}, "metrics.json")
+        mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model",
+                                 input_example=X.head(2).round(0),
+                                 pip_requirements=["scikit-learn"])
+    return run.info.run_id
+
+
+def test_clean_run_passes(tmp_path):
+    run_id = _clean_run(tmp_path)
+    assert scan_run(run_id, IDS) == []
+    assert_run_clean(run_id, IDS)
+
+
+def test_id_planted_in_a_text_artifact_is_found(tmp_path):
+    run_id = _clean_run(tmp_path)
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_text("patient_id,prob\nP-0000042,0.3\n", "eval/predictions.csv")
+    hits = scan_run(run_id, IDS)
+    assert [(h.location, h.found) for h in hits] == [
+        ("run artifacts/eval/predictions.csv", "P-0000042")]
+    with pytest.raises(ArtifactLeakError, match="P-0000042"):
+        assert_run_clean(run_id, IDS)
+
+
+def test_id_inside_compressed_files_and_run_metadata_is_found(tmp_path):
+    run_id = _clean_run(tmp_path)
+    gz = tmp_path / "rows.json.gz"
+    gz.write_bytes(gzip.compress(json.dumps({"sample": "S-0000007-T01"}).encode()))
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_artifact(str(gz), "debug")
+        mlflow.set_tag("note", "checked P-0000199 by hand")
+    found = {(h.location, h.found) for h in scan_run(run_id, IDS)}
+    assert ("run artifacts/debug/rows.json.gz!gunzip", "S-0000007-T01") in found
+    assert ("run metadata", "P-0000199") in found
+
+
+def test_id_learnt_by_a_model_is_found_in_its_skops_archive(tmp_path):
+    # A one-hot encoder fitted on an ID column stores the IDs in categories_: a real leak path.
+    X = pd.DataFrame({"patient_id": IDS[:20], "tmb": np.arange(20.0)})
+    y = np.arange(20) % 2
+    model = make_pipeline(OneHotEncoder(handle_unknown="ignore"), LogisticRegression()).fit(X, y)
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(model, name="leaky", serialization_format="skops",
+                                 pip_requirements=["scikit-learn"])
+    hits = scan_run(run.info.run_id, IDS)
+    assert {h.found for h in hits} >= set(IDS[:20])
+    assert all(h.location.startswith("model leaky/") for h in hits)
+
+
+def test_longer_token_is_not_a_hit_and_empty_ids_scan_nothing(tmp_path):
+    run_id = _clean_run(tmp_path)
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_text("code XP-0000042Z", "notes.txt")
+    assert scan_run(run_id, IDS) == []
+    assert scan_run(run_id, []) == []
