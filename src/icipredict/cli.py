@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -52,6 +53,127 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progre
     """Predict response and survival under immune checkpoint inhibitors."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+
+
+# ---------------------------------------------------------------------------------------------
+# cohort store: ingest / summary / brca / versions
+# ---------------------------------------------------------------------------------------------
+
+def _rich_table(df, title: str):
+    """A rich Table of a DataFrame (missing shown as '-', floats with 3 significant digits)."""
+    import pandas as pd
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    for col in df.columns:
+        numeric = pd.api.types.is_numeric_dtype(df[col])
+        table.add_column(str(col), justify="right" if numeric else "left")
+    for row in df.itertuples(index=False):
+        cells = []
+        for v in row:
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                cells.append("-")
+            elif isinstance(v, float):
+                cells.append(f"{v:.3g}")
+            else:
+                cells.append(str(v))
+        table.add_row(*cells)
+    return table
+
+
+@cohort_app.command("ingest")
+def cohort_ingest(
+    source: Annotated[Path, typer.Argument(help="Centre's data: a cBioPortal study folder, a "
+                                           "column map (YAML) or a MAF/table file.")],
+    centre: Annotated[str, typer.Option("--centre", "-c",
+                                        help="Centre name (its rows are replaced).")],
+    store: Path = StoreOption,
+) -> None:
+    """Validate, pseudonymise and store one centre's data (all-or-nothing, versioned)."""
+    import importlib
+
+    from icipredict.cohort.store import CohortStore, source_content_hash
+
+    try:
+        content_hash = source_content_hash(source)
+        with console.status(f"Loading {source} ..."):
+            loaders = importlib.import_module("icipredict.cohort.loaders")
+            cohort = loaders.load_source(source, centre=centre)
+        with console.status(f"Validating and writing {centre} to {store} ..."):
+            result = CohortStore(store).ingest(cohort, centre=centre, content_hash=content_hash,
+                                               source=str(Path(source).resolve()))
+    except CohortError as exc:
+        fail(exc)
+    import pandas as pd
+
+    counts = pd.DataFrame({"table": list(result.row_counts),
+                           "rows": list(result.row_counts.values())})
+    if result.changed:
+        what = (f"stored as version {result.version}" if result.previous_version is None else
+                f"new version {result.version} (replaces version {result.previous_version})")
+    else:
+        what = f"unchanged: identical to version {result.version}, nothing written"
+    console.print(f"[bold]{centre}[/]: {what}  (store {store}, content hash "
+                  f"{result.content_hash[:12]})")
+    console.print(_rich_table(counts, "rows per table"))
+
+
+@cohort_app.command("summary")
+def cohort_summary(store: Path = StoreOption) -> None:
+    """Per centre: patients, modalities present, responders, events, median follow-up."""
+    from icipredict.cohort.store import CohortStore
+
+    try:
+        df = CohortStore(store).summary()
+    except CohortError as exc:
+        fail(exc)
+    df = df.drop(columns=["ingested_at"]).rename(columns={
+        "with_mutations": "with MAF", "with_imaging": "with imaging", "with_labs": "with labs",
+        "os_events": "OS events", "pfs_events": "PFS events",
+        "median_followup_months": "median FU (mo)"})
+    console.print(_rich_table(df, f"Cohort store {store}"))
+
+
+@cohort_app.command("brca")
+def cohort_brca(
+    store: Path = StoreOption,
+    csv: Annotated[Path | None,
+                   typer.Option("--csv", help="Also write the registry to this CSV.")] = None,
+) -> None:
+    """The BRCA1/2 somatic registry: every carrier across centres with variant and outcome."""
+    from icipredict.cohort.store import CohortStore
+
+    try:
+        df = CohortStore(store).brca_carriers()
+    except CohortError as exc:
+        fail(exc)
+    if csv is not None:
+        df.to_csv(csv, index=False)
+    shown = df[["centre", "patient_id", "gene", "hgvsp_short", "variant_classification", "vaf",
+                "cancer_type", "drug_class", "bor", "os_months", "os_event"]]
+    console.print(_rich_table(shown, f"BRCA1/2 carriers: {len(df)} variant(s) in "
+                                     f"{df['patient_id'].nunique()} patient(s)"))
+    if csv is not None:
+        console.print(f"written to {csv}")
+
+
+@cohort_app.command("versions")
+def cohort_versions(
+    store: Path = StoreOption,
+    centre: Annotated[str | None, typer.Option("--centre", "-c", help="Only this centre.")] = None,
+) -> None:
+    """Every stored version of each centre's data: time, content hash, row counts."""
+    from icipredict.cohort.store import CohortStore
+
+    try:
+        df = CohortStore(store).versions(centre)
+    except CohortError as exc:
+        fail(exc)
+    df = df.assign(content_hash=df["content_hash"].str[:12],
+                   ingested_at=df["ingested_at"].dt.strftime("%Y-%m-%d %H:%M:%S"))
+    df = df.drop(columns=["key_fingerprint", "source"]).rename(
+        columns=lambda c: c[2:] if c.startswith("n_") else c)
+    console.print(_rich_table(df, "Stored versions (times in UTC)"))
 
 
 __all__ = ["app", "cohort_app", "features_app", "CohortError", "fail", "console", "StoreOption"]
