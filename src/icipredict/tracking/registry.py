@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -114,57 +113,11 @@ class PromotionDecision:
 # --------------------------------------------------------------------------- metrics
 
 
-def calibration_slope(y: np.ndarray, p: np.ndarray, *, eps: float = 1e-6) -> float:
-    """Calibration slope: the coefficient of logit(p) in a logistic regression of y on it.
+def calibration_slope(y: np.ndarray, p: np.ndarray) -> float:
+    """Calibration slope (ideal 1; < 1 means predictions too extreme), see evaluation.metrics."""
+    from icipredict.evaluation.metrics import calibration_slope as slope
 
-    Fitted by Newton-Raphson without penalty (1 = ideal; < 1 means predictions too extreme).
-    """
-    y = np.asarray(y, dtype=float)
-    p = np.clip(np.asarray(p, dtype=float), eps, 1 - eps)
-    x = np.column_stack([np.ones_like(p), np.log(p / (1 - p))])
-    beta = np.zeros(2)
-    for _ in range(100):
-        mu = 1 / (1 + np.exp(-np.clip(x @ beta, -30, 30)))
-        w = mu * (1 - mu)
-        hess = x.T @ (x * w[:, None]) + 1e-9 * np.eye(2)
-        step = np.linalg.solve(hess, x.T @ (y - mu))
-        beta += step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    return float(beta[1])
-
-
-def _auc(y: np.ndarray, p: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    if len(np.unique(y)) < 2:
-        return float("nan")
-    return float(roc_auc_score(y, p))
-
-
-def _cindex(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:
-    from sksurv.metrics import concordance_index_censored
-
-    if event.sum() == 0:
-        return float("nan")
-    return float(concordance_index_censored(event.astype(bool), time, risk)[0])
-
-
-def paired_bootstrap(
-    metric: Callable[[np.ndarray], float],
-    n: int,
-    *,
-    n_boot: int = 1000,
-    seed: int = 0,
-) -> np.ndarray:
-    """Evaluate ``metric(indices)`` on ``n_boot`` patient resamples (same for both models).
-
-    ``metric`` gets the resampled row indices and returns the challenger-minus-champion
-    difference; resamples where it is undefined (NaN) are dropped.
-    """
-    rng = np.random.default_rng(seed)
-    out = np.array([metric(rng.integers(0, n, n)) for _ in range(n_boot)])
-    return out[np.isfinite(out)]
+    return float(slope(np.asarray(y, dtype=float), np.asarray(p, dtype=float)))
 
 
 # --------------------------------------------------------------------------- model outputs
@@ -318,36 +271,33 @@ def evaluate_gate(
         reasons.append("no current champion: nothing to compare against")
         return passed, reasons, slope, comparisons
 
-    pairs: list[tuple[str, Callable[[np.ndarray, np.ndarray], float], np.ndarray, np.ndarray]] = []
+    from icipredict.evaluation.compare import compare_auc, compare_c_index
+
+    results = []
     if data.response is not None and challenger.response_probability is not None \
             and champion.response_probability is not None:
-        y = data.response
-        pairs.append(("auc", lambda s, idx: _auc(y[idx], s[idx]),
-                      challenger.response_probability, champion.response_probability))
+        results.append(("auc", compare_auc(data.response, challenger.response_probability,
+                                           champion.response_probability,
+                                           n_boot=n_boot, seed=seed)))
     for end in ("os", "pfs"):
         t, e = getattr(data, f"{end}_time"), getattr(data, f"{end}_event")
         if t is None or e is None or challenger.risk_score is None or champion.risk_score is None:
             continue
-        pairs.append((f"cindex_{end}",
-                      lambda s, idx, t=t, e=e: _cindex(t[idx], e[idx], s[idx]),
-                      challenger.risk_score, champion.risk_score))
-    if not pairs:
+        results.append((f"cindex_{end}", compare_c_index(t, e, challenger.risk_score,
+                                                          champion.risk_score,
+                                                          n_boot=n_boot, seed=seed)))
+    if not results:
         reasons.append("no metric both models can be compared on")
         return False, reasons, slope, comparisons
 
-    n = len(data.X)
-    everyone = np.arange(n)
-    for metric, fn, new, old in pairs:
-        a, b = fn(new, everyone), fn(old, everyone)
-        diffs = paired_bootstrap(lambda idx, fn=fn, new=new, old=old: fn(new, idx) - fn(old, idx),
-                                 n, n_boot=n_boot, seed=seed)
-        lo, hi = (np.quantile(diffs, [0.025, 0.975]) if len(diffs) else (np.nan, np.nan))
-        ok = bool(np.isfinite(lo) and lo > -margin)
-        comparisons.append(Comparison(metric, a, b, a - b, float(lo), float(hi), ok))
+    for metric, res in results:
+        a, b, d = res.a.value, res.b.value, res.difference
+        ok = bool(np.isfinite(d.low) and d.low > -margin)
+        comparisons.append(Comparison(metric, a, b, d.value, float(d.low), float(d.high), ok))
         word = "not worse" if ok else "worse"
         reasons.append(
-            f"{metric}: challenger {a:.3f} vs champion {b:.3f}, difference {a - b:+.3f} "
-            f"(95% CI {lo:+.3f} to {hi:+.3f}): {word} beyond margin {margin}"
+            f"{metric}: challenger {a:.3f} vs champion {b:.3f}, difference {d.value:+.3f} "
+            f"(95% CI {d.low:+.3f} to {d.high:+.3f}): {word} beyond margin {margin}"
         )
         passed = passed and ok
     return passed, reasons, slope, comparisons
