@@ -132,7 +132,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     imaging_columns_ : list of str
         Radiomics columns used.
     medians_ : dict
-        Training medians used for imputation (empty when ``imputation: none``).
+        Training medians used for imputation (empty when ``imputation: none``). With median
+        imputation, columns without any training value are dropped (as scikit-learn's
+        ``SimpleImputer`` does) and logged.
     means_, scales_ : dict
         Standard-scaling statistics (empty when ``scaling: none``).
     feature_names_out_ : list of str
@@ -183,9 +185,10 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         if spec.imputation == "median":
             med = raw.median(skipna=True)
             empty = med.index[med.isna()].tolist()
-            if empty:
-                log.warning("no training values for %s: left missing after imputation", empty)
-            self.medians_ = {c: _to_json_float(v) for c, v in med.items()}
+            if empty:  # as sklearn's SimpleImputer: a column never observed cannot be imputed
+                log.warning("no training values for %s: dropped from the output", empty)
+                raw = raw.drop(columns=empty)
+            self.medians_ = {c: float(v) for c, v in med.drop(empty).items()}
             raw = self._impute(raw)
         self.means_, self.scales_ = {}, {}
         if spec.scaling == "standard":

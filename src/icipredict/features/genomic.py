@@ -45,6 +45,11 @@ NONSYNONYMOUS_CLASSES: frozenset[str] = frozenset({
     "Splice_Region",
 })
 
+#: maftools' default non-synonymous set (``vc_nonSyn`` of ``read.maf``): cBioPortal's without
+#: ``Splice_Region``, plus ``Translation_Start_Site``. Used to cross-check against maftools.
+MAFTOOLS_CLASSES: frozenset[str] = (NONSYNONYMOUS_CLASSES - {"Splice_Region"}) | {
+    "Translation_Start_Site"}
+
 #: Genes flagged by default (ICI response/resistance and the network's BRCA registry).
 DEFAULT_GENES: tuple[str, ...] = (
     "BRCA1", "BRCA2", "POLE", "STK11", "KEAP1", "PTEN", "B2M", "JAK1", "JAK2", "EGFR", "KRAS",
