@@ -19,6 +19,28 @@ column, its unit and its coding. Example::
           panel: MSK-IMPACT468
 
 The canonical column decides the table it lands in; ``patient_id`` is shared by all tables.
+
+Column specs
+    ``column`` (source name), ``unit`` (converted to the canonical unit; unknown units are an
+    error), ``values`` (recoding; keys match case-insensitively and ``1`` matches ``1.0``; a source
+    value missing from the map is an error), ``event_value``/``censor_value`` (for 0/1 flags: the
+    source values meaning "event" and "censored"; ``censor_value`` defaults to ``1 - event_value``).
+
+Several files
+    Every file must map ``patient_id``. Files that provide the *same set* of canonical columns are
+    stacked as rows (e.g. one file per year); files with *different* columns are joined on
+    ``patient_id`` (e.g. clinical.csv + labs.xlsx); a canonical column may come from only one such
+    group. A patient ID that appears twice across stacked files is an error naming both places.
+
+File options
+    ``format`` (csv/tsv/parquet/xlsx; default from the suffix), ``sheet`` (XLSX), ``sep``,
+    ``na_values`` (extra strings meaning missing), ``id_prefix`` (prepended to patient and sample
+    IDs: for files whose IDs are row numbers unique only within the file).
+
+Data paths
+    Relative paths are resolved against the YAML's folder. A path that goes through a
+    ``shared/data/`` folder (the real public cohorts: ``../../../shared/data/ici/...``) is re-based
+    on ``data_dir`` when the loader is given one, else on ``$ICIPREDICT_SHARED_DATA`` when set.
 """
 
 from __future__ import annotations
@@ -47,6 +69,10 @@ class ColumnSpec(BaseModel):
         description="For event flags: the source value that means the event happened "
         "(1 in most cohorts; some code 1 = censored, then event_value: 0).",
     )
+    censor_value: Any | None = Field(
+        None, description="For event flags: the source value meaning censored "
+        "(default 1 - event_value when that is 0/1)."
+    )
 
 
 class FileMap(BaseModel):
@@ -57,6 +83,10 @@ class FileMap(BaseModel):
     path: str | None = Field(None, description="File path, relative to the column map.")
     format: str | None = Field(None, description="csv, tsv, parquet or xlsx (default: suffix).")
     sheet: str | None = Field(None, description="XLSX sheet name.")
+    sep: str | None = Field(None, description="Field separator (default: from the suffix).")
+    na_values: list[str] = Field(default_factory=list,
+                                 description="Extra source strings that mean missing.")
+    id_prefix: str | None = Field(None, description="Prefix for patient/sample IDs.")
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     constants: dict[str, Any] = Field(default_factory=dict)
 

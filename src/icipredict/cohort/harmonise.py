@@ -123,6 +123,11 @@ _CANCER_SYNONYMS: dict[str, str] = {
     "sarcoma": "SARC", "sarc": "SARC", "soft tissue sarcoma": "SARC",
     "unknown primary": "CUP", "cup": "CUP", "cancer of unknown primary": "CUP",
     "glioma": "GBM", "gbm": "GBM", "glioblastoma": "GBM",
+    "non-small cell lung": "NSCLC", "small cell lung": "SCLC", "hepatobiliary cancer": "HB",
+    "skin cancer, melanoma": "MEL", "soft tissue": "SARC", "bone": "SARC",
+    "esophagogastric cancer": "ESCA", "uterine": "UCEC", "uterine endometrioid": "UCEC",
+    "renal cell": "RCC", "bladder urothelial": "BLCA", "head and neck squamous cell": "HNSC",
+    "liver": "HB", "hepatocellular": "HB",
 }
 
 
@@ -138,9 +143,12 @@ def to_oncotree(value: object) -> str:
         key = value.strip()
         if key in CANCER_TYPES:
             return key
-        code = _CANCER_SYNONYMS.get(key.lower())
-        if code is not None:
-            return code
+        low = " ".join(key.lower().replace("_", " ").split())
+        # cBioPortal CANCER_TYPE values read "Bladder Cancer", "Renal Cell Carcinoma", ...
+        for candidate in (low, low.removesuffix(" cancer"), low.removesuffix(" carcinoma")):
+            code = _CANCER_SYNONYMS.get(candidate)
+            if code is not None:
+                return code
     known = ", ".join(sorted(CANCER_TYPES))
     raise CohortError(f"unknown cancer type {value!r}; expected an OncoTree code ({known}) "
                       "or a name such as 'Melanoma', 'NSCLC', 'Bladder'")
@@ -170,7 +178,8 @@ _CLASS_SYNONYMS = {
     "pd-1": "PD-1/PD-L1", "pdl1": "PD-1/PD-L1", "pd-l1": "PD-1/PD-L1", "anti-pd-1": "PD-1/PD-L1",
     "ctla4": "CTLA-4", "ctla-4": "CTLA-4", "anti-ctla-4": "CTLA-4",
     "combo": "combination", "combination": "combination", "pd1+ctla4": "combination",
-    "pd-1+ctla-4": "combination",
+    "pd-1+ctla-4": "combination", "pd-1/pdl-1": "PD-1/PD-L1", "pd1/pd-l1": "PD-1/PD-L1",
+    "anti-pd-1/pd-l1": "PD-1/PD-L1", "anti-pd-l1": "PD-1/PD-L1", "pd-1 + ctla-4": "combination",
 }
 
 
@@ -257,18 +266,90 @@ _PANEL_SYNONYMS = {
 }
 
 
+#: Panel names that are known but whose TMB territory is not (e.g. "MSK-IMPACT" when a cohort
+#: mixes the 341/410/468-gene versions without saying which one each sample had). Their
+#: panel_size_mb is missing, never guessed.
+UNSIZED_PANELS: dict[str, str] = {
+    "MSK-IMPACT": "MSK-IMPACT, version (341/410/468 genes) not given per sample",
+}
+_PANEL_SYNONYMS.update({"msk-impact": "MSK-IMPACT", "impact": "MSK-IMPACT",
+                        "msk impact": "MSK-IMPACT"})
+
+
 def to_panel(value: object) -> str:
-    """Normalise a panel/assay name to a key of :data:`PANELS`."""
+    """Normalise a panel/assay name to a key of :data:`PANELS` or :data:`UNSIZED_PANELS`."""
     if isinstance(value, str):
-        if value in PANELS:
+        if value in PANELS or value in UNSIZED_PANELS:
             return value
         key = value.strip().lower()
         if key in _PANEL_SYNONYMS:
             return _PANEL_SYNONYMS[key]
-    raise CohortError(f"unknown sequencing panel {value!r}; expected one of {sorted(PANELS)} "
-                      "or give panel_size_mb explicitly")
+    raise CohortError(f"unknown sequencing panel {value!r}; expected one of "
+                      f"{sorted(PANELS) + sorted(UNSIZED_PANELS)} or give panel_size_mb explicitly")
 
 
 def panel_size_mb(panel: str) -> float:
-    """Return the TMB territory (Mb) of a panel name (any synonym)."""
-    return PANELS[to_panel(panel)]
+    """Return the TMB territory (Mb) of a panel name (any synonym); NaN when not known."""
+    name = to_panel(panel)
+    return PANELS.get(name, float("nan"))
+
+
+# --------------------------------------------------------------------------------------------
+# Small vocabularies (sex, MSI, smoking, stage, yes/no)
+# --------------------------------------------------------------------------------------------
+
+_SEX = {"male": "male", "m": "male", "man": "male", "female": "female", "f": "female",
+        "woman": "female"}
+#: MSI wording -> status; None = explicitly unknown (cBioPortal "Indeterminate", "Do not report").
+_MSI: dict[str, str | None] = {
+    "msi-h": "MSI-H", "msi_h": "MSI-H", "msih": "MSI-H", "msi-high": "MSI-H", "msi high": "MSI-H",
+    "instable": "MSI-H", "unstable": "MSI-H", "1": "MSI-H",
+    "mss": "MSS", "stable": "MSS", "msi-l": "MSS", "msi-low": "MSS", "mss/msi-l": "MSS",
+    "stable_indeterminate": "MSS", "0": "MSS",
+    "indeterminate": None, "do not report": None, "not reported": None, "unknown": None,
+}
+_SMOKING = {"never": "never", "non-smoker": "never", "nonsmoker": "never", "no": "never",
+            "former": "former", "ex-smoker": "former", "past": "former", "current": "current",
+            "smoker": "current", "yes": "current"}
+_STAGE_IV = {"iv": 1, "iva": 1, "ivb": 1, "ivc": 1, "stage iv": 1, "metastatic": 1,
+             "i": 0, "ia": 0, "ib": 0, "ii": 0, "iia": 0, "iib": 0, "iic": 0, "iii": 0,
+             "iiia": 0, "iiib": 0, "iiic": 0, "i-iii": 0, "stage i": 0, "stage ii": 0,
+             "stage iii": 0}
+_YES_NO = {"yes": 1, "y": 1, "true": 1, "no": 0, "n": 0, "false": 0}
+
+
+def _lookup(table: dict, value: object, what: str, expected: str):
+    key = str(value).strip().lower()
+    if key in table:
+        return table[key]
+    raise CohortError(f"unknown {what} {value!r}; expected {expected}")
+
+
+def to_sex(value: object) -> str:
+    """Normalise sex wording (male/female, M/F). Numeric codes need an explicit ``values`` map."""
+    if isinstance(value, (int, float)) or str(value).strip().lstrip("-").replace(".", "").isdigit():
+        raise CohortError(f"sex coded as a number ({value!r}); declare the coding in the column "
+                          "map, e.g. values: {1: male, 0: female}")
+    return _lookup(_SEX, value, "sex", "male or female (M/F)")
+
+
+def to_msi_status(value: object) -> str | None:
+    """Normalise MSI wording or a 0/1 flag to MSI-H / MSS (None when reported as unknown)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return _lookup(_MSI, value, "MSI status", "MSI-H/MSS, Instable/Stable or 1/0")
+
+
+def to_smoking(value: object) -> str:
+    """Normalise smoking history to never / former / current."""
+    return _lookup(_SMOKING, value, "smoking history", "never, former or current")
+
+
+def stage_iv_flag(value: object) -> int:
+    """1 for stage IV (any substage), 0 for stage I-III, from a written stage."""
+    return _lookup(_STAGE_IV, value, "stage", "a stage I-IV (roman numerals) or a 0/1 flag")
+
+
+def yes_no_flag(value: object) -> int:
+    """1 for yes/true, 0 for no/false."""
+    return _lookup(_YES_NO, value, "flag", "0/1 or yes/no")

@@ -1,0 +1,204 @@
+"""Read somatic mutation files (MAF) into the canonical ``mutations`` table.
+
+Accepted: plain ``.maf``/``.txt``, gzip-compressed (detected by its magic bytes, whatever the
+suffix), cBioPortal ``data_mutations*.txt``. Leading ``#`` lines (``#version 2.4``) are skipped.
+Parsing is done by :mod:`pyarrow.csv` (multi-threaded, no Python row loops); only the columns the
+contract needs are materialised, so wide MAFs (100+ columns) stay cheap.
+
+Column mapping (MAF -> canonical):
+
+=======================  ==========================================================
+Tumor_Sample_Barcode     sample_id (required)
+Hugo_Symbol              hugo_symbol (required)
+Variant_Classification   variant_classification (required)
+HGVSp_Short              hgvsp_short (fallbacks: Protein_Change, HGVSp)
+Chromosome               chromosome
+Start_Position           start_position
+Reference_Allele         reference_allele
+Tumor_Seq_Allele2        tumor_seq_allele2
+VAF / t_vaf / tumor_vaf  vaf; else t_alt_count / (t_alt_count + t_ref_count). An explicit VAF
+ / i_TumorVAF_WU         column whose values exceed 1 is read as a percentage (logged).
+=======================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from icipredict.cohort.schema import SOURCE_ROW, CohortError, validate_table
+
+log = logging.getLogger(__name__)
+
+#: MAF column -> canonical column of the mutations table.
+MAF_COLUMNS: dict[str, str] = {
+    "Tumor_Sample_Barcode": "sample_id",
+    "Hugo_Symbol": "hugo_symbol",
+    "Variant_Classification": "variant_classification",
+    "HGVSp_Short": "hgvsp_short",
+    "Chromosome": "chromosome",
+    "Start_Position": "start_position",
+    "Reference_Allele": "reference_allele",
+    "Tumor_Seq_Allele2": "tumor_seq_allele2",
+}
+REQUIRED_MAF_COLUMNS = ("Tumor_Sample_Barcode", "Hugo_Symbol", "Variant_Classification")
+HGVSP_FALLBACKS = ("Protein_Change", "HGVSp")
+VAF_COLUMNS = ("VAF", "vaf", "t_vaf", "tumor_vaf", "Tumor_VAF", "i_TumorVAF_WU", "i_TumorVAF")
+COUNT_COLUMNS = ("t_alt_count", "t_ref_count")
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _read_header(path: Path, gz: bool) -> tuple[int, list[str]]:
+    """Return (number of leading '#' lines, header column names)."""
+    opener = gzip.open if gz else open
+    n_comment = 0
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("#"):
+                    n_comment += 1
+                    continue
+                header = line.rstrip("\r\n").split("\t")
+                return n_comment, [h.strip() for h in header]
+    except (OSError, EOFError, zlib.error) as exc:
+        raise CohortError(f"cannot read MAF (corrupt or truncated gzip?): {exc}", file=path) from exc
+    raise CohortError("empty MAF: no header line found", file=path)
+
+
+def _read_arrow(path: Path, gz: bool, skip: int, columns: list[str], threads: bool) -> pa.Table:
+    bad: list[tuple[int | None, str]] = []
+
+    def on_invalid(row) -> str:  # pyarrow.csv.InvalidRow
+        bad.append((row.number, row.text[:80]))
+        return "error"
+
+    source = pa.input_stream(str(path), compression="gzip" if gz else None)
+    try:
+        return pacsv.read_csv(
+            source,
+            read_options=pacsv.ReadOptions(skip_rows=skip, use_threads=threads),
+            parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=columns,
+                column_types={c: pa.string() for c in columns},
+                strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        if bad:
+            number, text = bad[0]
+            raise CohortError(f"ragged MAF row (wrong number of tab-separated fields): {text!r}",
+                              file=path, row=number) from exc
+        raise CohortError(f"cannot parse MAF: {exc}", file=path) from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise CohortError(f"cannot read MAF (corrupt or truncated gzip?): {exc}", file=path) from exc
+
+
+def load_maf(path: str | Path, *, validate: bool = True) -> pd.DataFrame:
+    """Read a MAF file into the canonical ``mutations`` table.
+
+    Parameters
+    ----------
+    path
+        ``.maf``, ``.maf.gz`` or cBioPortal ``data_mutations*.txt``.
+    validate
+        Check the result against :data:`icipredict.cohort.schema.MUTATIONS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical mutation columns plus ``_source_row`` (1-based line in the file, counting the
+        ``#`` lines and the header).
+
+    Raises
+    ------
+    CohortError
+        Missing file, missing required MAF column, ragged rows, truncated gzip, bad values; the
+        message names the file, row and MAF column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CohortError("MAF file not found", file=path)
+    gz = _is_gzip(path)
+    n_comment, header = _read_header(path, gz)
+    missing = [c for c in REQUIRED_MAF_COLUMNS if c not in header]
+    if missing:
+        raise CohortError(
+            f"required MAF column(s) {missing} missing; header has {header[:12]}"
+            f"{' ...' if len(header) > 12 else ''}",
+            file=path, row=n_comment + 1, column=missing[0],
+        )
+    hgvsp = next((c for c in ("HGVSp_Short", *HGVSP_FALLBACKS) if c in header), None)
+    vaf_col = next((c for c in VAF_COLUMNS if c in header), None)
+    wanted = [c for c in MAF_COLUMNS if c in header and c != "HGVSp_Short"]
+    wanted += [c for c in (hgvsp, vaf_col) if c is not None]
+    if vaf_col is None:
+        wanted += [c for c in COUNT_COLUMNS if c in header]
+    try:
+        table = _read_arrow(path, gz, n_comment, wanted, threads=True)
+    except CohortError as exc:
+        if exc.row is None and "gzip" not in exc.message:
+            # threaded parsing may not know the row number: re-parse serially to locate it
+            table = _read_arrow(path, gz, n_comment, wanted, threads=False)
+        else:
+            raise
+    raw = table.to_pandas()
+    first_data_line = n_comment + 2
+    out = pd.DataFrame({SOURCE_ROW: np.arange(first_data_line, first_data_line + len(raw))})
+    names: dict[str, str] = {}
+    for maf_col, canon in MAF_COLUMNS.items():
+        src = hgvsp if canon == "hgvsp_short" else maf_col
+        if src is not None and src in raw.columns:
+            out[canon] = raw[src].str.strip().to_numpy()
+            names[canon] = src
+        else:
+            out[canon] = None
+    start = pd.to_numeric(out["start_position"], errors="coerce")
+    _check_numeric(out["start_position"], start, path, names.get("start_position"), out)
+    out["start_position"] = start.astype("Int64")
+    out["vaf"], names["vaf"] = _vaf(raw, vaf_col, path, out)
+    if validate:
+        validate_table(out, "mutations", source=path, column_names=names)
+    log.info("read %d variants of %d samples from %s", len(out), out["sample_id"].nunique(), path)
+    return out
+
+
+def _check_numeric(raw: pd.Series, num: pd.Series, path: Path, column: str | None,
+                   frame: pd.DataFrame) -> None:
+    bad = raw.notna() & num.isna()
+    if bad.any():
+        idx = bad.to_numpy().nonzero()[0][0]
+        raise CohortError(f"expected a number, got {raw.iloc[idx]!r} "
+                          f"({int(bad.sum())} such value(s))", file=path,
+                          row=int(frame[SOURCE_ROW].iloc[idx]), column=column)
+
+
+def _vaf(raw: pd.DataFrame, vaf_col: str | None, path: Path,
+         frame: pd.DataFrame) -> tuple[np.ndarray, str]:
+    if vaf_col is not None:
+        vaf = pd.to_numeric(raw[vaf_col], errors="coerce")
+        _check_numeric(raw[vaf_col], vaf, path, vaf_col, frame)
+        if vaf.max(skipna=True) > 1:
+            log.info("%s: VAF column %s has values > 1, read as percent", path, vaf_col)
+            vaf = vaf / 100.0
+        return vaf.to_numpy(dtype=float), vaf_col
+    if all(c in raw.columns for c in COUNT_COLUMNS):
+        alt = pd.to_numeric(raw["t_alt_count"], errors="coerce")
+        ref = pd.to_numeric(raw["t_ref_count"], errors="coerce")
+        _check_numeric(raw["t_alt_count"], alt, path, "t_alt_count", frame)
+        _check_numeric(raw["t_ref_count"], ref, path, "t_ref_count", frame)
+        depth = (alt + ref).where(lambda d: d > 0)
+        return (alt / depth).to_numpy(dtype=float), "t_alt_count"
+    return np.full(len(raw), np.nan), "VAF"
