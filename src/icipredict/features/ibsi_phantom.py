@@ -423,7 +423,7 @@ def write_report(out: str | Path = DEFAULT_REPORT, phantom_dir: str | Path | Non
     text += ["", DEVIATIONS_TEXT.strip(), ""]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(text))
+    out.write_text("\n".join(text), encoding="utf-8")
     logger.info("wrote %s", out)
     return table
 
@@ -461,9 +461,7 @@ do not match *as computed* differ by definition, not by error:
   difference/moment) still round to the reference; on other images with empty bins they can
   differ.
 - **Aggregation**: pyradiomics averages GLCM/GLRLM features over the 13 directions (IBSI
-  *3D, averaged*); it offers no *merged* or 2D/2.5D variants with these settings, so those IBSI rows
-  are not compared. pyradiomics' `force2D` gives per-slice matrices that are merged, not IBSI's
-  *2D, averaged*.
+  *3D, averaged*); the IBSI *merged* and 2D/2.5D values are not compared here.
 - **Not computed** by pyradiomics at all: local/global intensity peak, intensity-volume histogram,
   GLDZM, most discretised-histogram statistics, bounding-box/ellipsoid/convex-hull densities,
   centre of mass shift, integrated intensity, Moran's I, Geary's C, NGLDM dependence count

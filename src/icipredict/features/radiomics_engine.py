@@ -193,7 +193,7 @@ def load_settings(source: str | Path | dict[str, Any] | RadiomicsSettings) -> Ra
             raise CohortError(
                 f"radiomics settings file not found (expected a YAML or one of "
                 f"{sorted(BUILTIN_SETTINGS)})", file=file)
-        raw = yaml.safe_load(file.read_text()) or {}
+        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     if not isinstance(raw, dict):
         raise CohortError("radiomics settings must be a mapping with setting/imageType/"
                           "featureClass sections", file=file)
