@@ -142,40 +142,47 @@ def _resolve(uri: Any, base_dir: Path) -> Path | None:
     return p if p.is_absolute() else base_dir / p
 
 
-def _process_patient(engine: RadiomicsEngine, tasks: list[dict[str, Any]],
-                     cache_dir: Path | None) -> list[dict[str, Any]]:
-    """Extract (or read from cache) every lesion of one patient; never raises on bad images."""
-    out = []
-    for task in tasks:
-        result: dict[str, Any] = {"task": task, "features": None, "provenance": None,
-                                  "error": None, "file": None, "cached": False}
-        try:
-            prov = {
-                "engine": engine.name,
-                "engine_version": str(engine.version),
-                "settings_hash": engine.settings_hash,
-                "image_sha256": file_sha256(task["image"]),
-                "mask_sha256": file_sha256(task["mask"]),
-            }
-            result["provenance"] = prov
-            cpath = _cache_path(cache_dir, prov, task["label"]) if cache_dir else None
-            features = _read_cache(cpath, prov) if cpath is not None and cpath.is_file() else None
+def _lookup(engine: RadiomicsEngine, task: dict[str, Any],
+            cache_dir: Path | None) -> dict[str, Any]:
+    """Hash the image and mask and read the cache; never raises on bad files."""
+    result: dict[str, Any] = {"task": task, "features": None, "provenance": None,
+                              "error": None, "file": None, "cached": False, "cache_path": None}
+    try:
+        prov = {
+            "engine": engine.name,
+            "engine_version": str(engine.version),
+            "settings_hash": engine.settings_hash,
+            "image_sha256": file_sha256(task["image"]),
+            "mask_sha256": file_sha256(task["mask"]),
+        }
+    except ImageError as exc:
+        result.update(error=exc.message, file=exc.file)
+        return result
+    result["provenance"] = prov
+    if cache_dir is not None:
+        cpath = _cache_path(cache_dir, prov, task["label"])
+        result["cache_path"] = cpath
+        if cpath.is_file():
+            features = _read_cache(cpath, prov)
             if features is not None:
-                result["cached"] = True
-            else:
-                features = engine.extract(task["image"], task["mask"], label=task["label"])
-                if cpath is not None:
-                    _write_cache(cpath, prov, features)
-            result["features"] = features
+                result.update(features=features, cached=True)
+    return result
+
+
+def _compute(engine: RadiomicsEngine, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run the engine on lesions missing from the cache; one bad image never stops the rest."""
+    for result in pending:
+        task = result["task"]
+        try:
+            result["features"] = engine.extract(task["image"], task["mask"], label=task["label"])
+            if result["cache_path"] is not None:
+                _write_cache(result["cache_path"], result["provenance"], result["features"])
         except ImageError as exc:
-            result["error"] = exc.message
-            result["file"] = exc.file or str(task["image"])
+            result.update(error=exc.message, file=exc.file or str(task["image"]))
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the cohort
             logger.exception("unexpected failure on %s", task["image"])
-            result["error"] = f"{type(exc).__name__}: {exc}"
-            result["file"] = str(task["image"])
-        out.append(result)
-    return out
+            result.update(error=f"{type(exc).__name__}: {exc}", file=str(task["image"]))
+    return pending
 
 
 def extract_cohort(
@@ -285,26 +292,44 @@ def extract_cohort(
 
 def _run(engine: RadiomicsEngine, by_patient: dict[str, list[dict[str, Any]]],
          cache: Path | None, *, n_jobs: int, progress: bool) -> list[dict[str, Any]]:
-    """Process patients serially or across a process pool, with an optional progress bar."""
+    """Look up the cache, then compute the misses serially or across a process pool."""
     from rich.progress import Progress
 
     n_lesions = sum(len(t) for t in by_patient.values())
     results: list[dict[str, Any]] = []
     with Progress(disable=not progress, transient=False) as bar:
         job = bar.add_task("radiomics", total=n_lesions)
-        if n_jobs <= 1 or len(by_patient) <= 1:
-            for tasks in by_patient.values():
-                results.extend(_process_patient(engine, tasks, cache))
-                bar.advance(job, len(tasks))
-        else:
-            # forkserver: forking a process that runs rich's refresh thread is unsafe.
-            ctx = multiprocessing.get_context("forkserver")
-            with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
-                futures = {pool.submit(_process_patient, engine, tasks, cache): tasks
-                           for tasks in by_patient.values()}
-                for fut in as_completed(futures):
-                    results.extend(fut.result())
-                    bar.advance(job, len(futures[fut]))
+        # Hash + cache lookup here (I/O bound, cheap): cached lesions never reach a worker.
+        pending_by_patient: dict[str, list[dict[str, Any]]] = {}
+        for pid, tasks in by_patient.items():
+            for task in tasks:
+                res = _lookup(engine, task, cache)
+                results.append(res)
+                if res["features"] is None and res["error"] is None:
+                    pending_by_patient.setdefault(pid, []).append(res)
+                else:
+                    bar.advance(job)
+        groups = list(pending_by_patient.values())
+        if n_jobs <= 1 or len(groups) <= 1:
+            for group in groups:
+                _compute(engine, group)
+                bar.advance(job, len(group))
+            return results
+        # Patients (all lesions of one patient together) in a few chunks per worker: one
+        # future per patient costs more in inter-process traffic than small images take.
+        n_chunks = min(len(groups), 4 * n_jobs)
+        chunks = [sum(groups[i::n_chunks], []) for i in range(n_chunks)]
+        # forkserver: forking a process that runs rich's refresh thread is unsafe.
+        ctx = multiprocessing.get_context("forkserver")
+        by_key = {(r["task"]["patient_id"], r["task"]["lesion_id"], str(r["task"]["mask"])): r
+                  for group in groups for r in group}
+        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
+            futures = [pool.submit(_compute, engine, chunk) for chunk in chunks]
+            for fut in as_completed(futures):
+                for done in fut.result():  # copies from the worker: update ours in place
+                    t = done["task"]
+                    by_key[(t["patient_id"], t["lesion_id"], str(t["mask"]))].update(done)
+                    bar.advance(job)
     return results
 
 
