@@ -346,7 +346,7 @@ def validate_tables(
             if name != "patients" and "duplicate key" in e.message and "patients" in tables:
                 continue
             canonical = next((k for k, v in column_names.items() if v == e.column), None)
-            if canonical in units and "plausible" in e.message:
+            if canonical in units and "plausible" in e.message and "minimum 0 " not in e.message:
                 e = CohortError(f"{e.message}; the column map declares unit {units[canonical]!r} "
                                 "- is that the unit of these values?", file=e.file, row=e.row,
                                 column=e.column)
@@ -371,4 +371,18 @@ def cast_tables(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         if SOURCE_ROW in df.columns:
             df[SOURCE_ROW] = df[SOURCE_ROW].astype("Int64")
         out[name] = df
+    return out
+
+
+def dedupe(errors: list[CohortError]) -> list[CohortError]:
+    """Drop later errors at a (file, row, column) already reported (e.g. an unknown cancer type
+    that validation would report again as a missing value)."""
+    seen: set[tuple] = set()
+    out = []
+    for e in errors:
+        key = (e.file, e.row, e.column)
+        if e.row is not None and key in seen:
+            continue
+        seen.add(key)
+        out.append(e)
     return out

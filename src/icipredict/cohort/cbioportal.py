@@ -50,7 +50,13 @@ import numpy as np
 import pandas as pd
 
 from icipredict.cohort import harmonise as hz
-from icipredict.cohort._frame import cast_tables, harmonise_frame, split_tables, validate_tables
+from icipredict.cohort._frame import (
+    cast_tables,
+    dedupe,
+    harmonise_frame,
+    split_tables,
+    validate_tables,
+)
 from icipredict.cohort.column_map import ColumnSpec
 from icipredict.cohort.maf import load_maf
 from icipredict.cohort.schema import (
@@ -240,6 +246,7 @@ def load_cbioportal(folder: str | Path, *, centre: str | None = None) -> Cohort:
     else:
         errors.append(CohortError("attribute SAMPLE_ID missing", file=sample_path,
                                   column="SAMPLE_ID"))
+    errors = dedupe(errors)
     if errors:
         raise errors[0] if len(errors) == 1 else CohortErrors(errors)
 

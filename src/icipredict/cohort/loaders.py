@@ -25,6 +25,7 @@ import pandas as pd
 from icipredict.cohort._frame import (
     Harmonised,
     cast_tables,
+    dedupe,
     harmonise_frame,
     split_tables,
     validate_tables,
@@ -226,6 +227,7 @@ def load_column_map(
     if not errors:
         combined, combine_errors = _combine(per_file)
         errors.extend(combine_errors)
+    errors = dedupe(errors)
     if errors:
         raise errors[0] if len(errors) == 1 else CohortErrors(errors)
 
