@@ -210,7 +210,7 @@ def test_rf16_reproduces_chowell_columns(chowell_dir):
     cmap = REPO / "experiments" / "cohorts" / "chowell2022_train.yaml"
     if not cmap.is_file():
         pytest.skip(f"{cmap} not written yet")
-    cohort = loaders.load_column_map(cmap, base_dir=chowell_dir)
+    cohort = loaders.load_column_map(cmap, data_dir=chowell_dir.parents[1])  # shared/data
     frame = patient_frame(cohort)
     feats = FeatureBuilder(SPECS / "rf16.yaml").fit_transform(frame)
     assert list(feats.columns) == list(RF16_COLUMNS)
@@ -222,3 +222,27 @@ def test_rf16_reproduces_chowell_columns(chowell_dir):
     for ours, theirs in RF16_COLUMNS.items():
         np.testing.assert_allclose(feats[ours].to_numpy(), raw[theirs].to_numpy(dtype=float),
                                    rtol=1e-12, atol=0, err_msg=f"{ours} vs {theirs}")
+
+
+def test_cli_features_build(tmp_path):
+    from typer.testing import CliRunner
+
+    from icipredict.cli import app
+    from icipredict.cohort.store import CohortStore
+
+    store = tmp_path / "store.duckdb"
+    cohort = _cohort()
+    cohort.patients["centre"] = "A"
+    CohortStore(store).ingest(cohort, centre="A", content_hash="x" * 64, source="test")
+    out = tmp_path / "features.parquet"
+    result = CliRunner().invoke(app, ["features", "build", "--config", str(SPECS / "full.yaml"),
+                                      "--store", str(store), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    feats = pd.read_parquet(out)
+    assert len(feats) == 8 and "missing_genomic" in feats.columns
+    assert "Fraction missing" in result.output
+    rebuilt = FeatureBuilder.from_json(out.with_suffix(".builder.json").read_text())
+    assert list(rebuilt.get_feature_names_out()) == list(feats.columns)
+    bad = CliRunner().invoke(app, ["features", "build", "--config", str(tmp_path / "nope.yaml"),
+                                   "--store", str(store), "--out", str(out)])
+    assert bad.exit_code == 2 and "not found" in bad.output

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from icipredict.cohort.harmonise import PANELS, to_panel
+from icipredict.cohort.harmonise import panel_size_mb
 from icipredict.cohort.schema import CohortError
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,7 @@ def _territory(samples: pd.DataFrame) -> pd.Series:
     if "panel" in samples.columns:
         def lookup(p: object) -> float:
             try:
-                return PANELS[to_panel(p)]
+                return panel_size_mb(p)  # NaN for known panels of unknown size
             except CohortError:
                 return np.nan
         from_name = samples["panel"].map(lookup)
