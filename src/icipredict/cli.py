@@ -176,4 +176,63 @@ def cohort_versions(
     console.print(_rich_table(df, "Stored versions (times in UTC)"))
 
 
+# ---------------------------------------------------------------------------------------------
+# features: build
+# ---------------------------------------------------------------------------------------------
+
+@features_app.command("build")
+def features_build(
+    config: Annotated[Path, typer.Option("--config", help="Feature spec YAML "
+                                         "(e.g. models/features/rf16.yaml).")],
+    out: Annotated[Path, typer.Option("--out", help="Feature matrix (Parquet, index patient_id).")],
+    store: Path = StoreOption,
+    state: Annotated[Path | None, typer.Option(
+        "--state", help="Write the fitted builder state (JSON) here "
+        "(default: next to --out, suffix .builder.json).")] = None,
+    radiomics: Annotated[Path | None, typer.Option(
+        "--radiomics", help="Wide radiomics table (Parquet/CSV, one row per patient_id, "
+        "columns radiomics_<feature>); default: the store's radiomics table.")] = None,
+    centre: Annotated[list[str] | None, typer.Option(
+        "--centre", "-c", help="Only these centres (repeatable).")] = None,
+) -> None:
+    """Fit the feature builder on the stored cohort and write the feature matrix."""
+    import pandas as pd
+
+    from icipredict.cohort.store import CohortStore
+    from icipredict.features.builder import FeatureBuilder, missingness_summary, patient_frame
+    from icipredict.features.spec import read_spec
+
+    try:
+        spec = read_spec(config)
+        with console.status(f"Reading cohort from {store} ..."):
+            cohort = CohortStore(store).cohort(centre or None)
+        rad = None
+        if radiomics is not None:
+            rad = (pd.read_parquet(radiomics) if radiomics.suffix == ".parquet"
+                   else pd.read_csv(radiomics))
+            if "patient_id" in rad.columns:
+                rad = rad.set_index("patient_id")
+        elif "imaging" in spec.modalities and len(cohort.radiomics):
+            from icipredict.features import imaging
+
+            rad = imaging.radiomics_matrix(cohort.radiomics)
+        frame = patient_frame(cohort, rad, genes=spec.genes or ())
+        builder = FeatureBuilder(spec).fit(frame)
+        features = builder.transform(frame)
+        raw_spec = spec.model_copy(update={"imputation": "none", "scaling": "none"})
+        raw = FeatureBuilder(raw_spec).fit_transform(frame)
+    except CohortError as exc:
+        fail(exc)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    features.to_parquet(out)
+    state = state or out.with_suffix(".builder.json")
+    state.write_text(builder.to_json())
+    summary = missingness_summary(raw, frame["centre"] if "centre" in frame.columns else None)
+    summary = summary.reset_index()
+    console.print(_rich_table(summary, f"Fraction missing before imputation ({len(frame)} "
+                                       "patients; columns: all, then per centre)"))
+    console.print(f"[bold]{spec.name}[/]: {features.shape[0]} patients x {features.shape[1]} "
+                  f"features -> {out}; builder state -> {state}")
+
+
 __all__ = ["app", "cohort_app", "features_app", "CohortError", "fail", "console", "StoreOption"]
