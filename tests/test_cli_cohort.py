@@ -111,7 +111,49 @@ def test_queries_without_store_exit_2(tmp_path: Path) -> None:
         assert result.exit_code == 2 and "ingest a centre first" in result.output
 
 
-def test_ingest_with_real_loader(tmp_path: Path) -> None:
-    loaders = pytest.importorskip("icipredict.cohort.loaders",
-                                  reason="cohort loaders not written yet")
-    assert hasattr(loaders, "load_source")
+CLINICAL = """PID,Tumour,Age,Sex,OS_days,Dead,BOR,Albumin_gL
+H-0001,Melanoma,64,M,300,1,PR,38
+H-0002,NSCLC,71,F,820,0,PD,41
+H-0003,Bladder,58,M,120,1,SD,29
+"""
+
+COLUMN_MAP = """name: hospital
+files:
+  - path: clin.csv
+    columns:
+      patient_id: PID
+      cancer_type: Tumour
+      age: {column: Age, unit: years}
+      sex: {column: Sex, values: {M: male, F: female}}
+      os_months: {column: OS_days, unit: days}
+      os_event: {column: Dead, event_value: 1}
+      bor: BOR
+      albumin: {column: Albumin_gL, unit: g/L}
+"""
+
+
+def test_ingest_with_real_loader_column_map(tmp_path: Path) -> None:
+    (tmp_path / "clin.csv").write_text(CLINICAL)
+    cmap = tmp_path / "map.yaml"
+    cmap.write_text(COLUMN_MAP)
+    db = tmp_path / "s.duckdb"
+    first = invoke("cohort", "ingest", "-c", "Hosp", str(cmap), "--store", str(db))
+    assert first.exit_code == 0, first.output
+    from icipredict.cohort.store import CohortStore
+
+    store = CohortStore(db)
+    cohort = store.cohort()
+    assert len(cohort.patients) == 3 and cohort.patients["patient_id"].str.startswith("P-").all()
+    assert sorted(cohort.labs["albumin"].round(2)) == [2.9, 3.8, 4.1]  # g/L -> g/dL
+    s = store.summary().iloc[0]
+    assert (s["patients"], s["responders"], s["evaluable"], s["os_events"]) == (3, 1, 3, 2)
+    # the data file named by the map is part of the content: an edit is a new version
+    (tmp_path / "clin.csv").write_text(CLINICAL.replace("H-0003,Bladder,58,M,120,1",
+                                                        "H-0003,Bladder,58,M,150,1"))
+    assert "new version 2" in invoke("cohort", "ingest", "-c", "Hosp", str(cmap),
+                                     "--store", str(db)).output
+    before = dump(db)
+    (tmp_path / "clin.csv").write_text(CLINICAL.replace("120,1,SD", "120,2,SD"))
+    bad = invoke("cohort", "ingest", "-c", "Hosp", str(cmap), "--store", str(db))
+    assert bad.exit_code == 2 and "Dead" in bad.output
+    assert dump(db) == before

@@ -59,25 +59,40 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progre
 # cohort store: ingest / summary / brca / versions
 # ---------------------------------------------------------------------------------------------
 
-def _rich_table(df, title: str):
-    """A rich Table of a DataFrame (missing shown as '-', floats with 3 significant digits)."""
+def _rich_table(df, title: str, *, transpose_if_narrow: bool = False):
+    """A rich Table of a DataFrame (missing shown as '-', floats with 3 significant digits).
+
+    With ``transpose_if_narrow``, a table wider than the terminal is shown with one column per
+    row of ``df`` instead (e.g. one column per centre).
+    """
     import pandas as pd
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False)
-    for col in df.columns:
-        numeric = pd.api.types.is_numeric_dtype(df[col])
-        table.add_column(str(col), justify="right" if numeric else "left")
-    for row in df.itertuples(index=False):
-        cells = []
-        for v in row:
-            if v is None or (not isinstance(v, str) and pd.isna(v)):
-                cells.append("-")
-            elif isinstance(v, float):
-                cells.append(f"{v:.3g}")
-            else:
-                cells.append(str(v))
-        table.add_row(*cells)
+    def cell(v) -> str:
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            return "-"
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    def build(frame, first_numeric: bool = True) -> Table:
+        table = Table(title=title, box=box.SIMPLE_HEAVY, pad_edge=False, collapse_padding=True)
+        for col in frame.columns:
+            numeric = pd.api.types.is_numeric_dtype(frame[col])
+            table.add_column(str(col), justify="right" if numeric else "left",
+                             min_width=min(len(str(col)), 12))
+        for row in frame.itertuples(index=False):
+            table.add_row(*(cell(v) for v in row))
+        return table
+
+    table = build(df)
+    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+    if transpose_if_narrow and natural > console.width and len(df):
+        wide = df.astype(object).T
+        wide.columns = [cell(v) for v in df.iloc[:, 0]]
+        wide = wide.iloc[1:].reset_index(names=str(df.columns[0]))
+        table = build(wide)
+        for c in table.columns[1:]:
+            c.justify = "right"
     return table
 
 
@@ -121,17 +136,23 @@ def cohort_ingest(
 @cohort_app.command("summary")
 def cohort_summary(store: Path = StoreOption) -> None:
     """Per centre: patients, modalities present, responders, events, median follow-up."""
+    import pandas as pd
+
     from icipredict.cohort.store import CohortStore
 
     try:
         df = CohortStore(store).summary()
     except CohortError as exc:
         fail(exc)
-    df = df.drop(columns=["ingested_at"]).rename(columns={
-        "with_mutations": "with MAF", "with_imaging": "with imaging", "with_labs": "with labs",
-        "os_events": "OS events", "pfs_events": "PFS events",
-        "median_followup_months": "median FU (mo)"})
-    console.print(_rich_table(df, f"Cohort store {store}"))
+    shown = pd.DataFrame({
+        "centre": df["centre"], "patients": df["patients"], "samples": df["samples"],
+        "MAF": df["with_mutations"], "imaging": df["with_imaging"], "labs": df["with_labs"],
+        "resp/eval": df["responders"].astype(str) + "/" + df["evaluable"].astype(str),
+        "OS ev": df["os_events"], "PFS ev": df["pfs_events"],
+        "FU mo": df["median_followup_months"], "ver": df["version"]})
+    console.print(_rich_table(shown, f"Cohort summary ({store.name})", transpose_if_narrow=True))
+    console.print("MAF/imaging/labs: patients with that modality; FU mo: median follow-up "
+                  "(reverse Kaplan-Meier on OS); ver: stored version", style="dim")
 
 
 @cohort_app.command("brca")

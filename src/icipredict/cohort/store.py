@@ -215,12 +215,13 @@ def source_files(path: str | Path) -> dict[str, Path]:
                           file=path)
     if path.suffix.lower() in (".yaml", ".yml"):
         from icipredict.cohort.column_map import read_column_map
+        from icipredict.cohort.loaders import resolve_data_path  # paths as the loader sees them
 
         cmap = read_column_map(path)
         files = {"<column map>": path}
         for name in [fm.path for fm in cmap.files if fm.path] + [cmap.mutations or ""]:
             if name:
-                files[name] = cmap.resolve(name)
+                files[name] = resolve_data_path(cmap, name)
         return files
     return {path.name: path}
 
