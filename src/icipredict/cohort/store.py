@@ -335,6 +335,13 @@ class CohortStore:
         ------
         CohortError
             If the cohort fails validation or names another centre; the store is unchanged.
+
+        Notes
+        -----
+        The cohort is the centre's *whole* data: a table it leaves empty (e.g. a MAF-only source
+        has no patients) empties that table for the centre. ``panel_genes`` rows are added to the
+        shared table, never removed. Image/mask URIs are stored as given (the feature stage opens
+        them); a warning is logged when one contains the patient's source ID.
         """
         if not centre or not centre.strip():
             raise CohortError("centre name is empty")
