@@ -301,3 +301,15 @@ def test_key_file_is_never_in_store(store: CohortStore, tmp_path: Path, monkeypa
     secret = (tmp_path / "k" / "key").read_text().strip()
     assert secret.encode() not in store.path.read_bytes()
     assert os.path.getsize(store.path) > 0
+
+
+def test_warns_when_image_uri_contains_source_id(store: CohortStore, caplog) -> None:
+    leaky = make_cohort()
+    leaky.imaging.loc[0, "image_uri"] = f"img/{patient_ids()[0]}/ct.nii.gz"
+    with caplog.at_level("WARNING", logger="icipredict.cohort.store"):
+        store.ingest(leaky, centre="Alpha", content_hash="h1")
+    assert "1 image/mask/radiomics URI(s) contain the patient's source ID" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="icipredict.cohort.store"):
+        store.ingest(make_cohort(), centre="Alpha", content_hash="h2")
+    assert "source ID" not in caplog.text
