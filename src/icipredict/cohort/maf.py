@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from icipredict.cohort.schema import SOURCE_ROW, CohortError, validate_table
@@ -154,51 +155,74 @@ def load_maf(path: str | Path, *, validate: bool = True) -> pd.DataFrame:
             table = _read_arrow(path, gz, n_comment, wanted, threads=False)
         else:
             raise
-    raw = table.to_pandas()
     first_data_line = n_comment + 2
-    out = pd.DataFrame({SOURCE_ROW: np.arange(first_data_line, first_data_line + len(raw))})
+    out = pd.DataFrame({SOURCE_ROW: np.arange(first_data_line, first_data_line + table.num_rows)})
     names: dict[str, str] = {}
     for maf_col, canon in MAF_COLUMNS.items():
         src = hgvsp if canon == "hgvsp_short" else maf_col
-        if src is not None and src in raw.columns:
-            out[canon] = raw[src].str.strip().to_numpy()
+        if canon == "start_position":
+            continue
+        if src is not None and src in table.column_names:
+            out[canon] = _strings(table[src])
             names[canon] = src
         else:
             out[canon] = None
-    start = pd.to_numeric(out["start_position"], errors="coerce")
-    _check_numeric(out["start_position"], start, path, names.get("start_position"), out)
-    out["start_position"] = start.astype("Int64")
-    out["vaf"], names["vaf"] = _vaf(raw, vaf_col, path, out)
+    if "Start_Position" in table.column_names:
+        names["start_position"] = "Start_Position"
+        start = _numbers(table["Start_Position"], path, "Start_Position", out)
+        out["start_position"] = pd.array(start, dtype="Float64").round().astype("Int64")
+    else:
+        out["start_position"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    out["vaf"], names["vaf"] = _vaf(table, vaf_col, path, out)
     if validate:
         validate_table(out, "mutations", source=path, column_names=names)
     log.info("read %d variants of %d samples from %s", len(out), out["sample_id"].nunique(), path)
     return out
 
 
-def _check_numeric(raw: pd.Series, num: pd.Series, path: Path, column: str | None,
-                   frame: pd.DataFrame) -> None:
-    bad = raw.notna() & num.isna()
-    if bad.any():
-        idx = bad.to_numpy().nonzero()[0][0]
+def _strings(column: pa.ChunkedArray) -> np.ndarray:
+    """Trimmed strings as a numpy object array ('' -> None), via a dictionary (MAF columns repeat
+    a lot, so this is much faster than converting every cell)."""
+    trimmed = pc.utf8_trim_whitespace(column)
+    encoded = pc.dictionary_encode(trimmed).combine_chunks()
+    categories = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    categories[categories == ""] = None
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    out = np.full(len(codes), None, dtype=object)
+    valid = codes >= 0
+    out[valid] = categories[codes[valid]]
+    return out
+
+
+def _numbers(column: pa.ChunkedArray, path: Path, name: str, frame: pd.DataFrame) -> np.ndarray:
+    """Parse numbers in Arrow; on failure locate the first bad value for the error."""
+    trimmed = pc.utf8_trim_whitespace(column)
+    trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    try:
+        return pc.cast(trimmed, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raw = pd.Series(trimmed.to_pandas())
+        num = pd.to_numeric(raw, errors="coerce")
+        bad = raw.notna() & num.isna()
+        idx = int(bad.to_numpy().nonzero()[0][0])
         raise CohortError(f"expected a number, got {raw.iloc[idx]!r} "
                           f"({int(bad.sum())} such value(s))", file=path,
-                          row=int(frame[SOURCE_ROW].iloc[idx]), column=column)
+                          row=int(frame[SOURCE_ROW].iloc[idx]), column=name) from None
 
 
-def _vaf(raw: pd.DataFrame, vaf_col: str | None, path: Path,
+def _vaf(table: pa.Table, vaf_col: str | None, path: Path,
          frame: pd.DataFrame) -> tuple[np.ndarray, str]:
     if vaf_col is not None:
-        vaf = pd.to_numeric(raw[vaf_col], errors="coerce")
-        _check_numeric(raw[vaf_col], vaf, path, vaf_col, frame)
-        if vaf.max(skipna=True) > 1:
+        vaf = _numbers(table[vaf_col], path, vaf_col, frame)
+        if np.nanmax(vaf, initial=0.0) > 1:
             log.info("%s: VAF column %s has values > 1, read as percent", path, vaf_col)
             vaf = vaf / 100.0
-        return vaf.to_numpy(dtype=float), vaf_col
-    if all(c in raw.columns for c in COUNT_COLUMNS):
-        alt = pd.to_numeric(raw["t_alt_count"], errors="coerce")
-        ref = pd.to_numeric(raw["t_ref_count"], errors="coerce")
-        _check_numeric(raw["t_alt_count"], alt, path, "t_alt_count", frame)
-        _check_numeric(raw["t_ref_count"], ref, path, "t_ref_count", frame)
-        depth = (alt + ref).where(lambda d: d > 0)
-        return (alt / depth).to_numpy(dtype=float), "t_alt_count"
-    return np.full(len(raw), np.nan), "VAF"
+        return vaf, vaf_col
+    if all(c in table.column_names for c in COUNT_COLUMNS):
+        alt = _numbers(table["t_alt_count"], path, "t_alt_count", frame)
+        ref = _numbers(table["t_ref_count"], path, "t_ref_count", frame)
+        depth = alt + ref
+        with np.errstate(invalid="ignore", divide="ignore"):
+            vaf = np.where(depth > 0, alt / np.where(depth > 0, depth, 1), np.nan)
+        return vaf, "t_alt_count"
+    return np.full(table.num_rows, np.nan), "VAF"
