@@ -15,6 +15,7 @@ from icipredict.tracking.lineage import (
 )
 from icipredict.tracking.mlflow_setup import configure_tracking
 from icipredict.tracking.scan import scan_run
+from mlflow_helpers import fresh_tracking_uri
 
 
 @pytest.fixture()
@@ -50,7 +51,7 @@ def test_dataset_profile_and_schema(frame):
 
 
 def test_lineage_logged_to_run_without_patient_rows(tmp_path, frame):
-    configure_tracking(f"sqlite:///{tmp_path}/mlflow.db", "lineage-test")
+    configure_tracking(fresh_tracking_uri(tmp_path), "lineage-test")
     try:
         with mlflow.start_run() as run:
             logged = log_cohort_lineage(frame, source=tmp_path / "cohort.csv", name="train")

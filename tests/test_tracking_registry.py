@@ -17,6 +17,7 @@ from icipredict.tracking.registry import (
     promote,
     register,
 )
+from mlflow_helpers import fresh_tracking_uri
 
 N = 1000
 
@@ -50,7 +51,7 @@ def eval_data() -> EvalData:
 
 @pytest.fixture()
 def tracking(tmp_path):
-    configure_tracking(f"sqlite:///{tmp_path}/mlflow.db", "registry-test")
+    configure_tracking(fresh_tracking_uri(tmp_path), "registry-test")
     yield mlflow.MlflowClient()
     mlflow.set_tracking_uri(None)
 

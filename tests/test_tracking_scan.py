@@ -15,13 +15,14 @@ from sklearn.preprocessing import OneHotEncoder
 
 from icipredict.tracking.mlflow_setup import configure_tracking
 from icipredict.tracking.scan import ArtifactLeakError, assert_run_clean, scan_run
+from mlflow_helpers import fresh_tracking_uri
 
 IDS = [f"P-{i:07d}" for i in range(1, 201)] + [f"S-{i:07d}-T01" for i in range(1, 201)]
 
 
 @pytest.fixture(autouse=True)
 def tracking(tmp_path):
-    configure_tracking(f"sqlite:///{tmp_path}/mlflow.db", "scan-test")
+    configure_tracking(fresh_tracking_uri(tmp_path), "scan-test")
     yield
     mlflow.set_tracking_uri(None)
 

@@ -1,0 +1,129 @@
+"""Model card: built from registry + run + card inputs; required sections; no patient values."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from icipredict.tracking.lineage import log_cohort_lineage
+from icipredict.tracking.mlflow_setup import configure_tracking
+from icipredict.tracking.modelcard import (
+    build_model_card,
+    log_card_inputs,
+    log_model_card,
+    validity_domain,
+)
+from icipredict.tracking.registry import register
+from icipredict.tracking.scan import scan_run
+from mlflow_helpers import fresh_tracking_uri
+
+SECTIONS = ["## Intended use", "## Must not be used for", "## Training data",
+            "### Centres", "## Validity domain", "## Metrics", "## Calibration",
+            "## Known limitations", "## Licences", "## What is pickled"]
+
+
+@pytest.fixture()
+def frame() -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    n = 120
+    return pd.DataFrame({
+        "patient_id": [f"MSK-{i:06d}" for i in range(n)],
+        "centre": ["MSK"] * 80 + ["Lyon"] * 40,
+        "cancer_type": ["NSCLC"] * 60 + ["MEL"] * 57 + ["RCC"] * 3,
+        "drug_class": ["PD-1/PD-L1"] * 100 + ["combination"] * 20,
+        "tmb": rng.gamma(2, 5, n).round(2),
+        "albumin": rng.normal(3.8, 0.4, n).round(2),
+        "responder": (rng.random(n) < 0.3).astype(int),
+    })
+
+
+@pytest.fixture()
+def registered(tmp_path, frame):
+    configure_tracking(fresh_tracking_uri(tmp_path), "card-test")
+    X, y = frame[["tmb", "albumin"]], frame["responder"]
+    with mlflow.start_run() as run:
+        log_cohort_lineage(frame, source=tmp_path / "chowell2022_train.csv",
+                           name="chowell2022-train")
+        mlflow.log_metrics({"auc": 0.71, "auc_ci_low": 0.62, "auc_ci_high": 0.80,
+                            "calibration_slope": 0.93, "calibration_slope_ci_low": 0.7,
+                            "calibration_slope_ci_high": 1.2})
+        mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model",
+                                 serialization_format="skops",
+                                 pip_requirements=["scikit-learn"])
+        log_card_inputs(
+            validity=validity_domain(frame),
+            subgroup_metrics=pd.DataFrame({"subgroup": ["cancer_type=NSCLC", "cancer_type=MEL"],
+                                           "n": [60, 57], "auc": [0.74, float("nan")],
+                                           "auc_ci_low": [0.6, np.nan],
+                                           "auc_ci_high": [0.86, np.nan]}),
+            limitations=["Toy model for tests."],
+            description="A two-feature logistic model.",
+        )
+    version = register(run.info.run_id, "card-model")
+    yield run.info.run_id, version
+    mlflow.set_tracking_uri(None)
+
+
+def test_validity_domain_is_aggregate_only(frame):
+    domain = validity_domain(frame)
+    assert domain["categories"]["cancer_type"] == {"MEL": 57, "NSCLC": 60, "RCC": "<5"}
+    assert domain["categories"]["centre"] == {"Lyon": 40, "MSK": 80}
+    tmb = domain["ranges"]["tmb"]
+    assert frame["tmb"].min() < tmb["low"] < tmb["high"] < frame["tmb"].max()
+    assert set(domain["ranges"]) == {"tmb", "albumin"}  # no IDs or outcomes
+
+
+def test_card_has_every_section_and_the_facts(registered, frame):
+    run_id, version = registered
+    card = build_model_card("card-model", "challenger")
+    assert card.version == version and "challenger" in card.aliases
+    assert card.centres == {"Lyon": 40, "MSK": 80}
+    md = card.to_markdown()
+    for section in SECTIONS:
+        assert section in md, section
+    assert "| MSK | 80 |" in md and "| Lyon | 40 |" in md
+    assert "RCC (<5)" in md and "PD-1/PD-L1 (100)" in md
+    assert "| overall | auc | 0.710 | 0.620 to 0.800 |" in md
+    assert "| cancer_type=NSCLC | auc | 0.740 | 0.600 to 0.860 | 60 |" in md
+    assert "calibration_slope: 0.930 (95% CI 0.700 to 1.200)" in md
+    assert "Chowell et al. 2022" in md and "GPL-3.0" not in md
+    assert "Toy model for tests." in md
+    assert "Nothing: no pickle files" in md and "skops" in card.serialisation["sklearn"]
+    data = json.loads(card.to_json())  # strict JSON: NaN became null
+    assert data["metrics"][-1]["value"] is None
+    assert not any(pid in md or pid in card.to_json() for pid in frame["patient_id"])
+
+
+def test_pickled_pyfunc_is_declared(tmp_path):
+    configure_tracking(fresh_tracking_uri(tmp_path), "card-test")
+    try:
+        class Const(mlflow.pyfunc.PythonModel):
+            def predict(self, context, model_input, params=None):
+                return np.full(len(model_input), 0.5)
+
+        with mlflow.start_run() as run:
+            mlflow.pyfunc.log_model(name="model", python_model=Const(),
+                                    pip_requirements=["mlflow"])
+        register(run.info.run_id, "pickled")
+        card = build_model_card("pickled", 1)
+        assert any(p.endswith("python_model.pkl") for p in card.pickled)
+        md = card.to_markdown()
+        assert "python_model.pkl" in md and "No validity domain was recorded" in md
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def test_log_model_card_stores_artifacts_and_tag(registered, frame):
+    run_id, version = registered
+    log_model_card("card-model", version)
+    files = {a.path for a in mlflow.MlflowClient().list_artifacts(run_id, f"model_card/v{version}")}
+    assert files == {f"model_card/v{version}/model_card.md",
+                     f"model_card/v{version}/model_card.json"}
+    tag = mlflow.MlflowClient().get_model_version("card-model", version).tags["model_card"]
+    assert tag == f"runs:/{run_id}/model_card/v{version}"
+    assert scan_run(run_id, frame["patient_id"]) == []
