@@ -347,3 +347,39 @@ def test_column_map_with_mutations_file(tmp_path: Path) -> None:
     """))
     cohort = load_column_map(cmap)
     assert cohort.mutations.groupby("sample_id").size().to_dict() == {"S1": 2, "S2": 1}
+
+
+def test_sample_and_lesion_files_with_several_rows_per_patient(tmp_path: Path) -> None:
+    pd.DataFrame({"pid": ["a", "b"], "ct": ["MEL", "NSCLC"]}).to_csv(tmp_path / "clin.csv",
+                                                                    index=False)
+    pd.DataFrame({"sid": ["a1", "a2", "b1"], "pid": ["a", "a", "b"],
+                  "assay": ["IMPACT468", "IMPACT410", "WES"]}).to_csv(tmp_path / "smp.csv",
+                                                                     index=False)
+    pd.DataFrame({"pid": ["a", "a"], "lesion": ["L1", "L2"], "img": ["img/a1.nii.gz", "/abs/a2"],
+                  "mod": ["CT", "CT"]}).to_csv(tmp_path / "img.csv", index=False)
+    cmap = write_map(tmp_path / "m.yaml", {"name": "t", "centre": "X", "files": [
+        {"path": "clin.csv", "columns": {"patient_id": "pid", "cancer_type": "ct"}},
+        {"path": "smp.csv", "columns": {"patient_id": "pid", "sample_id": "sid",
+                                        "panel": "assay"}},
+        {"path": "img.csv", "columns": {"patient_id": "pid", "lesion_id": "lesion",
+                                        "image_uri": "img", "modality": "mod"}}]})
+    cohort = load_column_map(cmap)
+    assert len(cohort.patients) == 2
+    assert cohort.samples["sample_id"].tolist() == ["a1", "a2", "b1"]
+    np.testing.assert_allclose(cohort.samples["panel_size_mb"], [1.22, 1.06, 30.0])
+    assert cohort.imaging["lesion_id"].tolist() == ["L1", "L2"]
+    # relative image paths are resolved against the data file's folder
+    assert cohort.imaging["image_uri"].tolist() == [str(tmp_path / "img" / "a1.nii.gz"), "/abs/a2"]
+
+
+def test_sample_of_unknown_patient_is_located(tmp_path: Path) -> None:
+    pd.DataFrame({"pid": ["a"], "ct": ["MEL"]}).to_csv(tmp_path / "clin.csv", index=False)
+    pd.DataFrame({"sid": ["a1", "z1"], "pid": ["a", "z"]}).to_csv(tmp_path / "smp.csv",
+                                                                  index=False)
+    cmap = write_map(tmp_path / "m.yaml", {"name": "t", "centre": "X", "files": [
+        {"path": "clin.csv", "columns": {"patient_id": "pid", "cancer_type": "ct"}},
+        {"path": "smp.csv", "columns": {"patient_id": "pid", "sample_id": "sid"}}]})
+    with pytest.raises(CohortError) as info:
+        load_column_map(cmap)
+    err = info.value
+    assert (Path(err.file).name, err.row, err.column) == ("smp.csv", 3, "pid")

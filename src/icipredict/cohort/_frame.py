@@ -287,12 +287,14 @@ def _safe(fn: Callable[[object], object]) -> Callable[[object], object]:
 
 
 def tables_in(frame: pd.DataFrame) -> list[str]:
-    """Contract tables that ``frame`` provides a non-key column of (patients always)."""
-    found = ["patients"]
+    """Contract tables that ``frame`` provides a non-key column of.
+
+    A file of samples or lesions (several rows per patient) gives no ``patients`` rows."""
+    found = []
     for name, contract in CONTRACTS.items():
-        if name in ("patients", "mutations", "panel_genes", "radiomics"):
+        if name in ("mutations", "panel_genes", "radiomics"):
             continue
-        cols = set(contract.column_names) - {"patient_id"}
+        cols = set(contract.column_names) - {"patient_id", "centre"}
         if cols & set(frame.columns):
             found.append(name)
     return found

@@ -200,6 +200,11 @@ def load_column_map(
     mapped = set()
     for fm in column_map.files:
         mapped |= set(fm.columns) | set(fm.constants)
+    for col in CONTRACTS["patients"].columns:
+        if col.required and col.name not in mapped and col.name != "centre":
+            errors.append(CohortError(
+                f"required canonical column {col.name!r} is mapped by no file ({col.description})",
+                file=map_path, column=col.name))
     for i, fm in enumerate(column_map.files):
         if fm.path is None or "patient_id" not in fm.columns:
             errors.append(CohortError(
@@ -214,6 +219,7 @@ def load_column_map(
             continue
         h = harmonise_frame(raw, fm.columns, file=path, rows=rows, constants=fm.constants,
                             id_prefix=fm.id_prefix)
+        _resolve_uris(h.frame, path.parent)
         errors.extend(h.errors)
         loaded.append((fm, path, h))
     provided = mapped | {c for _, _, h in loaded for c in h.frame.columns} | {"centre"}
@@ -224,7 +230,7 @@ def load_column_map(
         errors.extend(validate_tables(tables, file=path, column_names=h.column_names,
                                       units=units, provided_elsewhere=provided))
         per_file.append((frozenset(fm.columns) | frozenset(fm.constants), path, h, tables))
-    if not errors:
+    if not errors:  # joining needs clean files (and the patients' cancer type)
         combined, combine_errors = _combine(per_file)
         errors.extend(combine_errors)
     errors = dedupe(errors)
@@ -252,7 +258,10 @@ def _combine(
     stacks = []
     for key, members in groups.items():
         seen: dict[str, tuple[Path, int]] = {}
-        for path, h, _ in members:
+        for path, h, tables in members:
+            if "patients" not in tables:  # rows per sample/lesion: repeats are expected
+                seen.update((pid, (path, 0)) for pid in h.frame["patient_id"])
+                continue
             ids = h.frame["patient_id"]
             for pid, row in zip(ids, h.frame[SOURCE_ROW], strict=True):
                 if pid in seen and seen[pid][0] != path:
@@ -298,6 +307,15 @@ def _combine(
         if name not in combined:
             combined[name] = empty_table(name)
     return combined, errors
+
+
+def _resolve_uris(frame: pd.DataFrame, folder: Path) -> None:
+    """Make relative image/mask/radiomics paths absolute (relative to the data file's folder)."""
+    for col in ("image_uri", "mask_uri", "radiomics_uri"):
+        if col in frame.columns:
+            frame[col] = frame[col].map(
+                lambda v: v if not isinstance(v, str) or "://" in v or Path(v).is_absolute()
+                else str((folder / v).resolve()))
 
 
 def load_source(path: str | Path, *, centre: str | None = None,
