@@ -135,11 +135,10 @@ def read_maf_fast(path: str | Path, columns: Sequence[str] = TMB_MAF_COLUMNS) ->
     read = pacsv.ReadOptions(skip_rows=skip, block_size=64 << 20)
     parse = pacsv.ParseOptions(delimiter="\t", quote_char=False)
     str_cols = [c for c in columns if c not in ("Start_Position",)]
+    # decode strings straight into dictionaries: never materialises 10M Python/Arrow strings
     convert = pacsv.ConvertOptions(
         include_columns=list(columns),
-        column_types={c: pa.string() for c in str_cols},
-        auto_dict_encode=True,
-        auto_dict_max_cardinality=10_000_000,
+        column_types={c: pa.dictionary(pa.int32(), pa.string()) for c in str_cols},
         strings_can_be_null=False,
     )
     try:
@@ -150,14 +149,8 @@ def read_maf_fast(path: str | Path, columns: Sequence[str] = TMB_MAF_COLUMNS) ->
                           row=skip + 1) from exc
     except pa.ArrowInvalid as exc:
         raise CohortError(f"cannot parse MAF: {exc}", file=path) from exc
-    # dictionary-encode explicitly: auto_dict_encode only applies to inferred types
-    arrays = {}
-    for name in table.column_names:
-        col = table[name]
-        if pa.types.is_string(col.type):
-            col = col.dictionary_encode()
-        arrays[MAF_COLUMNS.get(name, name)] = col
-    return pa.table(arrays).to_pandas()
+    table = table.rename_columns([MAF_COLUMNS.get(n, n) for n in table.column_names])
+    return table.to_pandas()
 
 
 def maf_nonsynonymous_counts(path: str | Path,
@@ -178,7 +171,9 @@ def maf_nonsynonymous_counts(path: str | Path,
         raise CohortError("MAF file not found", file=path)
     con = duckdb.connect()
     try:
-        con.execute("SET threads TO 2")
+        # streaming aggregate: cap DuckDB's buffer pool, no progress bar in library code
+        con.execute("SET threads TO 2; SET memory_limit = '1GB'; "
+                    "SET preserve_insertion_order = false; SET enable_progress_bar = false")
         con.read_csv(str(path), delimiter="\t", header=True, all_varchar=True,
                      skiprows=_comment_lines(path), quotechar="").create_view("maf")
         df = con.execute(
