@@ -284,3 +284,42 @@ def features_build(
 
 
 __all__ = ["app", "cohort_app", "features_app", "CohortError", "fail", "console", "StoreOption"]
+
+
+# ---------------------------------------------------------------------------------------------
+# demo
+# ---------------------------------------------------------------------------------------------
+
+@app.command("demo")
+def demo(
+    workdir: Annotated[Path, typer.Option("--workdir", help="Where the demo writes.")] = Path(
+        "icipredict-demo"),
+    patients: Annotated[int, typer.Option("--patients", "-n", min=60,
+                                          help="Patients in the synthetic network.")] = 600,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
+) -> None:
+    """Run the whole way of the data on the built-in synthetic six-centre network."""
+    import time
+
+    import pandas as pd
+
+    from icipredict.demo import STEPS, DemoContext, run_demo
+
+    start = time.perf_counter()
+
+    def show(i: int, title: str, result: str) -> None:
+        console.print(f"[bold green]{i}/{len(STEPS)}[/] {title}: {result}")
+
+    try:
+        ctx = run_demo(DemoContext(workdir=workdir, n_patients=patients, seed=seed), show)
+    except CohortError as exc:
+        fail(exc)
+    ingested = pd.DataFrame(ctx.ingests)[["centre", "version", "patients", "samples", "mutations",
+                                          "imaging", "radiomics"]]
+    console.print(_rich_table(ingested, "Ingested (rows per table)"))
+    shown = ctx.summary[["centre", "patients", "with_mutations", "with_imaging", "responders",
+                         "evaluable", "os_events", "median_followup_months"]]
+    console.print(_rich_table(shown, "Cohort summary", transpose_if_narrow=True))
+    console.print(f"Done in {time.perf_counter() - start:.0f} s. Look further with:\n"
+                  f"  icipredict cohort summary --store {ctx.store_path}\n"
+                  f"  icipredict cohort brca --store {ctx.store_path}")
