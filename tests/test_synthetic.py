@@ -273,3 +273,18 @@ def test_every_centre_loads_and_matches_the_truth(net: Path, network: dict,
     assert len(cohort.imaging) == int(t["n_lesions"].sum())
     if t["sequenced"].any():
         assert len(cohort.mutations) > 0
+
+
+def test_images_do_not_depend_on_the_number_of_workers(tmp_path: Path) -> None:
+    pytest.importorskip("SimpleITK")
+    from icipredict.cohort.synthetic_images import ImageTask, write_images
+
+    def tasks(folder: Path) -> list[ImageTask]:
+        folder.mkdir()
+        return [ImageTask(5, 1, i, float(i % 5) - 2, 1 + i % 2, str(folder / f"{i}.nii.gz"),
+                          tuple(str(folder / f"{i}_L{k}.nii.gz") for k in (1, 2)[:1 + i % 2]))
+                for i in range(50)]
+
+    assert write_images(tasks(tmp_path / "one"), workers=1) == 50
+    assert write_images(tasks(tmp_path / "two"), workers=2) == 50
+    assert _hashes(tmp_path / "one") == _hashes(tmp_path / "two")

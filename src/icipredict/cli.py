@@ -204,7 +204,7 @@ def cohort_synth(
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")] = 7,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("synthetic"),
     workers: Annotated[int, typer.Option("--workers", min=1,
-                                         help="Processes writing images.")] = 1,
+                                         help="Processes writing images.")] = 2,
 ) -> None:
     """Generate the synthetic six-centre network (real formats + the known truth)."""
     import time

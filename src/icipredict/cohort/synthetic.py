@@ -84,6 +84,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import yaml
 
 from icipredict.cohort.harmonise import CANCER_TYPES, PANELS
@@ -609,27 +611,22 @@ def _fill_maf_fields(maf: pd.DataFrame, truth: pd.DataFrame, rng: np.random.Gene
     maf["Reference_Allele"] = ref
     maf["Tumor_Seq_Allele1"] = ref
     maf["Tumor_Seq_Allele2"] = alt
-    # Protein changes for non-driver rows.
-    pos = rng.integers(2, 1500, m).astype(str)
+    # Protein changes for non-driver rows, built per class on that class's rows only.
+    pos = rng.integers(2, 1500, m)
     a1, a2 = _AA[rng.integers(0, 20, m)], _AA[rng.integers(0, 20, m)]
-    p = np.char.add("p.", a1)
-    generic = {
-        "Missense_Mutation": np.char.add(np.char.add(p, pos), a2),
-        "Nonsense_Mutation": np.char.add(np.char.add(p, pos), "*"),
-        "Frame_Shift_Del": np.char.add(np.char.add(p, pos), "fs"),
-        "Frame_Shift_Ins": np.char.add(np.char.add(p, pos), "fs"),
-        "In_Frame_Del": np.char.add(np.char.add(p, pos), "del"),
-        "In_Frame_Ins": np.char.add(np.char.add(np.char.add(p, pos), "_ins"), a2),
-        "Splice_Site": np.char.add(np.char.add("p.X", pos), "_splice"),
-        "Nonstop_Mutation": np.char.add(np.char.add("p.*", pos), np.char.add(a2, "ext*?")),
-        "Translation_Start_Site": np.full(m, "p.M1?"),
-        "Silent": np.char.add(np.char.add(p, pos), "="),
-    }
     hgvsp = maf["HGVSp_Short"].to_numpy().astype(object)
     todo = ~maf["driver"].to_numpy().astype(bool)
-    for cls, values in generic.items():
-        sel = todo & (vc == cls)
-        hgvsp[sel] = values[sel]
+    templates = {
+        "Missense_Mutation": "p.{a1}{pos}{a2}", "Nonsense_Mutation": "p.{a1}{pos}*",
+        "Frame_Shift_Del": "p.{a1}{pos}fs", "Frame_Shift_Ins": "p.{a1}{pos}fs",
+        "In_Frame_Del": "p.{a1}{pos}del", "In_Frame_Ins": "p.{a1}{pos}_ins{a2}",
+        "Splice_Site": "p.X{pos}_splice", "Nonstop_Mutation": "p.*{pos}{a2}ext*?",
+        "Translation_Start_Site": "p.M1?", "Silent": "p.{a1}{pos}=",
+    }
+    for cls, template in templates.items():
+        sel = np.flatnonzero(todo & (vc == cls))
+        hgvsp[sel] = [template.format(a1=x, pos=q, a2=y)
+                      for x, q, y in zip(a1[sel], pos[sel], a2[sel], strict=True)]
     hgvsp[vc == "Intron"] = ""
     maf["HGVSp_Short"] = hgvsp
     # Read depths; drivers are clonal (higher VAF) and scale with purity.
@@ -654,7 +651,12 @@ def _maf_text(maf: pd.DataFrame, centre: str, version_line: bool) -> str:
     out = maf.sort_values(["Tumor_Sample_Barcode", "Chromosome", "Start_Position"],
                           kind="stable").assign(Entrez_Gene_Id=0, Center=centre,
                                                 NCBI_Build="GRCh37", Strand="+")
-    text = out[MAF_COLUMNS].to_csv(sep="\t", index=False, lineterminator="\n")
+    # pyarrow writes a 300k-row MAF ~5x faster than DataFrame.to_csv; no quoting, as in MAFs.
+    buf = io.BytesIO()
+    table = pa.Table.from_pandas(out[MAF_COLUMNS].astype(str), preserve_index=False)
+    pacsv.write_csv(table, buf, pacsv.WriteOptions(delimiter="\t", quoting_style="none",
+                                                   include_header=False))
+    text = "\t".join(MAF_COLUMNS) + "\n" + buf.getvalue().decode()
     return ("#version 2.4\n" if version_line else "") + text
 
 
@@ -663,7 +665,7 @@ def _write_text(path: Path, text: str, gz: bool = False) -> None:
     if gz:
         # mtime=0 and no file name in the header: byte-identical output for the same seed.
         buf = io.BytesIO()
-        with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=6) as fh:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=1) as fh:
             fh.write(data)
         data = buf.getvalue()
     path.write_bytes(data)

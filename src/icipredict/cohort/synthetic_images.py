@@ -17,6 +17,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 
 import numpy as np
 
@@ -74,6 +75,7 @@ def draw_lesion_image(
     # An elliptic "body" cylinder of soft tissue surrounded by air.
     body = ((y - ny / 2 + 0.5) / (ny * 0.47)) ** 2 + ((x - nx / 2 + 0.5) / (nx * 0.47)) ** 2 <= 1
     image = np.where(body, BODY_HU, AIR_HU) + rng.normal(0.0, BODY_NOISE_SD, SHAPE)
+    image = np.ascontiguousarray(image)
     sd = TEXTURE_SD_BASE * float(np.exp(TEXTURE_SD_SLOPE * texture_z))
     # Lesion centres: first in the left half, second in the right half (never overlapping).
     masks = []
@@ -86,7 +88,7 @@ def draw_lesion_image(
         cz = rng.uniform(6.0, 10.0)
         mask = ((x - cx) / ax) ** 2 + ((y - cy) / ay) ** 2 + ((z - cz) / az) ** 2 <= 1
         mean = rng.normal(LESION_HU_MEAN, LESION_HU_SD)
-        image = np.where(mask, mean + rng.normal(0.0, sd, SHAPE), image)
+        image[mask] = mean + rng.normal(0.0, sd, int(mask.sum()))
         masks.append(mask.astype(np.uint8))
     return np.clip(np.rint(image), -1024, 3071).astype(np.int16), masks
 
@@ -131,11 +133,12 @@ def _write_one(task: ImageTask) -> None:
     image, masks = draw_lesion_image(task_rng(task), task.texture_z, task.n_lesions)
     img = sitk.GetImageFromArray(image)
     img.SetSpacing(SPACING)
-    sitk.WriteImage(img, task.image_path, useCompression=True)
+    # Fast zlib level: these small volumes are written by the thousand.
+    sitk.WriteImage(img, task.image_path, useCompression=True, compressionLevel=1)
     for mask, path in zip(masks, task.mask_paths or (), strict=True):
         m = sitk.GetImageFromArray(mask)
         m.SetSpacing(SPACING)
-        sitk.WriteImage(m, path, useCompression=True)
+        sitk.WriteImage(m, path, useCompression=True, compressionLevel=1)
 
 
 def _write_chunk(tasks: Sequence[ImageTask]) -> int:
@@ -165,7 +168,8 @@ def write_images(tasks: Iterable[ImageTask], workers: int = 1) -> int:
     if workers <= 1 or len(tasks) < 50:
         return _write_chunk(tasks)
     chunks = [tasks[i::workers * 4] for i in range(workers * 4)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # spawn, not fork: the parent may hold pyarrow/BLAS threads.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         return sum(pool.map(_write_chunk, chunks))
 
 
