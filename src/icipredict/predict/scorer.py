@@ -1,0 +1,542 @@
+"""Score patients for the tumour board through the registry model.
+
+The model is read only through the registry/pyfunc contract: ``mlflow.pyfunc.load_model`` of a
+``models:/NAME@ALIAS`` (or ``models:/NAME/VERSION``, or a local model folder) plus the model's own
+artifacts ``domain.json`` (cancer types, drug classes and per-feature ranges seen in training) and
+``risk_groups.json`` (training risk tertile cut-points). No training code is imported.
+
+:func:`score` turns one record into a :class:`BoardScore`: the pyfunc output plus its meaning
+("of 100 such patients, about N respond"), survival curves, the risk group, the top reasons and
+warnings. Loaded models are cached per URI, so a warm score costs one small ``predict`` call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from icipredict.predict.explain import Reason, top_reasons
+from icipredict.predict.record import (
+    PatientRecord,
+    parse_record,
+    parse_records,
+    read_record_list,
+    record_frame,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "models:/icipredict@champion"
+#: Version of the BoardScore JSON layout (bump on incompatible changes).
+SCORE_SCHEMA_VERSION = "1.0"
+#: Months at which survival curves are evaluated (12 and 24 are reported with CIs).
+CURVE_MONTHS: tuple[int, ...] = (1, 3, 6, 9, 12, 18, 24, 30, 36)
+REPORT_MONTHS: tuple[int, ...] = (12, 24)
+INTENDED_USE = (
+    "Decision support for a molecular tumour board considering immune checkpoint inhibitors for "
+    "adults with advanced solid cancer. Estimates are from a statistical model trained on "
+    "retrospective cohorts; they support, never replace, the board's clinical judgement, and must "
+    "not be used for patients outside the model's validity domain (see warnings)."
+)
+
+
+# ------------------------------------------------------------------------------ result model
+
+
+class ResponseEstimate(BaseModel):
+    """Probability of objective response (RECIST CR/PR) with its 95% CI and plain meaning."""
+
+    probability: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    per_100: int | None = Field(None, description="About this many of 100 such patients respond.")
+    meaning: str = ""
+
+
+class SurvivalPoint(BaseModel):
+    """Survival probability at one time."""
+
+    month: float
+    survival: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+class SurvivalEstimate(BaseModel):
+    """A predicted survival curve (OS or PFS) with its median and landmark survival."""
+
+    curve: list[SurvivalPoint] = Field(default_factory=list)
+    median_months: float | None = Field(None, description="Null when not reached.")
+    median_reached: bool = False
+    at_12m: SurvivalPoint | None = None
+    at_24m: SurvivalPoint | None = None
+
+
+class RiskGroup(BaseModel):
+    """The patient's risk score and its training tertile."""
+
+    score: float | None
+    group: str | None = Field(None, description="low / intermediate / high (training tertiles).")
+    cutpoints: list[float] = Field(default_factory=list)
+
+
+class BoardWarning(BaseModel):
+    """Something the board must know before trusting the numbers."""
+
+    code: str
+    message: str
+
+
+class ModelInfo(BaseModel):
+    """Which registry model produced the score."""
+
+    uri: str
+    name: str | None = None
+    version: str | None = None
+    alias: str | None = None
+    card_link: str | None = None
+
+
+class BoardScore(BaseModel):
+    """Everything the board reads about one patient (see :data:`SCORE_SCHEMA_VERSION`)."""
+
+    schema_version: str = SCORE_SCHEMA_VERSION
+    patient_id: str | None = None
+    cancer_type: str | None = None
+    drug_class: str | None = None
+    response: ResponseEstimate
+    os: SurvivalEstimate
+    pfs: SurvivalEstimate
+    risk: RiskGroup
+    reasons: list[Reason] = Field(default_factory=list)
+    warnings: list[BoardWarning] = Field(default_factory=list)
+    completeness: dict[str, float] = Field(default_factory=dict)
+    missing_modalities: list[str] = Field(default_factory=list)
+    model: ModelInfo
+    intended_use: str = INTENDED_USE
+    scored_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; non-finite numbers are null."""
+        return finite(self.model_dump(mode="json"))
+
+    def to_json(self, **kwargs: Any) -> str:
+        """JSON text (never NaN/Infinity: they are written as null)."""
+        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
+
+
+def finite(obj: Any) -> Any:
+    """Replace NaN/inf (also numpy scalars) by None, recursively."""
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+# ------------------------------------------------------------------------------ model loading
+
+
+@dataclass
+class BoardModel:
+    """A loaded registry model with its artifacts and registry coordinates."""
+
+    uri: str
+    pyfunc: Any
+    name: str | None = None
+    version: str | None = None
+    alias: str | None = None
+    card_link: str | None = None
+    domain: dict[str, Any] = field(default_factory=dict)
+    risk_groups: dict[str, Any] = field(default_factory=dict)
+    input_columns: list[str] | None = None
+
+    @property
+    def info(self) -> ModelInfo:
+        """Registry coordinates for the answer."""
+        return ModelInfo(uri=self.uri, name=self.name, version=self.version, alias=self.alias,
+                         card_link=self.card_link)
+
+    def predict(self, frame: pd.DataFrame, *, horizons: list[float],
+                explain: bool = False) -> pd.DataFrame:
+        """The registry model's ``predict`` with the documented params.
+
+        The frame is cut to the model's declared input columns (absent ones as missing) so the
+        pyfunc's schema check neither warns about nor logs the extra columns.
+        """
+        if self.input_columns is not None:
+            frame = frame.reindex(columns=self.input_columns)
+        return self.pyfunc.predict(frame, params={"horizons": list(horizons),
+                                                  "explain": bool(explain)})
+
+
+_CACHE: dict[str, BoardModel] = {}
+_LOCK = threading.Lock()
+
+
+def clear_model_cache() -> None:
+    """Forget loaded models (e.g. after the champion alias moved)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+def _parse_models_uri(uri: str) -> tuple[str | None, str | None, str | None]:
+    """``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` -> (name, alias, version)."""
+    if not uri.startswith("models:/"):
+        return None, None, None
+    rest = uri[len("models:/"):]
+    if "@" in rest:
+        name, alias = rest.split("@", 1)
+        return name, alias, None
+    name, _, version = rest.partition("/")
+    return name, None, version or None
+
+
+def _find_json(root: Path, name: str) -> dict[str, Any]:
+    hits = sorted(root.rglob(name), key=lambda p: len(p.parts))
+    if not hits:
+        logger.warning("model has no %s artifact", name)
+        return {}
+    return json.loads(hits[0].read_text())
+
+
+def load_board_model(uri: str = DEFAULT_MODEL) -> BoardModel:
+    """Load (once per process) the registry model at ``uri`` with its artifacts.
+
+    Parameters
+    ----------
+    uri
+        ``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` or a local pyfunc model folder.
+
+    Returns
+    -------
+    BoardModel
+    """
+    with _LOCK:
+        cached = _CACHE.get(uri)
+    if cached is not None:
+        return cached
+    import mlflow
+
+    name, alias, version = _parse_models_uri(uri)
+    card_link = None
+    if name is not None:
+        client = mlflow.MlflowClient()
+        mv = (client.get_model_version_by_alias(name, alias) if alias
+              else client.get_model_version(name, version))
+        version = str(mv.version)
+        card_link = (mv.tags or {}).get("model_card")
+        if card_link is None:
+            card_link = f"models:/{name}/{version}"
+        # Pin the version so a moving alias cannot change the model under a cached entry.
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}"))
+    else:
+        local = Path(uri)
+        if not local.exists():
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    pyfunc = mlflow.pyfunc.load_model(str(local))
+    schema = pyfunc.metadata.get_input_schema()
+    columns = schema.input_names() if schema is not None and schema.has_input_names() else None
+    model = BoardModel(uri=uri, pyfunc=pyfunc, name=name, version=version, alias=alias,
+                       card_link=card_link, input_columns=columns, domain=_find_json(local, "domain.json"),
+                       risk_groups=_find_json(local, "risk_groups.json"))
+    with _LOCK:
+        _CACHE[uri] = model
+    logger.info("loaded model %s (version %s)", uri, version)
+    return model
+
+
+# ------------------------------------------------------------------------------ interpretation
+
+
+def _f(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def response_meaning(p: float | None, low: float | None, high: float | None) -> tuple[int | None,
+                                                                                     str]:
+    """"Of 100 such patients, about N respond" from a calibrated probability and its CI."""
+    if p is None:
+        return None, "No response estimate could be made."
+    n = int(round(100 * p))
+    text = f"Of 100 patients like this one, about {n} would be expected to respond"
+    if low is not None and high is not None:
+        text += f" (plausibly between {int(round(100 * low))} and {int(round(100 * high))})"
+    return n, text + "."
+
+
+def risk_group(score: float | None, risk_groups: dict[str, Any]) -> RiskGroup:
+    """Place a risk score in the training tertiles (``risk_groups.json``).
+
+    The rule is the registry model's: low when ``risk < cut_points[0]``, high when
+    ``risk >= cut_points[1]``, intermediate between.
+    """
+    cuts = risk_groups.get("cut_points") or []
+    cuts = sorted(float(c) for c in cuts)
+    labels = risk_groups.get("labels") or ["low", "intermediate", "high"]
+    if score is None or len(cuts) != len(labels) - 1:
+        return RiskGroup(score=score, group=None, cutpoints=cuts)
+    group = labels[int(np.searchsorted(cuts, score, side="right"))]
+    return RiskGroup(score=score, group=group, cutpoints=cuts)
+
+
+def _horizon_col(prefix: str, h: float) -> str:
+    return f"{prefix}_survival_{float(h):g}m"
+
+
+def survival_estimate(row: pd.Series, prefix: str, months: tuple[float, ...]) -> SurvivalEstimate:
+    """Curve, median and landmark survival of OS (``prefix="os"``) or PFS from one output row."""
+    points = [SurvivalPoint(month=0.0, survival=1.0, ci_low=1.0, ci_high=1.0)]
+    for h in months:
+        col = _horizon_col(prefix, h)
+        if col not in row.index:
+            continue
+        points.append(SurvivalPoint(month=float(h), survival=_f(row[col]),
+                                    ci_low=_f(row.get(f"{col}_ci_low")),
+                                    ci_high=_f(row.get(f"{col}_ci_high"))))
+    median = _f(row.get(f"median_{prefix}_months"))
+    by_month = {p.month: p for p in points}
+    if len(points) == 1:
+        points = []
+    return SurvivalEstimate(curve=points, median_months=median, median_reached=median is not None,
+                            at_12m=by_month.get(12.0), at_24m=by_month.get(24.0))
+
+
+def domain_warnings(record: PatientRecord, frame_row: pd.Series,
+                    domain: dict[str, Any]) -> list[BoardWarning]:
+    """Warnings for categories and values outside what the model saw in training."""
+    out: list[BoardWarning] = []
+    categories = domain.get("categories") or {}
+    types = categories.get("cancer_type")
+    if types and record.cancer_type not in types:
+        out.append(BoardWarning(code="cancer_type_unseen", message=(
+            f"Cancer type {record.cancer_type} was not in the training data "
+            f"(seen: {', '.join(sorted(types))}); the estimate is an extrapolation.")))
+    classes = categories.get("drug_class")
+    drug_class = record.resolved_drug_class()
+    if classes and drug_class is not None and drug_class not in classes:
+        out.append(BoardWarning(code="drug_class_unseen", message=(
+            f"Drug class {drug_class} was not in the training data (seen: "
+            f"{', '.join(sorted(classes))}).")))
+    for feature, stats in (domain.get("numeric") or {}).items():
+        lo, hi = _f(stats.get("min")), _f(stats.get("max"))
+        value = _f(frame_row.get(feature)) if feature in frame_row.index else None
+        if value is None or (lo is None and hi is None):
+            continue
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            out.append(BoardWarning(code="value_out_of_range", message=(
+                f"{feature} = {value:g} is outside the training range "
+                f"[{_fmt(lo)}, {_fmt(hi)}]; the model has not seen such values.")))
+    return out
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3g}"
+
+
+def _missing_list(value: Any) -> list[str]:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.replace(";", ",").split(",") if v.strip()]
+    return [str(v) for v in value]
+
+
+def modality_warnings(record: PatientRecord, model_missing: list[str]) -> list[BoardWarning]:
+    """Warnings for missing modalities and thin data."""
+    out = []
+    completeness = record.completeness()
+    # Only modalities the model uses count as missing (the pyfunc reports those).
+    for m in sorted(set(model_missing)):
+        used = [k for k, v in completeness.items() if v > 0 and k != m]
+        out.append(BoardWarning(code="modality_missing", message=(
+            f"No {m} data: the estimate uses only {', '.join(used) or 'no'} features "
+            f"(the model's reduced form for patients without {m} data).")))
+    for m, frac in completeness.items():
+        if 0 < frac < 0.5:
+            out.append(BoardWarning(code="low_completeness", message=(
+                f"Only {frac:.0%} of {m} fields were given; missing values were imputed.")))
+    return out
+
+
+def board_score(record: PatientRecord, frame_row: pd.Series, out_row: pd.Series,
+                model: BoardModel, *, top_k: int = 5) -> BoardScore:
+    """Assemble a :class:`BoardScore` from one record, its model input row and output row."""
+    p = _f(out_row.get("response_probability"))
+    lo, hi = _f(out_row.get("response_ci_low")), _f(out_row.get("response_ci_high"))
+    per_100, meaning = response_meaning(p, lo, hi)
+    model_missing = _missing_list(out_row.get("missing_modalities"))
+    warnings = domain_warnings(record, frame_row, model.domain)
+    warnings += modality_warnings(record, model_missing)
+    return BoardScore(
+        patient_id=record.patient_id,
+        cancer_type=record.cancer_type,
+        drug_class=record.resolved_drug_class(),
+        response=ResponseEstimate(probability=p, ci_low=lo, ci_high=hi, per_100=per_100,
+                                  meaning=meaning),
+        os=survival_estimate(out_row, "os", CURVE_MONTHS),
+        pfs=survival_estimate(out_row, "pfs", CURVE_MONTHS),
+        risk=risk_group(_f(out_row.get("risk_score")), model.risk_groups),
+        reasons=top_reasons(out_row, frame_row, k=top_k),
+        warnings=warnings,
+        completeness={k: round(v, 3) for k, v in record.completeness().items()},
+        missing_modalities=sorted(set(model_missing)),
+        model=model.info,
+        scored_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
+
+
+# ------------------------------------------------------------------------------ public API
+
+
+def _as_record(patient: PatientRecord | dict[str, Any] | str | Path) -> PatientRecord:
+    return patient if isinstance(patient, PatientRecord) else parse_record(patient)
+
+
+def score(patient: PatientRecord | dict[str, Any] | str | Path, model: str = DEFAULT_MODEL, *,
+          explain: bool = True, top_k: int = 5) -> BoardScore:
+    """Score one patient for the board.
+
+    Parameters
+    ----------
+    patient
+        A :class:`PatientRecord`, its dict, JSON text or a path to a JSON file.
+    model
+        Registry URI (default the champion) or a local pyfunc model folder.
+    explain
+        Ask the model for per-feature contributions (the reasons).
+    top_k
+        Number of reasons.
+
+    Returns
+    -------
+    BoardScore
+
+    Raises
+    ------
+    RecordError
+        When the record is invalid (every problem listed).
+    """
+    record = _as_record(patient)
+    bm = load_board_model(model)
+    frame = record_frame(record)
+    out = bm.predict(frame, horizons=list(CURVE_MONTHS), explain=explain)
+    return board_score(record, frame.iloc[0], out.iloc[0], bm, top_k=top_k)
+
+
+def score_batch(patients: list[PatientRecord | dict[str, Any]] | str | Path,
+                model: str = DEFAULT_MODEL, *, explain: bool = True, top_k: int = 3,
+                sort_by: str = "response") -> list[BoardScore]:
+    """Score a weekly list: records, a CSV/JSON list file; sorted for the board.
+
+    Parameters
+    ----------
+    patients
+        Records (or dicts), or a path to a CSV (one row per patient) or JSON list.
+    model
+        Registry URI.
+    explain, top_k
+        As for :func:`score`.
+    sort_by
+        ``"response"`` (highest probability first) or ``"risk"`` (highest risk first).
+
+    Returns
+    -------
+    list of BoardScore
+    """
+    source = None
+    if isinstance(patients, (str, Path)):
+        source = str(patients)
+        patients = read_record_list(patients)
+    records = [p if isinstance(p, PatientRecord) else None for p in patients]
+    if any(r is None for r in records):
+        parsed = iter(parse_records([p for p in patients if not isinstance(p, PatientRecord)],
+                                    source=source))
+        records = [r if r is not None else next(parsed) for r in records]
+    for i, r in enumerate(records, start=1):  # a list needs distinct row keys
+        if r.patient_id is None:
+            records[i - 1] = r.model_copy(update={"patient_id": f"row-{i}"})
+    if not records:
+        return []
+    bm = load_board_model(model)
+    frame = record_frame(records)
+    out = bm.predict(frame, horizons=list(CURVE_MONTHS), explain=explain)
+    scores = [board_score(r, frame.iloc[i], out.iloc[i], bm, top_k=top_k)
+              for i, r in enumerate(records)]
+    return sort_scores(scores, sort_by)
+
+
+def sort_scores(scores: list[BoardScore], sort_by: str = "response") -> list[BoardScore]:
+    """Sort for the board: highest response probability (or risk) first, unknowns last."""
+    if sort_by not in ("response", "risk"):
+        raise ValueError(f"sort_by must be 'response' or 'risk', got {sort_by!r}")
+
+    def key(s: BoardScore) -> tuple[bool, float]:
+        v = s.response.probability if sort_by == "response" else s.risk.score
+        return (v is None, -(v or 0.0))
+
+    return sorted(scores, key=key)
+
+
+def score_store(store: str | Path, patient_ids: list[str] | None = None, *,
+                centres: list[str] | None = None, model: str = DEFAULT_MODEL,
+                sort_by: str = "response") -> pd.DataFrame:
+    """Score patients already in the cohort store (a store query); one sorted row per patient.
+
+    Returns the registry output columns with ``patient_id`` and ``risk_group``; no reasons (the
+    store holds cohorts, the board page scores individual records).
+    """
+    from icipredict.cohort.store import CohortStore
+    from icipredict.features.builder import patient_frame
+
+    cohort = CohortStore(store).cohort(centres)
+    frame = patient_frame(cohort)
+    if patient_ids is not None:
+        frame = frame.loc[frame.index.isin([str(p) for p in patient_ids])]
+    bm = load_board_model(model)
+    out = bm.predict(frame, horizons=list(REPORT_MONTHS), explain=False).reset_index(drop=True)
+    out.insert(0, "patient_id", frame.index.to_numpy())
+    out["risk_group"] = [risk_group(_f(s), bm.risk_groups).group for s in out["risk_score"]]
+    col = "response_probability" if sort_by == "response" else "risk_score"
+    return out.sort_values(col, ascending=False, na_position="last").reset_index(drop=True)
+
+
+def scores_table(scores: list[BoardScore]) -> pd.DataFrame:
+    """The weekly list as a flat table (one row per patient, the board's columns)."""
+    rows = []
+    for rank, s in enumerate(scores, start=1):
+        rows.append({
+            "rank": rank, "patient_id": s.patient_id, "cancer_type": s.cancer_type,
+            "drug_class": s.drug_class,
+            "response_probability": s.response.probability,
+            "response_ci_low": s.response.ci_low, "response_ci_high": s.response.ci_high,
+            "risk_score": s.risk.score, "risk_group": s.risk.group,
+            "os_12m": s.os.at_12m.survival if s.os.at_12m else None,
+            "os_24m": s.os.at_24m.survival if s.os.at_24m else None,
+            "median_os_months": s.os.median_months,
+            "pfs_12m": s.pfs.at_12m.survival if s.pfs.at_12m else None,
+            "median_pfs_months": s.pfs.median_months,
+            "top_reasons": "; ".join(r.text for r in s.reasons),
+            "warnings": "; ".join(w.message for w in s.warnings),
+            "model": f"{s.model.name}@{s.model.alias or s.model.version}",
+            "model_version": s.model.version,
+        })
+    return pd.DataFrame(rows)
