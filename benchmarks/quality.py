@@ -137,7 +137,7 @@ def run_split(train: pd.DataFrame, test: pd.DataFrame, quick: bool) -> tuple[lis
     xgb_spec = load_spec("xgb_response")
     if quick:
         xgb_spec.search.n_iter = 4
-    Ltr, Lte = linear_view(Xtr), linear_view(Xte)
+    Ltr = linear_view(Xtr)
     llr_spec = load_spec("llr_tuned")
     llr_tuned, llr_search = tune_and_fit(llr_spec, Ltr, ytr["response"])
     notes.append(f"llr_tuned: C={llr_search.best_params_['C']} "
