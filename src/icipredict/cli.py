@@ -287,6 +287,108 @@ __all__ = ["app", "cohort_app", "features_app", "CohortError", "fail", "console"
 
 
 # ---------------------------------------------------------------------------------------------
+# registry: register / promote / model card
+# ---------------------------------------------------------------------------------------------
+
+model_app = typer.Typer(help="Inspect registered models (model cards).", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+TrackingUriOption = typer.Option(
+    None, "--tracking-uri", envvar="MLFLOW_TRACKING_URI",
+    help="MLflow tracking URI (default sqlite:///mlflow.db; or http://host:port).",
+)
+
+
+@app.command("register")
+def register_cmd(
+    run_id: Annotated[str, typer.Argument(help="MLflow run that logged the model.")],
+    name: Annotated[str, typer.Option("--name", help="Registered model name.")] = "icipredict",
+    artifact_path: Annotated[str | None, typer.Option(
+        "--artifact-path", help="Logged model name, when the run logged several.")] = None,
+    tracking_uri: str | None = TrackingUriOption,
+) -> None:
+    """Register a run's model as a new version with alias [bold]challenger[/]."""
+    from mlflow.exceptions import MlflowException
+
+    from icipredict.tracking.mlflow_setup import configure_tracking
+    from icipredict.tracking.registry import register
+
+    configure_tracking(tracking_uri, experiment=None)
+    try:
+        version = register(run_id, name, artifact_path=artifact_path)
+    except (ValueError, MlflowException) as exc:
+        fail(exc)
+    console.print(f"Registered [bold]{name}[/] version {version} (alias challenger).")
+
+
+@app.command("promote")
+def promote_cmd(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[str, typer.Argument(help="Version number or alias to promote.")],
+    eval_data: Annotated[Path, typer.Option(
+        "--eval-data", help="Held-out table (CSV/TSV/Parquet): model input columns plus "
+        "responder, os_months/os_event, pfs_months/pfs_event.")],
+    margin: Annotated[float, typer.Option(
+        "--margin", help="Allowed AUC/C-index loss (paired-bootstrap lower bound).")] = 0.02,
+    force: Annotated[bool, typer.Option("--force", help="Promote even if the gate refuses.")] = False,
+    reason: Annotated[str | None, typer.Option(
+        "--reason", help="Why --force (recorded as a version tag).")] = None,
+    tracking_uri: str | None = TrackingUriOption,
+) -> None:
+    """Move alias [bold]champion[/] to VERSION if the promotion gate passes (or --force)."""
+    from mlflow.exceptions import MlflowException
+
+    from icipredict.tracking.mlflow_setup import configure_tracking
+    from icipredict.tracking.registry import EvalData, promote
+
+    configure_tracking(tracking_uri, experiment=None)
+    try:
+        decision = promote(name, version, eval_data=EvalData.read(eval_data), margin=margin,
+                           force=force, reason=reason)
+    except (ValueError, MlflowException) as exc:
+        fail(exc)
+    colour = "green" if decision.promoted else "red"
+    console.print(f"[{colour}]{decision.summary()}[/]")
+    if not decision.promoted:
+        raise typer.Exit(code=1)
+
+
+@model_app.command("card")
+def model_card_cmd(
+    ref: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION (e.g. icipredict@champion).")],
+    fmt: Annotated[str, typer.Option("--format", help="md or json.")] = "md",
+    out: Annotated[Path | None, typer.Option("--out", help="Write .md and .json here.")] = None,
+    log: Annotated[bool, typer.Option("--log", help="Also log the card to the version's run.")] = False,
+    tracking_uri: str | None = TrackingUriOption,
+) -> None:
+    """Show the model card of a registered model version."""
+    from mlflow.exceptions import MlflowException
+
+    from icipredict.tracking.mlflow_setup import configure_tracking
+    from icipredict.tracking.modelcard import build_model_card, log_model_card
+
+    sep = "@" if "@" in ref else "/"
+    name, _, which = ref.partition(sep)
+    if not name or not which or fmt not in ("md", "json"):
+        fail(ValueError(f"expected NAME@ALIAS or NAME/VERSION and --format md|json, got {ref!r}"))
+    configure_tracking(tracking_uri, experiment=None)
+    try:
+        card = log_model_card(name, which) if log else build_model_card(name, which)
+    except (ValueError, MlflowException) as exc:
+        fail(exc)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{name}-v{card.version}.md").write_text(card.to_markdown())
+        (out / f"{name}-v{card.version}.json").write_text(card.to_json())
+    if fmt == "json":
+        typer.echo(card.to_json())
+    else:
+        from rich.markdown import Markdown
+
+        console.print(Markdown(card.to_markdown()))
+
+
+# ---------------------------------------------------------------------------------------------
 # demo
 # ---------------------------------------------------------------------------------------------
 

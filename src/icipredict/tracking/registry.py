@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,39 @@ class EvalData:
             if len(value) != n:
                 raise ValueError(f"EvalData.{name} has {len(value)} values for {n} rows of X")
             setattr(self, name, value)
+
+    #: Outcome columns (canonical names) that :meth:`from_frame` takes off the model input.
+    OUTCOMES = {"response": "responder", "os_time": "os_months", "os_event": "os_event",
+                "pfs_time": "pfs_months", "pfs_event": "pfs_event"}
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> EvalData:
+        """Split a held-out table into model input and outcomes (canonical outcome columns).
+
+        Every outcome column present (``responder``, ``os_months``/``os_event``,
+        ``pfs_months``/``pfs_event``, plus ``bor``) is removed from the input.
+        """
+        kwargs = {field_: frame[col].to_numpy(dtype=float)
+                  for field_, col in cls.OUTCOMES.items() if col in frame}
+        drop = [c for c in [*cls.OUTCOMES.values(), "bor"] if c in frame]
+        return cls(X=frame.drop(columns=drop), **kwargs)
+
+    @classmethod
+    def read(cls, path: str | Path) -> EvalData:
+        """Read a held-out table (CSV, TSV or Parquet) with :meth:`from_frame`."""
+        from icipredict.cohort.schema import CohortError
+
+        path = Path(path)
+        if not path.is_file():
+            raise CohortError("evaluation data not found", file=path)
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")
+        if not any(c in frame for c in cls.OUTCOMES.values()):
+            raise CohortError(f"no outcome column; expected some of {list(cls.OUTCOMES.values())}",
+                              file=path)
+        return cls.from_frame(frame)
 
 
 @dataclass
