@@ -210,20 +210,23 @@ def test_images_carry_the_texture_signal(net: Path, truth: pd.DataFrame) -> None
     sds, zs = [], []
     for row in imaged.itertuples():
         folder = net / row.centre
-        img = sitk.ReadImage(str(folder / "images" / f"{row.source_patient_id}_ct.nii.gz"))
+        stem = row.image_stem
+        assert row.source_patient_id not in stem
+        img = sitk.ReadImage(str(folder / "images" / f"{stem}_ct.nii.gz"))
         assert img.GetSize() == (32, 32, 16) and img.GetSpacing() == (1.0, 1.0, 2.0)
         assert img.GetPixelIDTypeAsString() == "16-bit signed integer"
         arr = sitk.GetArrayFromImage(img)
         mask = sitk.GetArrayFromImage(sitk.ReadImage(
-            str(folder / "images" / f"{row.source_patient_id}_L1_mask.nii.gz")))
+            str(folder / "images" / f"{stem}_L1_mask.nii.gz")))
         assert set(np.unique(mask)) == {0, 1}
         sds.append(arr[mask == 1].std())
         zs.append(row.texture_z)
     assert spearmanr(sds, zs).statistic > 0.8
     # precomputed radiomics carry the same signal
     ar = truth[(truth["centre"] == "alpenrose") & (truth["n_lesions"] > 0)]
-    vals = [pd.read_csv(net / "alpenrose" / "radiomics" / f"{p}_L1.csv").set_index("feature")
-            .loc["original_firstorder_StandardDeviation", "value"] for p in ar["source_patient_id"]]
+    vals = [pd.read_csv(net / "alpenrose" / "radiomics" / f"{i}_L1.csv")
+            .set_index("feature").loc["original_firstorder_StandardDeviation", "value"]
+            for i in ar["image_stem"]]
     assert spearmanr(vals, ar["texture_z"]).statistic > 0.8
 
 

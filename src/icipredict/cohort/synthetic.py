@@ -744,7 +744,7 @@ def _yaml_dump(path: Path, data: dict) -> None:
 def _imaging_tasks(obs: pd.DataFrame, seed: int, folder: Path | None) -> list[ImageTask]:
     tasks = []
     for row in obs.loc[obs["n_lesions"] > 0].itertuples():
-        base = f"images/{row.patient_id}"
+        base = f"images/{scan_stem(row.within_index)}"
         tasks.append(ImageTask(
             seed=seed, centre_index=int(row.centre_index), patient_index=int(row.within_index),
             texture_z=float(row.texture_z), n_lesions=int(row.n_lesions),
@@ -754,16 +754,22 @@ def _imaging_tasks(obs: pd.DataFrame, seed: int, folder: Path | None) -> list[Im
     return tasks
 
 
+def scan_stem(within_index: int) -> str:
+    """File stem of a patient's images: a per-centre scan number, never the patient ID."""
+    return f"scan{int(within_index) + 1:05d}"
+
+
 def _imaging_rows(obs: pd.DataFrame) -> pd.DataFrame:
     """One row per lesion with URIs relative to the centre folder."""
-    img = obs.loc[obs["n_lesions"] > 0, ["patient_id", "n_lesions"]]
+    img = obs.loc[obs["n_lesions"] > 0, ["patient_id", "n_lesions", "within_index"]]
     rep = img.loc[img.index.repeat(img["n_lesions"])].copy()
     rep["k"] = rep.groupby("patient_id").cumcount() + 1
     rep["lesion_id"] = "L" + rep["k"].astype(str)
     rep["modality"] = "CT"
-    rep["image_uri"] = "images/" + rep["patient_id"] + "_ct.nii.gz"
-    rep["mask_uri"] = "images/" + rep["patient_id"] + "_" + rep["lesion_id"] + "_mask.nii.gz"
-    rep["radiomics_uri"] = "radiomics/" + rep["patient_id"] + "_" + rep["lesion_id"] + ".csv"
+    stem = rep["within_index"].map(scan_stem).astype(object)
+    rep["image_uri"] = "images/" + stem + "_ct.nii.gz"
+    rep["mask_uri"] = "images/" + stem + "_" + rep["lesion_id"] + "_mask.nii.gz"
+    rep["radiomics_uri"] = "radiomics/" + stem + "_" + rep["lesion_id"] + ".csv"
     return rep.reset_index(drop=True)
 
 
@@ -1039,11 +1045,10 @@ def _write_alpenrose(folder: Path, obs: pd.DataFrame, maf: pd.DataFrame, seed: i
     img_df, img_map = _render(rows, imaging)
     (folder / "radiomics").mkdir(exist_ok=True)
     tasks = _imaging_tasks(obs, seed, None)
-    by_pid = dict(zip(obs.loc[obs["n_lesions"] > 0, "patient_id"], tasks, strict=True))
-    for pid, task in by_pid.items():
+    for task in tasks:
         for k, feats in enumerate(radiomics_rows(task), start=1):
             text = "feature,value\n" + "".join(f"{f},{v:.6g}\n" for f, v in feats.items())
-            _write_text(folder / "radiomics" / f"{pid}_L{k}.csv", text)
+            _write_text(folder / "radiomics" / f"{scan_stem(task.patient_index)}_L{k}.csv", text)
     for name, frame in (("clinical.tsv", clin_df), ("samples.tsv", samp_df),
                         ("imaging.tsv", img_df)):
         _write_text(folder / name, frame.to_csv(sep="\t", index=False, lineterminator="\n"))
@@ -1054,7 +1059,7 @@ def _write_alpenrose(folder: Path, obs: pd.DataFrame, maf: pd.DataFrame, seed: i
     cmap = _column_map("alpenrose_ici", "alpenrose",
                        "Alpenrose export (TSV). Neutrophil and lymphocyte counts (no NLR); event "
                        "columns are CENSORING flags (1 = censored). Whole-exome sequencing. "
-                       "Radiomics are precomputed per lesion (radiomics/<pid>_<lesion>.csv, "
+                       "Radiomics are precomputed per lesion (radiomics/scanNNNNN_<lesion>.csv, "
                        "columns feature,value; pyradiomics names), paths relative to this folder.",
                        files, "alpenrose_wes.maf.gz")
     _yaml_dump(folder / "column_map.yaml", cmap)
@@ -1160,7 +1165,7 @@ class Network:
 
 TRUTH_COLUMNS = [
     "centre", "source_patient_id", "source_sample_id", "cancer_type", "panel", "panel_size_mb",
-    "sequenced", "n_lesions", "tmb_latent", "n_nonsynonymous", "n_silent_intron", "tmb_true",
+    "sequenced", "n_lesions", "image_stem", "tmb_latent", "n_nonsynonymous", "n_silent_intron", "tmb_true",
     "msi_h", "pole", "brca_carrier", "texture_z", "age", "sex", "albumin", "nlr",
     "prior_systemic_therapy", "ecog", "drug_class", "lp_response", "p_response", "responder",
     "bor", "os_log_hazard", "pfs_log_hazard", "os_time_true", "pfs_time_true", "os_months",
@@ -1215,6 +1220,8 @@ def generate_network(out: str | Path, n_patients: int = 600, seed: int = 7,
         log.info("wrote centre %s (%d patients)", spec.name, int(sel.sum()))
     write_images(tasks, workers=workers)
 
+    truth["image_stem"] = np.where(truth["n_lesions"] > 0,
+                                   truth["within_index"].map(scan_stem), None)
     truth_out = truth[TRUTH_COLUMNS + [c for c in truth.columns if c.startswith("mut_")]
                       + [c for c in truth.columns if c.startswith("drv_")]].copy()
     truth_out.to_parquet(out / "truth.parquet", index=False)
