@@ -89,3 +89,55 @@ def test_longer_token_is_not_a_hit_and_empty_ids_scan_nothing(tmp_path):
         mlflow.log_text("code XP-0000042Z", "notes.txt")
     assert scan_run(run_id, IDS) == []
     assert scan_run(run_id, []) == []
+
+
+def test_short_numeric_ids_need_several_distinct_in_one_file(tmp_path):
+    run_id = _clean_run(tmp_path)
+    numeric = [str(i) for i in range(8000, 8400)]
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_text("auc 0.8384, n 8001 patients", "notes.txt")  # chance matches only
+        mlflow.log_text("SAMPLE_ID,TMB\n8384,27.5\n8381,3.1\n8012,9.0\n", "leak/rows.csv")
+    hits = scan_run(run_id, numeric)
+    assert {(h.location, h.found) for h in hits} == {
+        ("run artifacts/leak/rows.csv", "8384"), ("run artifacts/leak/rows.csv", "8381"),
+        ("run artifacts/leak/rows.csv", "8012")}
+    # Counting every hit also flags the chance match (but never the decimal 0.8384).
+    strict = {h.found for h in scan_run(run_id, numeric, weak_min_distinct=1)}
+    assert strict == {"8001", "8384", "8381", "8012"}
+
+
+@pytest.mark.realdata
+def test_run_on_the_real_cohort_stores_no_sample_id(tmp_path, chowell_dir):
+    """Lineage, metrics, card inputs, model card and a skops forest on real patients: clean."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from icipredict.tracking.lineage import log_cohort_lineage
+    from icipredict.tracking.modelcard import log_card_inputs, log_model_card, validity_domain
+    from icipredict.tracking.registry import register
+
+    raw = pd.read_csv(chowell_dir / "chowell2022_test.csv")
+    ids = raw["SAMPLE_ID"].astype(str).tolist()
+    frame = pd.DataFrame({"patient_id": ids, "centre": "MSK", "tmb": raw["TMB"],
+                          "albumin": raw["Albumin"], "nlr": raw["NLR"], "age": raw["Age"],
+                          "cancer_type": raw["Cancer_type_grouped_2"],
+                          "responder": raw["Response (1:Responder; 0:Non-responder)"]})
+    X, y = frame[["tmb", "albumin", "nlr", "age"]], frame["responder"]
+    forest = RandomForestClassifier(n_estimators=20, max_depth=4, random_state=0).fit(X, y)
+    example = pd.DataFrame({"tmb": [10.0], "albumin": [4.0], "nlr": [3.0], "age": [60.0]})
+    with mlflow.start_run() as run:
+        log_cohort_lineage(frame, source=chowell_dir / "chowell2022_test.csv",
+                           name="chowell2022-test")
+        mlflow.log_metrics({"auc": 0.7, "auc_ci_low": 0.6, "auc_ci_high": 0.8})
+        log_card_inputs(validity=validity_domain(frame))
+        mlflow.sklearn.log_model(
+            forest, name="model", serialization_format="skops", input_example=example,
+            pip_requirements=["scikit-learn"],
+            skops_trusted_types=["sklearn.tree._tree.Tree"])
+    log_model_card("real", register(run.info.run_id, "real"))
+    assert_run_clean(run.info.run_id, ids)
+
+    # Negative control: a real-row input example is caught.
+    with mlflow.start_run() as leaky:
+        mlflow.log_table(frame.head(10), "eval/rows.json")
+    with pytest.raises(ArtifactLeakError):
+        assert_run_clean(leaky.info.run_id, ids)

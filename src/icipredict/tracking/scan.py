@@ -4,6 +4,12 @@ Downloads every artifact of a run, and of the models the run logged (MLflow 3 ke
 apart from run artifacts), and searches them, plus the run's params, tags, metric names and
 dataset inputs, for any of the given ID strings. Zip archives (skops files, ``.mlflow`` bundles),
 gzip files and Parquet tables are opened, so a compressed ID is still found.
+
+IDs match as whole tokens: not inside a longer alphanumeric token, and a numeric ID not as part
+of a decimal number (``0.8384`` is not sample ``8384``). Short numeric IDs (real cohorts use
+4-digit sample numbers) also occur by chance in any file with numbers, so such *weak* IDs count as
+a leak only when one file holds at least ``weak_min_distinct`` different ones, which is what a
+leaked patient table looks like; every other (strong) ID fails on a single hit.
 """
 
 from __future__ import annotations
@@ -36,13 +42,34 @@ class Hit:
         return f"{self.location}: {self.found!r}"
 
 
+#: Numeric IDs with fewer digits than this are weak (see the module docstring).
+WEAK_DIGITS = 6
+#: Distinct weak IDs one file must hold to count as a leak.
+WEAK_MIN_DISTINCT = 3
+
+
+def is_weak(identifier: str) -> bool:
+    """Whether an ID is a short number that also turns up by chance (e.g. ``8384``)."""
+    return identifier.isdigit() and len(identifier) < WEAK_DIGITS
+
+
 def _pattern(ids: Iterable[str]) -> re.Pattern[bytes] | None:
-    """One regex over bytes matching any ID not embedded in a longer alphanumeric token."""
-    unique = sorted({str(i) for i in ids if str(i)}, key=len, reverse=True)
+    """One regex over bytes matching any ID as a whole token (not inside a word or decimal)."""
+    unique = sorted({str(i).strip() for i in ids if str(i).strip()}, key=len, reverse=True)
     if not unique:
         return None
     body = b"|".join(re.escape(i.encode()) for i in unique)
-    return re.compile(rb"(?<![A-Za-z0-9])(?:" + body + rb")(?![A-Za-z0-9])")
+    return re.compile(rb"(?<![A-Za-z0-9.])(?:" + body + rb")(?![A-Za-z0-9])(?!\.[0-9])")
+
+
+def _significant(hits: list[Hit], weak_min_distinct: int) -> list[Hit]:
+    """Drop weak-ID hits in files with fewer than ``weak_min_distinct`` distinct weak IDs."""
+    by_file: dict[str, set[str]] = {}
+    for h in hits:
+        if is_weak(h.found):
+            by_file.setdefault(h.location.split("!")[0], set()).add(h.found)
+    return [h for h in hits if not is_weak(h.found)
+            or len(by_file[h.location.split("!")[0]]) >= weak_min_distinct]
 
 
 def scan_bytes(data: bytes, pattern: re.Pattern[bytes], location: str) -> list[Hit]:
@@ -80,7 +107,7 @@ def _parquet_text(data: bytes) -> bytes:
 
 
 def scan_directory(root: str | Path, ids: Iterable[str]) -> list[Hit]:
-    """Search every file under ``root`` for the IDs; returns the hits (empty when clean)."""
+    """Search every file under ``root`` for the IDs; returns every hit (weak ones unfiltered)."""
     pattern = _pattern(ids)
     if pattern is None:
         return []
@@ -105,7 +132,8 @@ def _run_text(run, logged_models) -> bytes:
     return "\n".join(parts).encode()
 
 
-def scan_run(run_id: str, ids: Iterable[str], *, dst: str | Path | None = None) -> list[Hit]:
+def scan_run(run_id: str, ids: Iterable[str], *, dst: str | Path | None = None,
+             weak_min_distinct: int = WEAK_MIN_DISTINCT) -> list[Hit]:
     """Download every artifact of a run (and its logged models) and search them for the IDs.
 
     Parameters
@@ -117,6 +145,8 @@ def scan_run(run_id: str, ids: Iterable[str], *, dst: str | Path | None = None) 
         pseudonymised.
     dst
         Folder to download into (default: a temporary folder removed afterwards).
+    weak_min_distinct
+        Distinct short numeric IDs one file must hold to count (1: every hit counts).
 
     Returns
     -------
@@ -150,13 +180,15 @@ def scan_run(run_id: str, ids: Iterable[str], *, dst: str | Path | None = None) 
                                                 dst_path=str(model_dir))
             hits += [Hit(f"model {model.name}/{h.location}", h.found)
                      for h in scan_directory(model_dir, ids)]
+    hits = _significant(hits, weak_min_distinct)
     logger.info("scanned run %s for %d IDs: %d hit(s)", run_id, len(set(ids)), len(hits))
     return hits
 
 
-def assert_run_clean(run_id: str, ids: Iterable[str], *, max_shown: int = 20) -> None:
+def assert_run_clean(run_id: str, ids: Iterable[str], *, max_shown: int = 20,
+                     weak_min_distinct: int = WEAK_MIN_DISTINCT) -> None:
     """Raise :class:`ArtifactLeakError` listing the hits when the run stored any forbidden ID."""
-    hits = scan_run(run_id, ids)
+    hits = scan_run(run_id, ids, weak_min_distinct=weak_min_distinct)
     if hits:
         shown = "\n".join(f"  - {h}" for h in hits[:max_shown])
         more = f"\n  ... and {len(hits) - max_shown} more" if len(hits) > max_shown else ""
