@@ -371,3 +371,20 @@ def test_ibsi_report_written(shared_data: Path, tmp_path: Path) -> None:
     ibsi_phantom.write_report(out, phantom_dir=phantom)
     text = out.read_text(encoding="utf-8")
     assert "## Per family" in text and "Deviations and why" in text and "| **Total** |" in text
+
+
+def test_per_lesion_precomputed_file_takes_ids_from_imaging_row(tmp_path: Path) -> None:
+    """A centre's per-lesion `feature,value` file carries no patient ID: the imaging row gives it."""
+    (tmp_path / "les.csv").write_text("feature,value\noriginal_firstorder_Mean,30.5\n"
+                                      "original_shape_VoxelVolume,238\n")
+    table = pd.DataFrame({"patient_id": ["P-1"], "lesion_id": ["L1"],
+                          "radiomics_uri": ["les.csv"]})
+    feats, errors = extract_cohort(table, base_dir=tmp_path, engine=None, cache_dir=None,
+                                   n_jobs=1, progress=False)
+    assert errors.empty
+    got = feats.set_index("feature")["value"]
+    assert got["original_firstorder_Mean"] == 30.5
+    assert set(feats["patient_id"]) == {"P-1"}
+    (tmp_path / "bad.csv").write_text("feature,value\noriginal_firstorder_Mean,high\n")
+    with pytest.raises(CohortError, match="row 2"):
+        load_precomputed(tmp_path / "bad.csv", patient_id="P-1", lesion_id="L1")

@@ -248,7 +248,9 @@ def extract_cohort(
         elif table is not None:
             try:
                 if table not in precomputed_files:
-                    precomputed_files[table] = load_precomputed(table)
+                    # a per-lesion file takes its patient and lesion from this imaging row
+                    precomputed_files[table] = load_precomputed(table, patient_id=pid,
+                                                                lesion_id=lid)
                 pre = precomputed_files[table]
                 sel = pre[(pre["patient_id"] == pid) & (pre["lesion_id"] == lid)]
                 if sel.empty:
@@ -337,14 +339,20 @@ def _run(engine: RadiomicsEngine, by_patient: dict[str, list[dict[str, Any]]],
 # Precomputed tables
 # --------------------------------------------------------------------------------------------
 
-def load_precomputed(path: str | Path) -> pd.DataFrame:
+def load_precomputed(path: str | Path, *, patient_id: str | None = None,
+                     lesion_id: str | None = None) -> pd.DataFrame:
     """Read a precomputed radiomics table (a centre that sends features, not images).
 
     Parameters
     ----------
     path
-        CSV with ``patient_id``, ``lesion_id`` and one column per feature in pyradiomics naming
-        (``<image type>_<class>_<feature>``, e.g. ``original_glcm_Contrast``).
+        Either a CSV with ``patient_id``, ``lesion_id`` and one column per feature in pyradiomics
+        naming (``<image type>_<class>_<feature>``, e.g. ``original_glcm_Contrast``), or a
+        per-lesion CSV with the two columns ``feature,value`` (one file per lesion, as the
+        imaging table's ``radiomics_uri`` points at; its patient and lesion come from that row,
+        so the file itself carries no patient identifier).
+    patient_id, lesion_id
+        The lesion a per-lesion file belongs to (required for that layout).
 
     Returns
     -------
@@ -363,6 +371,24 @@ def load_precomputed(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise CohortError("precomputed radiomics table not found", file=path)
     wide = pd.read_csv(path, dtype={"patient_id": str, "lesion_id": str})
+    if list(wide.columns) == ["feature", "value"]:
+        if patient_id is None or lesion_id is None:
+            raise CohortError("a per-lesion radiomics file (feature,value) needs the patient_id "
+                              "and lesion_id of its imaging row", file=path)
+        dup = wide["feature"].duplicated()
+        if dup.any():
+            i = int(np.flatnonzero(dup)[0])
+            raise CohortError(f"feature {wide['feature'].iloc[i]!r} listed twice", file=path,
+                              row=i + 2, column="feature")
+        num = pd.to_numeric(wide["value"], errors="coerce")
+        bad = num.isna() & wide["value"].notna()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise CohortError(f"expected a number, got {wide['value'].iloc[i]!r}", file=path,
+                              row=i + 2, column="value")
+        wide = pd.DataFrame([num.to_numpy()], columns=wide["feature"].astype(str))
+        wide.insert(0, "lesion_id", str(lesion_id))
+        wide.insert(0, "patient_id", str(patient_id))
     for col in ("patient_id", "lesion_id"):
         if col not in wide.columns:
             raise CohortError(f"required column missing ({col})", file=path, column=col)
