@@ -147,3 +147,17 @@ def test_sklearn_model_with_predict_proba_goes_through_the_gate(tracking, eval_d
                                  serialization_format="skops")
     decision = promote("s", register(run.info.run_id, "s"), eval_data=eval_data, n_boot=50)
     assert decision.promoted, decision.summary()
+
+
+def test_gate_leaves_out_patients_without_outcome_or_prediction(eval_data):
+    from icipredict.tracking.registry import ModelScores, evaluate_gate
+
+    x = eval_data.X["x"].to_numpy()
+    new = ModelScores(1 / (1 + np.exp(-x)), x.copy())
+    old = ModelScores(1 / (1 + np.exp(-x)), x.copy())
+    new.response_probability[:50] = np.nan  # incomplete records
+    eval_data.os_time[50:80] = np.nan  # follow-up unknown
+    passed, reasons, slope, comparisons = evaluate_gate(new, old, eval_data, n_boot=50)
+    assert passed, reasons
+    assert 0.8 <= slope <= 1.2
+    assert [c.metric for c in comparisons] == ["auc", "cindex_os"]

@@ -290,7 +290,10 @@ def evaluate_gate(
     passed = True
     slope = None
     if challenger.response_probability is not None and data.response is not None:
-        slope = calibration_slope(data.response, challenger.response_probability)
+        # Patients without a label or a prediction (e.g. incomplete data) are left out.
+        ok_rows = np.isfinite(data.response) & np.isfinite(challenger.response_probability)
+        slope = calibration_slope(data.response[ok_rows],
+                                  challenger.response_probability[ok_rows])
         low, high = slope_range
         if low <= slope <= high:
             reasons.append(f"calibration slope {slope:.3f} within {low}-{high}")
@@ -317,9 +320,11 @@ def evaluate_gate(
         t, e = getattr(data, f"{end}_time"), getattr(data, f"{end}_event")
         if t is None or e is None or challenger.risk_score is None or champion.risk_score is None:
             continue
-        results.append((f"cindex_{end}", compare_c_index(t, e, challenger.risk_score,
-                                                          champion.risk_score,
-                                                          n_boot=n_boot, seed=seed)))
+        rows = (np.isfinite(t) & np.isfinite(e) & np.isfinite(challenger.risk_score)
+                & np.isfinite(champion.risk_score))
+        results.append((f"cindex_{end}", compare_c_index(
+            t[rows], e[rows], challenger.risk_score[rows], champion.risk_score[rows],
+            n_boot=n_boot, seed=seed)))
     if not results:
         reasons.append("no metric both models can be compared on")
         return False, reasons, slope, comparisons
