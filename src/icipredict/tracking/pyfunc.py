@@ -1,0 +1,671 @@
+"""The registry model: one ``mlflow.pyfunc`` model that scores patients for the tumour board.
+
+It bundles the fitted :class:`~icipredict.features.builder.FeatureBuilder` state (JSON), the
+response model and the OS/PFS survival models, stored in native formats wherever the library
+allows (no pickle):
+
+- XGBoost response models (plain or inside :class:`~icipredict.modeling.response.CalibratedResponse`)
+  as XGBoost JSON boosters, their Platt/isotonic calibration maps as JSON numbers;
+- Cox PH survival models (lifelines) as coefficients, centring means, imputation medians and the
+  baseline cumulative hazard in JSON;
+- any other estimator is pickled (``pickle``) and listed in ``manifest.json["what_is_pickled"]``.
+
+The model is logged as *models-from-code* (:data:`ENTRY_CODE`), so the pyfunc wrapper itself is
+not pickled either. See ``docs/registry_model.md`` for the input schema and output columns.
+
+Response 95% interval
+---------------------
+From the out-of-fold (held-out) predictions of the validation scheme, a logistic recalibration
+``logit P(y=1) = a + b * logit(p)`` is refitted on ``B`` bootstrap resamples of patients; the
+covariance ``V`` of ``(a, b)`` gives the variance of the recalibrated logit at a patient's
+``s = logit(p)``: ``v(s) = V_aa + 2 s V_ab + s^2 V_bb``. The interval is
+``expit(logit(p) +- 1.96 sqrt(v(s)))``: how well the held-out data pin the score-to-probability
+relation at that score. It is centred on the point estimate (so always contains it) and is a
+closed-form, vectorised computation (no per-row loops).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import pickle
+import shutil
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+
+from icipredict.cohort.schema import CohortError
+from icipredict.features.builder import RADIOMICS_PREFIX, FeatureBuilder
+from icipredict.features.clinical import BINARY, NUMERIC
+from icipredict.features.genomic import gene_column
+
+logger = logging.getLogger(__name__)
+
+#: Layout version of the saved registry model.
+MODEL_FORMAT = 1
+DEFAULT_HORIZONS = (6.0, 12.0, 24.0)
+#: Columns every input must have (the others may be absent or missing).
+ALWAYS_REQUIRED = ("cancer_type",)
+#: String input columns (everything else is numeric in canonical units).
+STRING_COLUMNS = ("cancer_type", "sex", "drug_class", "msi_status")
+Z95 = 1.959963984540054
+
+ENTRY_CODE = """\
+# Models-from-code entry of the icipredict registry model (nothing here is pickled).
+import mlflow
+
+from icipredict.tracking.pyfunc import ICIPredictModel
+
+mlflow.models.set_model(ICIPredictModel())
+"""
+
+
+# ------------------------------------------------------------------------------ input schema
+def input_columns(builder: FeatureBuilder) -> list[dict[str, Any]]:
+    """Canonical input columns the fitted builder reads: name, type, required, description.
+
+    Parameters
+    ----------
+    builder
+        The fitted feature builder.
+
+    Returns
+    -------
+    list of dict
+        ``{"name", "type" ("string"/"double"), "required", "modality"}`` in a stable order.
+    """
+    spec = builder.spec_
+    cols: list[tuple[str, str]] = [("cancer_type", "clinical")]
+    if "clinical" in spec.modalities:
+        for name in spec.clinical:
+            if name == "nlr":
+                cols += [("nlr", "clinical"), ("neutrophils", "clinical"),
+                         ("lymphocytes", "clinical")]
+            elif name in NUMERIC or name in BINARY or name == "drug_class":
+                cols.append((name, "clinical"))
+    if "genomic" in spec.modalities:
+        for name in spec.genomic:
+            cols.append(("msi_status" if name == "msi_high" else name, "genomic"))
+        cols += [(gene_column(g), "genomic") for g in spec.genes]
+    if "imaging" in spec.modalities:
+        cols += [(c, "imaging") for c in builder.imaging_columns_]
+    seen: set[str] = set()
+    out = []
+    for name, modality in cols:
+        if name in seen:
+            continue
+        seen.add(name)
+        out.append({"name": name, "type": "string" if name in STRING_COLUMNS else "double",
+                    "required": name in ALWAYS_REQUIRED, "modality": modality})
+    return out
+
+
+def mlflow_signature(columns: list[dict[str, Any]], horizons=DEFAULT_HORIZONS):
+    """MLflow signature: required/optional input columns, output columns and params.
+
+    Numeric inputs are declared ``any`` (checked and converted by the model) so integer values
+    such as ``age=61`` are accepted; MLflow refuses int64 for a ``double`` column.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+    from mlflow.types.schema import AnyType
+
+    inputs = Schema([
+        ColSpec("string" if c["type"] == "string" else AnyType(), c["name"],
+                required=c["required"]) for c in columns
+    ])
+    outputs = Schema([ColSpec("double", c) for c in output_columns(horizons)
+                      if c != "missing_modalities"] + [ColSpec("string", "missing_modalities")])
+    params = ParamSchema([
+        ParamSpec("horizons", "double", [float(h) for h in horizons], shape=(-1,)),
+        ParamSpec("explain", "boolean", False),
+    ])
+    return ModelSignature(inputs=inputs, outputs=outputs, params=params)
+
+
+def horizon_label(h: float) -> str:
+    """``12.0 -> "12"``, ``6.5 -> "6.5"`` (used in ``os_survival_<h>m``)."""
+    return f"{float(h):g}"
+
+
+def output_columns(horizons=DEFAULT_HORIZONS) -> list[str]:
+    """The documented output columns for these horizons (without ``contrib_*``)."""
+    hs = [horizon_label(h) for h in horizons]
+    return (["response_probability", "response_ci_low", "response_ci_high", "risk_score"]
+            + [f"os_survival_{h}m" for h in hs] + [f"pfs_survival_{h}m" for h in hs]
+            + ["median_os_months", "median_pfs_months", "missing_modalities"])
+
+
+# ------------------------------------------------------------------------------ codecs: response
+def _save_booster(booster, path: Path) -> None:
+    booster.save_model(str(path))
+
+
+def export_response(model: Any, folder: Path) -> dict[str, Any]:
+    """Save a fitted response model natively when possible; return its manifest entry."""
+    from icipredict.modeling.response import CalibratedResponse, XGBResponse
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(model, XGBResponse):
+        _save_booster(model.model_.get_booster(), folder / "booster_0.json")
+        return {"kind": "xgb", "features": list(model.features_used_),
+                "boosters": ["booster_0.json"], "calibrators": [None]}
+    if isinstance(model, CalibratedResponse) and isinstance(model.estimator, XGBResponse):
+        boosters, calibrators = [], []
+        for k, cc in enumerate(model.model_.calibrated_classifiers_):
+            name = f"booster_{k}.json"
+            _save_booster(cc.estimator.model_.get_booster(), folder / name)
+            boosters.append(name)
+            cal = cc.calibrators[0]
+            if cc.method == "sigmoid":
+                calibrators.append({"method": "sigmoid", "a": float(cal.a_), "b": float(cal.b_)})
+            else:
+                calibrators.append({"method": "isotonic",
+                                    "x": [float(v) for v in cal.X_thresholds_],
+                                    "y": [float(v) for v in cal.y_thresholds_]})
+        features = list(model.model_.calibrated_classifiers_[0].estimator.features_used_)
+        return {"kind": "xgb_calibrated", "features": features, "boosters": boosters,
+                "calibrators": calibrators}
+    (folder / "model.pkl").write_bytes(pickle.dumps(model, protocol=5))
+    return {"kind": "pickle", "file": "model.pkl", "class": type(model).__name__}
+
+
+class ResponseScorer:
+    """Response probabilities and contributions from a saved response model."""
+
+    def __init__(self, folder: Path, entry: dict[str, Any]) -> None:
+        self.entry = entry
+        self.kind = entry["kind"]
+        if self.kind == "pickle":
+            self.model = pickle.loads((folder / entry["file"]).read_bytes())  # noqa: S301
+            return
+        import xgboost as xgb
+
+        self.features = entry["features"]
+        self.boosters = []
+        for name in entry["boosters"]:
+            b = xgb.Booster()
+            b.load_model(str(folder / name))
+            b.set_param({"nthread": 2})
+            self.boosters.append(b)
+        self.calibrators = entry["calibrators"]
+
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        return X.reindex(columns=self.features).to_numpy(dtype=np.float32)
+
+    def proba(self, X: pd.DataFrame) -> np.ndarray:
+        """P(responder) per row."""
+        if self.kind == "pickle":
+            return np.asarray(self.model.predict_proba(X))[:, 1].astype(float)
+        Z = self._matrix(X)
+        out = np.zeros(len(Z))
+        for booster, cal in zip(self.boosters, self.calibrators, strict=True):
+            margin = booster.inplace_predict(Z, predict_type="margin", missing=np.nan)
+            margin = np.asarray(margin, dtype=float).ravel()
+            if cal is None:
+                out += expit(margin)
+            elif cal["method"] == "sigmoid":
+                out += expit(-(cal["a"] * margin + cal["b"]))
+            else:
+                out += np.interp(margin, cal["x"], cal["y"])
+        return np.clip(out / len(self.boosters), 0.0, 1.0)
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per-feature log-odds contributions (mean over fold models; no bias column)."""
+        if self.kind == "pickle":
+            if not hasattr(self.model, "contributions"):
+                raise CohortError(f"{self.entry.get('class')} has no contributions: "
+                                  "explain=True is not available for this model")
+            c = self.model.contributions(X)
+            return c.drop(columns=["bias"], errors="ignore").set_axis(X.index)
+        import xgboost as xgb
+
+        dm = xgb.DMatrix(self._matrix(X), missing=np.nan, feature_names=self.features)
+        total = sum(b.predict(dm, pred_contribs=True) for b in self.boosters)
+        values = np.asarray(total) / len(self.boosters)
+        return pd.DataFrame(values[:, :-1], columns=self.features, index=X.index)
+
+
+# ------------------------------------------------------------------------------ codecs: survival
+def export_survival(model: Any, folder: Path) -> dict[str, Any]:
+    """Save a fitted survival model natively when possible; return its manifest entry."""
+    from icipredict.modeling.survival import CoxPHSurvival
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(model, CoxPHSurvival):
+        f = model.fitter_
+        kept = list(model.kept_)
+        bch = f.baseline_cumulative_hazard_.iloc[:, 0]
+        state = {
+            "features": list(model.features_used_),
+            "impute": [float(v) for v in model.imputer_.statistics_],
+            "kept": kept,
+            "coef": [float(f.params_[c]) for c in kept],
+            "mean": [float(f._norm_mean[c]) for c in kept],
+            "baseline_times": [float(t) for t in bch.index],
+            "baseline_cumhaz": [float(v) for v in bch.to_numpy()],
+            "event_times": [float(t) for t in model.event_times_],
+        }
+        (folder / "coxph.json").write_text(json.dumps(state, allow_nan=False))
+        return {"kind": "coxph", "file": "coxph.json"}
+    (folder / "model.pkl").write_bytes(pickle.dumps(model, protocol=5))
+    return {"kind": "pickle", "file": "model.pkl", "class": type(model).__name__}
+
+
+class SurvivalScorer:
+    """Risk, survival probabilities and medians from a saved survival model."""
+
+    def __init__(self, folder: Path, entry: dict[str, Any]) -> None:
+        self.kind = entry["kind"]
+        if self.kind == "pickle":
+            self.model = pickle.loads((folder / entry["file"]).read_bytes())  # noqa: S301
+            return
+        s = json.loads((folder / entry["file"]).read_text())
+        self.features = s["features"]
+        self.impute = np.asarray(s["impute"], dtype=float)
+        self.kept_idx = np.asarray([self.features.index(c) for c in s["kept"]], dtype=int)
+        self.coef = np.asarray(s["coef"], dtype=float)
+        self.mean = np.asarray(s["mean"], dtype=float)
+        self.t0 = np.asarray(s["baseline_times"], dtype=float)
+        self.h0 = np.asarray(s["baseline_cumhaz"], dtype=float)
+        self.grid = np.asarray(s["event_times"], dtype=float)
+        self.h_grid = np.interp(self.grid, self.t0, self.h0)
+
+    def risk(self, X: pd.DataFrame) -> np.ndarray:
+        """Risk score (Cox: log partial hazard; higher = worse)."""
+        if self.kind == "pickle":
+            return np.asarray(self.model.predict(X), dtype=float)
+        Z = X.reindex(columns=self.features).to_numpy(dtype=float)
+        Z = np.where(np.isnan(Z), self.impute, Z)[:, self.kept_idx]
+        return (Z - self.mean) @ self.coef
+
+    def survival(self, X: pd.DataFrame, times: np.ndarray, risk: np.ndarray | None = None
+                 ) -> np.ndarray:
+        """S(t) at ``times``, shape ``(n, len(times))``."""
+        if self.kind == "pickle":
+            return np.asarray(self.model.predict_survival(X, times), dtype=float)
+        lp = self.risk(X) if risk is None else risk
+        h = np.interp(np.asarray(times, dtype=float), self.t0, self.h0)
+        return np.clip(np.exp(-np.outer(np.exp(lp), h)), 0.0, 1.0)
+
+    def median(self, X: pd.DataFrame, risk: np.ndarray | None = None) -> np.ndarray:
+        """Median survival (months); NaN when the curve stays above 0.5 (not reached)."""
+        if self.kind == "pickle":
+            return np.asarray(self.model.predict_median(X), dtype=float)
+        lp = self.risk(X) if risk is None else risk
+        # S(t) <= 0.5  <=>  H0(t) >= ln 2 / exp(lp); H0 is non-decreasing on the event grid.
+        need = math.log(2.0) * np.exp(-lp)
+        idx = np.searchsorted(self.h_grid, need, side="left")
+        out = np.full(len(lp), np.nan)
+        ok = idx < len(self.grid)
+        out[ok] = self.grid[idx[ok]]
+        return out
+
+
+# ------------------------------------------------------------------------------ CI and domain
+def calibration_uncertainty(y: np.ndarray, p: np.ndarray, *, n_boot: int = 200,
+                            seed: int = 0) -> dict[str, Any]:
+    """Bootstrap covariance of a logistic recalibration of held-out predictions.
+
+    Parameters
+    ----------
+    y, p
+        Held-out responder labels and predicted probabilities (e.g. out-of-fold).
+    n_boot
+        Bootstrap resamples of patients.
+
+    Returns
+    -------
+    dict
+        ``{"method", "n", "n_boot", "a", "b", "cov": [[Vaa, Vab], [Vab, Vbb]]}``.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    y = np.asarray(y, dtype=float)
+    s = logit(np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6))
+    ok = ~np.isnan(y) & ~np.isnan(s)
+    y, s = y[ok].astype(int), s[ok]
+    rng = np.random.default_rng(seed)
+    coefs = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(y), len(y))
+        if y[idx].min() == y[idx].max():
+            continue
+        lr = LogisticRegression(C=1e6, max_iter=200).fit(s[idx, None], y[idx])
+        coefs.append((float(lr.intercept_[0]), float(lr.coef_[0, 0])))
+    coefs_arr = np.asarray(coefs)
+    cov = np.cov(coefs_arr.T) if len(coefs_arr) > 2 else np.zeros((2, 2))
+    full = LogisticRegression(C=1e6, max_iter=200).fit(s[:, None], y)
+    return {"method": "bootstrap covariance of logistic recalibration on held-out predictions",
+            "n": int(len(y)), "n_boot": int(len(coefs_arr)), "a": float(full.intercept_[0]),
+            "b": float(full.coef_[0, 0]), "cov": cov.tolist()}
+
+
+def response_interval(p: np.ndarray, unc: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised 95% interval around ``p`` (see the module docstring)."""
+    (vaa, vab), (_, vbb) = unc["cov"]
+    s = logit(np.clip(p, 1e-6, 1 - 1e-6))
+    sd = np.sqrt(np.maximum(vaa + 2 * s * vab + s * s * vbb, 0.0))
+    return expit(s - Z95 * sd), expit(s + Z95 * sd)
+
+
+def training_domain(frame: pd.DataFrame, columns: list[dict[str, Any]]) -> dict[str, Any]:
+    """Aggregates of the training patients' inputs (no rows): categories, ranges, centres."""
+    domain: dict[str, Any] = {"n_patients": int(len(frame)), "categories": {}, "numeric": {}}
+    for col in ("cancer_type", "drug_class", "sex", "msi_status"):
+        if col in frame.columns:
+            counts = frame[col].dropna().astype(str).value_counts().sort_index()
+            domain["categories"][col] = {k: int(v) for k, v in counts.items()}
+    for c in columns:
+        name = c["name"]
+        if c["type"] != "double" or name not in frame.columns:
+            continue
+        v = pd.to_numeric(frame[name], errors="coerce").dropna().to_numpy(dtype=float)
+        if v.size == 0:
+            continue
+        q = np.quantile(v, [0.01, 0.25, 0.5, 0.75, 0.99])
+        domain["numeric"][name] = {
+            "min": float(v.min()), "max": float(v.max()), "q01": float(q[0]), "q25": float(q[1]),
+            "q50": float(q[2]), "q75": float(q[3]), "q99": float(q[4]), "n": int(v.size),
+            "missing": int(len(frame) - v.size)}
+    if "centre" in frame.columns:
+        counts = frame["centre"].astype(str).value_counts().sort_index()
+        domain["patients_per_centre"] = {k: int(v) for k, v in counts.items()}
+    return domain
+
+
+def synthetic_example(columns: list[dict[str, Any]], domain: dict[str, Any]) -> pd.DataFrame:
+    """A made-up input row (medians and most common categories): never a patient's record."""
+    row: dict[str, Any] = {}
+    for c in columns:
+        name = c["name"]
+        if c["type"] == "string":
+            levels = domain["categories"].get(name) or {}
+            row[name] = max(levels, key=levels.get) if levels else None
+        else:
+            num = domain["numeric"].get(name)
+            row[name] = round(num["q50"], 3) if num else np.nan
+    return pd.DataFrame([row])
+
+
+# ------------------------------------------------------------------------------ the pyfunc model
+class ICIPredictModel(mlflow.pyfunc.PythonModel):
+    """The registry model (``mlflow.pyfunc``): one row per patient in, board numbers out."""
+
+    def load_context(self, context) -> None:  # noqa: ANN001 - mlflow's PythonModelContext
+        """Read the bundle (``context.artifacts["bundle"]``)."""
+        self.load_bundle(Path(context.artifacts["bundle"]))
+
+    def load_bundle(self, folder: str | Path) -> ICIPredictModel:
+        """Load a bundle folder written by :func:`write_bundle` (also usable without MLflow)."""
+        folder = Path(folder)
+        self.manifest = json.loads((folder / "manifest.json").read_text())
+        if self.manifest.get("format") != MODEL_FORMAT:
+            raise ValueError(f"registry model format {self.manifest.get('format')!r}; this "
+                             f"icipredict reads {MODEL_FORMAT}")
+        self.builder = FeatureBuilder.from_json((folder / "builder.json").read_text())
+        self.columns = self.manifest["input_columns"]
+        self.required = [c["name"] for c in self.columns if c["required"]]
+        self.uncertainty = self.manifest.get("response_uncertainty")
+        self.response = (ResponseScorer(folder / "response", self.manifest["response"])
+                         if self.manifest.get("response") else None)
+        self.surv = {end: SurvivalScorer(folder / end, self.manifest[end])
+                     for end in ("os", "pfs") if self.manifest.get(end)}
+        return self
+
+    # -- input ---------------------------------------------------------------------------
+    def _frame(self, model_input: Any) -> pd.DataFrame:
+        if isinstance(model_input, dict):
+            model_input = pd.DataFrame([model_input])
+        if not isinstance(model_input, pd.DataFrame):
+            raise CohortError("the registry model takes a DataFrame with one row per patient "
+                              f"(canonical columns), got {type(model_input).__name__}")
+        missing = [c for c in self.required if c not in model_input.columns]
+        if missing:
+            raise CohortError(f"required input column(s) missing: {missing} (see "
+                              "docs/registry_model.md for the input schema)", column=missing[0])
+        frame = model_input.copy()
+        if "patient_id" in frame.columns:
+            frame = frame.drop(columns=["patient_id"])
+        for c in self.columns:
+            name = c["name"]
+            if name not in frame.columns:
+                continue
+            if c["type"] == "double":
+                values = pd.to_numeric(frame[name], errors="coerce")
+                bad = values.isna() & frame[name].notna()
+                if bad.any():
+                    first = int(np.flatnonzero(bad.to_numpy())[0])
+                    raise CohortError(f"expected a number in {name}, got "
+                                      f"{frame[name].iloc[first]!r}", row=first + 1, column=name)
+                frame[name] = values.astype(float)
+            else:
+                frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+        return frame
+
+    def missing_modalities(self, frame: pd.DataFrame) -> np.ndarray:
+        """Per row: comma-joined modalities with no input value at all ("" when complete)."""
+        n = len(frame)
+        labels = np.full(n, "", dtype=object)
+        for modality in ("clinical", "genomic", "imaging"):
+            cols = [c["name"] for c in self.columns
+                    if c["modality"] == modality and c["name"] != "cancer_type"]
+            if not cols:
+                continue
+            present = [c for c in cols if c in frame.columns]
+            if present:
+                absent = frame[present].isna().all(axis=1).to_numpy()
+            else:
+                absent = np.ones(n, dtype=bool)
+            sep = np.where(labels == "", "", ",")
+            labels = np.where(absent, labels + sep + modality, labels)
+        return labels
+
+    # -- predict -------------------------------------------------------------------------
+    def predict(self, context, model_input, params: dict[str, Any] | None = None):  # noqa: ANN001
+        """Score patients.
+
+        Parameters
+        ----------
+        context
+            MLflow context (unused after :meth:`load_context`).
+        model_input
+            DataFrame, one row per patient, columns of the input schema.
+        params
+            ``horizons`` (months, default 6/12/24) and ``explain`` (add ``contrib_<feature>``).
+
+        Returns
+        -------
+        DataFrame
+            The documented output columns, same index as ``model_input``.
+        """
+        params = params or {}
+        horizons = params.get("horizons")
+        horizons = list(DEFAULT_HORIZONS) if horizons is None else \
+            [float(h) for h in np.atleast_1d(horizons)]
+        if any(not np.isfinite(h) or h <= 0 for h in horizons):
+            raise CohortError(f"horizons must be positive months, got {horizons}")
+        frame = self._frame(model_input)
+        X = self.builder.transform(frame)
+        n = len(X)
+        out: dict[str, Any] = {}
+        nan = np.full(n, np.nan)
+        if self.response is not None:
+            p = self.response.proba(X)
+            low, high = response_interval(p, self.uncertainty) if self.uncertainty else (nan, nan)
+        else:
+            p, low, high = nan, nan, nan
+        out["response_probability"], out["response_ci_low"], out["response_ci_high"] = p, low, high
+        risks = {end: scorer.risk(X) for end, scorer in self.surv.items()}
+        out["risk_score"] = risks.get("os", risks.get("pfs", nan))
+        medians = {}
+        for end in ("os", "pfs"):
+            scorer = self.surv.get(end)
+            surv = (scorer.survival(X, np.asarray(horizons), risks[end]) if scorer
+                    else np.full((n, len(horizons)), np.nan))
+            for j, h in enumerate(horizons):
+                out[f"{end}_survival_{horizon_label(h)}m"] = surv[:, j]
+            medians[end] = scorer.median(X, risks[end]) if scorer else nan
+        for end in ("os", "pfs"):
+            m = pd.Series(medians[end], index=X.index, dtype=float)
+            out[f"median_{end}_months"] = m.astype(object).where(m.notna(), None)
+        out["missing_modalities"] = self.missing_modalities(frame)
+        result = pd.DataFrame(out, index=X.index)
+        if params.get("explain"):
+            if self.response is None:
+                raise CohortError("explain=True needs a response model; this model has none")
+            contrib = self.response.contributions(X).add_prefix("contrib_")
+            result = pd.concat([result, contrib], axis=1)
+        result.index = model_input.index if isinstance(model_input, pd.DataFrame) else result.index
+        return result
+
+
+# ------------------------------------------------------------------------------ writing + logging
+def risk_tertiles(risk: np.ndarray) -> dict[str, Any]:
+    """Tertile cut-points of the training risk score for the board's low/intermediate/high."""
+    r = np.asarray(risk, dtype=float)
+    r = r[np.isfinite(r)]
+    cuts = np.quantile(r, [1 / 3, 2 / 3]).tolist() if r.size else []
+    return {"score": "risk_score (OS model; higher = worse)", "cut_points": cuts,
+            "labels": ["low", "intermediate", "high"],
+            "rule": "low: risk < cut_points[0]; high: risk >= cut_points[1]"}
+
+
+def write_bundle(
+    folder: str | Path,
+    *,
+    builder: FeatureBuilder,
+    response_model: Any | None,
+    survival_models: dict[str, Any],
+    training_frame: pd.DataFrame,
+    response_uncertainty: dict[str, Any] | None = None,
+    info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write the registry model's artifact folder (JSON + native model files).
+
+    Parameters
+    ----------
+    folder
+        Output folder (created).
+    builder
+        Fitted feature builder.
+    response_model
+        Fitted response classifier (or None).
+    survival_models
+        ``{"os": model, "pfs": model}`` fitted survival models (either may be absent).
+    training_frame
+        The training patients' input frame (canonical columns); only aggregates are written.
+    response_uncertainty
+        From :func:`calibration_uncertainty`.
+    info
+        Extra manifest entries (model names, experiment, ...).
+
+    Returns
+    -------
+    dict
+        The manifest.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "builder.json").write_text(builder.to_json())
+    columns = input_columns(builder)
+    manifest: dict[str, Any] = {"format": MODEL_FORMAT, "input_columns": columns,
+                                "output_columns": output_columns(),
+                                "response_uncertainty": response_uncertainty}
+    manifest["response"] = (export_response(response_model, folder / "response")
+                            if response_model is not None else None)
+    X = builder.transform(training_frame)
+    risks = {}
+    for end in ("os", "pfs"):
+        model = survival_models.get(end)
+        manifest[end] = export_survival(model, folder / end) if model is not None else None
+        if model is not None:
+            risks[end] = SurvivalScorer(folder / end, manifest[end]).risk(X)
+    risk = risks.get("os", risks.get("pfs"))
+    pickled = [f"{part}/{manifest[part]['file']} ({manifest[part]['class']})"
+               for part in ("response", "os", "pfs")
+               if manifest.get(part) and manifest[part]["kind"] == "pickle"]
+    manifest["what_is_pickled"] = pickled
+    manifest.update(info or {})
+    domain = training_domain(training_frame, columns)
+    (folder / "domain.json").write_text(json.dumps(domain, indent=2, allow_nan=False))
+    (folder / "risk_groups.json").write_text(json.dumps(
+        risk_tertiles(risk if risk is not None else np.array([])), indent=2, allow_nan=False))
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, allow_nan=False))
+    return manifest
+
+
+def _version(*dists: str) -> str | None:
+    for d in dists:
+        try:
+            return metadata.version(d)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the scoring environment (the versions installed here)."""
+    wanted = [("mlflow", ("mlflow", "mlflow-skinny")), ("numpy", ("numpy",)),
+              ("pandas", ("pandas",)), ("scipy", ("scipy",)),
+              ("scikit-learn", ("scikit-learn",)), ("xgboost", ("xgboost", "xgboost-cpu")),
+              ("lifelines", ("lifelines",)), ("scikit-survival", ("scikit-survival",)),
+              ("pydantic", ("pydantic",)), ("pyyaml", ("PyYAML", "pyyaml"))]
+    out = []
+    for name, dists in wanted:
+        v = _version(*dists)
+        if v is not None:
+            out.append(f"{name}=={v}")
+    return out
+
+
+def log_registry_model(bundle: str | Path, *, name: str = "model") -> Any:
+    """Log a bundle folder as the pyfunc registry model of the active run.
+
+    Models-from-code (:data:`ENTRY_CODE`) plus ``code_paths`` with the icipredict package, so
+    the saved model is self-contained and nothing but the listed ``what_is_pickled`` is pickled.
+
+    Returns
+    -------
+    mlflow.models.model.ModelInfo
+    """
+    import mlflow
+
+    bundle = Path(bundle)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    builder = FeatureBuilder.from_json((bundle / "builder.json").read_text())
+    columns = manifest["input_columns"]
+    domain = json.loads((bundle / "domain.json").read_text())
+    example = synthetic_example(columns, domain)
+    with tempfile.TemporaryDirectory() as tmp:
+        entry = Path(tmp) / "icipredict_registry_model.py"
+        entry.write_text(ENTRY_CODE)
+        pkg = Path(tmp) / "icipredict"
+        shutil.copytree(Path(__file__).resolve().parents[1], pkg,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        info = mlflow.pyfunc.log_model(
+            name=name, python_model=str(entry), artifacts={"bundle": str(bundle)},
+            code_paths=[str(pkg)], signature=mlflow_signature(columns),
+            input_example=(example, {"horizons": list(DEFAULT_HORIZONS)}),
+            pip_requirements=pip_requirements(),
+            metadata={"icipredict_model_format": MODEL_FORMAT,
+                      "what_is_pickled": manifest["what_is_pickled"],
+                      "feature_spec": builder.spec_.name},
+        )
+    return info
+
+
+__all__ = [
+    "DEFAULT_HORIZONS", "ICIPredictModel", "ResponseScorer", "SurvivalScorer",
+    "calibration_uncertainty", "export_response", "export_survival", "input_columns",
+    "log_registry_model", "mlflow_signature", "output_columns", "pip_requirements",
+    "response_interval", "risk_tertiles", "synthetic_example", "training_domain",
+    "write_bundle", "RADIOMICS_PREFIX",
+]
