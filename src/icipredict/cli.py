@@ -425,3 +425,32 @@ def demo(
     console.print(f"Done in {time.perf_counter() - start:.0f} s. Look further with:\n"
                   f"  icipredict cohort summary --store {ctx.store_path}\n"
                   f"  icipredict cohort brca --store {ctx.store_path}")
+
+
+# ---------------------------------------------------------------------------------------------
+# train: an experiment config end to end, tracked in MLflow
+# ---------------------------------------------------------------------------------------------
+@app.command("train")
+def train_cmd(
+    experiment: Annotated[Path, typer.Argument(help="Experiment config (experiments/NAME.yaml).")],
+    tracking_uri: Annotated[str | None, typer.Option(
+        "--tracking-uri", help="MLflow tracking URI (default: the config's).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(
+        "--cache-dir", help="Radiomics feature cache folder.")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress",
+                                           help="Show progress bars.")] = True,
+) -> None:
+    """Train an experiment (validation folds as nested runs, refit, registry model) in MLflow."""
+    from icipredict.tracking.runs import summary_lines, train_experiment
+
+    try:
+        result = train_experiment(experiment, tracking_uri=tracking_uri, progress=progress,
+                                  cache_dir=cache_dir)
+    except CohortError as exc:
+        fail(exc)
+    console.print(f"[bold]run id[/] {result.run_id}  (model {result.model_uri}, "
+                  f"{result.seconds:.0f} s)")
+    console.print(_rich_table(result.fold_metrics, "Held-out folds"))
+    for line in summary_lines(result):
+        console.print(f"  {line}")
+    console.print(f"Register it with: icipredict register {result.run_id} --name NAME")
