@@ -96,3 +96,21 @@ def register_stand_in(tmp: Path, name: str = "icipredict") -> str:
     mv = mlflow.register_model(info.model_uri, name)
     mlflow.MlflowClient().set_registered_model_alias(name, "champion", mv.version)
     return f"models:/{name}@champion"
+
+
+def setup_registry(tmp: Path) -> str:
+    """A fresh tracking store in ``tmp`` with the stand-in as champion; the scorer cache cleared."""
+    from icipredict.predict.scorer import clear_model_cache
+    from mlflow_helpers import fresh_tracking_uri
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(fresh_tracking_uri(tmp))
+    clear_model_cache()
+    return register_stand_in(tmp)
+
+
+def expected_probability(tmb: float, albumin: float, nlr: float, age: float) -> float:
+    """The stand-in's response probability computed by hand."""
+    values = {"tmb": tmb, "albumin": albumin, "nlr": nlr, "age": age}
+    logit = INTERCEPT + sum(c * (values[f] - m) / s for f, (c, m, s) in COEF.items())
+    return 1 / (1 + math.exp(-logit))

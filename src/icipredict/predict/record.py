@@ -499,14 +499,14 @@ def _frame_columns() -> list[str]:
 
     cols = [c for t in ("patients", "labs", "treatments") for c in CONTRACTS[t].column_names
             if c != "patient_id"]
-    cols += ["sample_id", "panel", "panel_size_mb", "pdl1_tps", *PASSTHROUGH, "tmb_reported",
+    cols += ["sample_id", *PASSTHROUGH, "tmb_reported",
              "tmb_computed", "tmb", "tmb_source"]
     return cols + [gene_column(g) for g in DEFAULT_GENES]
 
 
 FRAME_COLUMNS: list[str] = _frame_columns()
 _STRING_COLUMNS = {"centre", "sex", "smoking", "cancer_type", "drug", "drug_class", "sample_id",
-                   "panel", "msi_status", "tmb_source"}
+                   "msi_status", "tmb_source"}
 
 
 def record_row(record: PatientRecord, patient_id: str = "patient") -> dict[str, Any]:
@@ -541,8 +541,7 @@ def record_row(record: PatientRecord, patient_id: str = "patient") -> dict[str, 
     if size is None and record.panel is not None:
         size = hz.panel_size_mb(record.panel)
     size = None if size is None or math.isnan(size) else size
-    row.update({"sample_id": f"{record.patient_id or patient_id}-S1", "panel": record.panel,
-                "panel_size_mb": size, "pdl1_tps": record.pdl1_tps,
+    row.update({"sample_id": f"{record.patient_id or patient_id}-S1",
                 "msi_status": record.msi_status, "msi_score": record.msi_score,
                 "fcna": record.fcna, "hed": record.hed, "hla_loh": record.hla_loh,
                 "tmb_reported": record.tmb})

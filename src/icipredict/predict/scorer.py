@@ -373,7 +373,7 @@ def modality_warnings(record: PatientRecord, model_missing: list[str]) -> list[B
     for m, frac in completeness.items():
         if 0 < frac < 0.5:
             out.append(BoardWarning(code="low_completeness", message=(
-                f"Only {frac:.0%} of {m} fields were given; missing values were imputed.")))
+                f"Only {frac:.0%} of {m} fields were given; the model treats the rest as missing.")))
     return out
 
 

@@ -1,0 +1,125 @@
+"""Board scoring through the registry/pyfunc contract (a stand-in model with that contract)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from board_model import RISK_CUTS, expected_probability, setup_registry
+from icipredict.predict.record import RecordError
+from icipredict.predict.scorer import (
+    BoardScore,
+    finite,
+    load_board_model,
+    risk_group,
+    score,
+    score_batch,
+    scores_table,
+)
+
+PATIENT = {"patient_id": "P1", "cancer_type": "NSCLC", "albumin": {"value": 38, "unit": "g/L"},
+           "tmb": 20, "nlr": 3, "age": 70, "drug": "pembrolizumab", "sex": "female",
+           "ecog": 1, "stage_iv": "IV", "bmi": 24, "platelets": 250, "haemoglobin": 12.5,
+           "ldh": 200, "prior_systemic_therapy": 0, "msi_status": "MSS", "fcna": 0.2, "hed": 6}
+
+
+@pytest.fixture(scope="module")
+def model_uri(tmp_path_factory):
+    return setup_registry(tmp_path_factory.mktemp("registry"))
+
+
+def test_score_follows_the_model_and_explains(model_uri):
+    s = score(PATIENT, model_uri)
+    p = expected_probability(20, 3.8, 3, 70)
+    assert s.response.probability == pytest.approx(p)
+    assert s.response.ci_low < p < s.response.ci_high
+    assert s.response.per_100 == round(100 * p)
+    assert f"about {round(100 * p)} would be expected to respond" in s.response.meaning
+    assert s.reasons[0].feature == "tmb" and s.reasons[0].direction == "raises"
+    assert "TMB 20 mut/Mb raises" in s.reasons[0].text
+    # albumin 3.8 g/dL sits at the mean: no contribution, so not a reason
+    assert [r.feature for r in s.reasons] == ["tmb", "nlr", "age"]
+    assert s.model.name == "icipredict" and s.model.version == "1"
+    assert s.model.alias == "champion" and s.model.card_link
+    assert not s.warnings  # complete, in-domain record
+    assert s.missing_modalities == []
+
+
+def test_survival_curves_and_medians(model_uri):
+    s = score(PATIENT, model_uri)
+    surv = [pt.survival for pt in s.os.curve]
+    assert surv[0] == 1.0 and all(a >= b for a, b in zip(surv, surv[1:], strict=False))
+    assert s.os.at_12m.month == 12 and s.os.at_24m.survival < s.os.at_12m.survival
+    rate = -math.log(s.os.at_12m.survival) / 12
+    if s.os.median_months is not None:
+        assert s.os.median_months == pytest.approx(math.log(2) / rate)
+    # PFS falls faster than OS in the stand-in; median PFS is reached
+    assert s.pfs.at_12m.survival < s.os.at_12m.survival
+    assert s.pfs.median_reached
+
+
+def test_median_not_reached_is_null_in_json(model_uri):
+    good = {**PATIENT, "tmb": 55, "albumin": 4.8, "nlr": 1, "age": 40}
+    s = score(good, model_uri)
+    assert s.os.median_months is None and not s.os.median_reached
+    text = s.to_json()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text)["os"]["median_months"] is None
+    assert json.loads(text)["schema_version"] == "1.0"
+
+
+def test_warnings_domain_range_and_missing_modality(model_uri):
+    odd = {"patient_id": "X", "cancer_type": "PAAD", "drug": "ipilimumab", "age": 95,
+           "albumin": 3.5}
+    s = score(odd, model_uri)
+    codes = [w.code for w in s.warnings]
+    assert "cancer_type_unseen" in codes and "drug_class_unseen" in codes
+    assert any(w.code == "value_out_of_range" and "age = 95" in w.message for w in s.warnings)
+    assert s.missing_modalities == ["genomic"]
+    assert any(w.code == "modality_missing" and "No genomic data" in w.message
+               for w in s.warnings)
+    assert s.completeness["genomic"] == 0
+
+
+def test_risk_group_uses_training_tertiles():
+    rg = {"cut_points": RISK_CUTS, "labels": ["low", "intermediate", "high"]}
+    assert risk_group(-1.0, rg).group == "low"
+    assert risk_group(RISK_CUTS[0], rg).group == "intermediate"
+    assert risk_group(RISK_CUTS[1], rg).group == "high"
+    assert risk_group(None, rg).group is None
+    assert risk_group(0.0, {}).group is None
+
+
+def test_batch_sorted_and_table(model_uri, tmp_path):
+    path = tmp_path / "week.csv"
+    path.write_text("patient_id,cancer_type,tmb,albumin,nlr,age\n"
+                    "A,MEL,2,30 g/L,8,80\nB,NSCLC,40,4.2,2,55\nC,BLCA,10,3.9,4,66\n")
+    scores = score_batch(path, model_uri)
+    assert [s.patient_id for s in scores] == ["B", "C", "A"]
+    probs = [s.response.probability for s in scores]
+    assert probs == sorted(probs, reverse=True)
+    single = score({"patient_id": "C", "cancer_type": "BLCA", "tmb": 10, "albumin": 3.9,
+                    "nlr": 4, "age": 66}, model_uri)
+    assert scores[1].response.probability == pytest.approx(single.response.probability)
+    table = scores_table(scores)
+    assert list(table["rank"]) == [1, 2, 3] and table.loc[0, "patient_id"] == "B"
+    assert table["model"].iloc[0] == "icipredict@champion"
+
+
+def test_bad_records_fail_before_scoring(model_uri):
+    with pytest.raises(RecordError) as info:
+        score_batch([{"cancer_type": "MEL"}, {"cancer_type": "nope", "age": -3}], model_uri)
+    assert len(info.value.problems) == 2
+
+
+def test_model_is_cached(model_uri):
+    assert load_board_model(model_uri) is load_board_model(model_uri)
+
+
+def test_finite_and_json_roundtrip(model_uri):
+    assert finite({"a": [float("nan"), float("inf"), 1.0]}) == {"a": [None, None, 1.0]}
+    s = score(PATIENT, model_uri)
+    again = BoardScore.model_validate_json(s.to_json())
+    assert again.response.probability == pytest.approx(s.response.probability)
