@@ -154,9 +154,11 @@ def _gene_locus(gene: str) -> tuple[str, int]:
 _LOCUS_CHROM = np.array([_gene_locus(g)[0] for g in ALL_GENES], dtype=object)
 _LOCUS_START = np.array([_gene_locus(g)[1] for g in ALL_GENES], dtype=np.int64)
 
+# The classes cBioPortal's TMB counts (calc_nonsyn_tmb.py: Splice_Region in, Translation_Start_Site
+# out), so the truth's TMB is the one the feature stage computes from the MAF.
 NONSYNONYMOUS = ("Missense_Mutation", "Nonsense_Mutation", "Frame_Shift_Del", "Frame_Shift_Ins",
                  "In_Frame_Del", "In_Frame_Ins", "Splice_Site", "Nonstop_Mutation",
-                 "Translation_Start_Site")
+                 "Splice_Region")
 _NONSYN_P = np.array([0.72, 0.08, 0.07, 0.03, 0.03, 0.01, 0.05, 0.005, 0.005])
 _NONSYN_P = _NONSYN_P / _NONSYN_P.sum()
 
@@ -183,7 +185,7 @@ HOTSPOTS: dict[str, list[tuple[str, str]]] = {
               ("p.D2723H", "Missense_Mutation"), ("p.R3052W", "Missense_Mutation")],
     "PTEN": [("p.R130Q", "Missense_Mutation"), ("p.R130*", "Nonsense_Mutation"),
              ("p.R233*", "Nonsense_Mutation"), ("p.K267Rfs*9", "Frame_Shift_Del")],
-    "B2M": [("p.M1?", "Translation_Start_Site"), ("p.L15Ffs*41", "Frame_Shift_Del"),
+    "B2M": [("p.W80*", "Nonsense_Mutation"), ("p.L15Ffs*41", "Frame_Shift_Del"),
             ("p.S14*", "Nonsense_Mutation")],
     "JAK1": [("p.K860Nfs*16", "Frame_Shift_Ins"), ("p.P430Rfs*2", "Frame_Shift_Del"),
              ("p.Q503*", "Nonsense_Mutation")],
@@ -621,7 +623,7 @@ def _fill_maf_fields(maf: pd.DataFrame, truth: pd.DataFrame, rng: np.random.Gene
         "Frame_Shift_Del": "p.{a1}{pos}fs", "Frame_Shift_Ins": "p.{a1}{pos}fs",
         "In_Frame_Del": "p.{a1}{pos}del", "In_Frame_Ins": "p.{a1}{pos}_ins{a2}",
         "Splice_Site": "p.X{pos}_splice", "Nonstop_Mutation": "p.*{pos}{a2}ext*?",
-        "Translation_Start_Site": "p.M1?", "Silent": "p.{a1}{pos}=",
+        "Splice_Region": "p.X{pos}_splice", "Silent": "p.{a1}{pos}=",
     }
     for cls, template in templates.items():
         sel = np.flatnonzero(todo & (vc == cls))
