@@ -1,0 +1,58 @@
+"""HTML reports: one page per patient with inline SVG, A4 print CSS, intended use; weekly list."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pandas as pd
+import pytest
+
+from board_model import setup_registry
+from icipredict.predict.report import render_report, survival_svg, write_list
+from icipredict.predict.scorer import score, score_batch
+
+PATIENT = {"patient_id": "P<1>", "cancer_type": "PAAD", "tmb": 20, "albumin": 3.9, "nlr": 3,
+           "age": 70, "drug": "pembrolizumab"}
+
+
+@pytest.fixture(scope="module")
+def model_uri(tmp_path_factory):
+    return setup_registry(tmp_path_factory.mktemp("registry"))
+
+
+def test_report_has_score_plots_reasons_warnings_and_use(model_uri):
+    s = score(PATIENT, model_uri)
+    html = render_report(s)
+    assert f"{100 * s.response.probability:.0f}%" in html
+    assert "P&lt;1&gt;" in html and "P<1>" not in html  # escaped
+    svgs = re.findall(r"<svg.*?</svg>", html, flags=re.S)
+    assert len(svgs) == 2
+    for svg in svgs:
+        ET.fromstring(svg)  # well-formed inline SVG
+    assert s.reasons[0].text in html
+    assert "was not in the training data" in html  # PAAD is outside the stand-in's domain
+    assert "Intended use" in html and "never replace" in html
+    assert "@media print" in html and "size: A4" in html
+    assert f"version {s.model.version}" in html
+    assert "<script" not in html
+
+
+def test_survival_svg_draws_both_curves(model_uri):
+    s = score(PATIENT, model_uri)
+    svg = str(survival_svg(s.os, s.pfs))
+    assert svg.count("<path") == 2
+    root = ET.fromstring(svg)
+    assert root.tag.endswith("svg")
+
+
+def test_weekly_list_html_and_csv(model_uri, tmp_path):
+    rows = [{"patient_id": "A", "cancer_type": "MEL", "tmb": 2, "nlr": 9},
+            {"patient_id": "B", "cancer_type": "NSCLC", "tmb": 40, "nlr": 2}]
+    scores = score_batch(rows, model_uri)
+    paths = write_list(scores, tmp_path / "week")
+    table = pd.read_csv(paths["csv"])
+    assert list(table["patient_id"]) == ["B", "A"]
+    html = paths["html"].read_text()
+    assert html.index(">B<") < html.index(">A<")
+    assert (tmp_path / "week" / "A.html").is_file()

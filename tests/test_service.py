@@ -1,0 +1,92 @@
+"""REST API: auth, scoring, validation errors, size limit, no patient data in logs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from board_model import setup_registry
+from icipredict.predict.service import create_app
+
+TOKEN = "s3cret-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PATIENT = {"patient_id": "P1", "cancer_type": "NSCLC", "tmb": 20, "albumin": "38 g/L",
+           "nlr": 3, "age": 70}
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    uri = setup_registry(tmp_path_factory.mktemp("registry"))
+    return TestClient(create_app(uri, token=TOKEN, max_body_bytes=20_000))
+
+
+def test_health_is_open_everything_else_needs_the_token(client):
+    assert client.get("/health").json() == {"status": "ok"}
+    for method, path in (("post", "/score"), ("post", "/score/batch"), ("get", "/models")):
+        r = getattr(client, method)(path, **({"json": PATIENT} if method == "post" else {}))
+        assert r.status_code == 401, path
+        r = getattr(client, method)(path, headers={"Authorization": "Bearer wrong"},
+                                    **({"json": PATIENT} if method == "post" else {}))
+        assert r.status_code == 401, path
+
+
+def test_no_token_configured_refuses(tmp_path):
+    app = create_app("models:/none@champion", token="")
+    r = TestClient(app).post("/score", json=PATIENT, headers={"Authorization": "Bearer "})
+    assert r.status_code in (401, 403)
+
+
+def test_score_one_and_report(client):
+    r = client.post("/score?report=true", json=PATIENT, headers=AUTH)
+    assert r.status_code == 200
+    body = r.json()
+    assert 0 < body["response"]["probability"] < 1
+    assert body["model"]["alias"] == "champion"
+    assert body["report_html"].startswith("<!doctype html>")
+    assert "NaN" not in r.text and "Infinity" not in r.text
+
+
+def test_batch_sorted(client):
+    rows = [{"patient_id": "A", "cancer_type": "MEL", "tmb": 1},
+            {"patient_id": "B", "cancer_type": "MEL", "tmb": 50}]
+    r = client.post("/score/batch?html=true", json=rows, headers=AUTH)
+    assert r.status_code == 200
+    assert [s["patient_id"] for s in r.json()["scores"]] == ["B", "A"]
+    assert "weekly-list" in r.json()["list_html"]
+
+
+def test_invalid_record_is_422_with_fields(client):
+    r = client.post("/score", json={"cancer_type": "??", "albumin": 38, "oops": 1},
+                    headers=AUTH)
+    assert r.status_code == 422
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert fields == {"cancer_type", "albumin", "oops"}
+    r = client.post("/score", content=b"not json", headers={**AUTH,
+                                                            "Content-Type": "application/json"})
+    assert r.status_code == 422
+
+
+def test_body_size_limit_413(client):
+    big = {**PATIENT, "radiomics": {f"f{i}": 1.0 for i in range(2000)}}
+    r = client.post("/score", json=big, headers=AUTH)
+    assert r.status_code == 413
+
+
+def test_models_and_docs(client):
+    r = client.get("/models", headers=AUTH)
+    assert r.json()["default"]["name"] == "icipredict"
+    assert r.json()["risk_groups"]["cut_points"]
+    assert client.get("/openapi.json").json()["paths"]["/score"]
+    assert "Score patient" in client.get("/board").text
+
+
+def test_no_patient_values_in_logs(client, caplog):
+    caplog.set_level(logging.DEBUG)
+    marker = {**PATIENT, "patient_id": "ZZ-UNIQUE-77", "age": 71.234}
+    client.post("/score", json=marker, headers=AUTH)
+    client.post("/score", json={**marker, "cancer_type": "??"}, headers=AUTH)
+    text = caplog.text
+    assert "ZZ-UNIQUE-77" not in text and "71.234" not in text
+    assert "/score" in text  # the request itself is logged
