@@ -56,3 +56,34 @@ def test_weekly_list_html_and_csv(model_uri, tmp_path):
     html = paths["html"].read_text()
     assert html.index(">B<") < html.index(">A<")
     assert (tmp_path / "week" / "A.html").is_file()
+
+
+def test_cli_predict_and_list(model_uri, tmp_path):
+    import json
+
+    import mlflow
+    from typer.testing import CliRunner
+
+    from icipredict.cli import app
+
+    tracking = mlflow.get_tracking_uri()
+    rec = tmp_path / "p.json"
+    rec.write_text(json.dumps({"patient_id": "C1", "cancer_type": "MEL", "tmb": 12}))
+    runner = CliRunner()
+    res = runner.invoke(app, ["predict", "--patient", str(rec), "--model", model_uri,
+                              "--tracking-uri", tracking, "--report", str(tmp_path / "r.html"),
+                              "--json", str(tmp_path / "r.json")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "r.json").read_text())["patient_id"] == "C1"
+    assert "C1" in (tmp_path / "r.html").read_text()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"cancer_type": "??", "albumin": 40}))
+    res = runner.invoke(app, ["predict", "--patient", str(bad), "--model", model_uri,
+                              "--tracking-uri", tracking])
+    assert res.exit_code == 2 and "2 problem(s)" in res.output
+    lst = tmp_path / "list.csv"
+    lst.write_text("patient_id,cancer_type,tmb\nA,MEL,1\nB,MEL,30\n")
+    res = runner.invoke(app, ["predict-list", str(lst), "--out-dir", str(tmp_path / "out"),
+                              "--model", model_uri, "--tracking-uri", tracking])
+    assert res.exit_code == 0, res.output
+    assert pd.read_csv(tmp_path / "out" / "list.csv")["patient_id"].tolist() == ["B", "A"]

@@ -454,3 +454,91 @@ def train_cmd(
     for line in summary_lines(result):
         console.print(f"  {line}")
     console.print(f"Register it with: icipredict register {result.run_id} --name NAME")
+
+
+# ---------------------------------------------------------------------------------------------
+# tumour board: predict / predict-list / serve
+# ---------------------------------------------------------------------------------------------
+
+ModelOption = typer.Option("models:/icipredict@champion", "--model",
+                           help="Registry model URI (models:/NAME@ALIAS or models:/NAME/VERSION).")
+
+
+def _set_tracking(tracking_uri: str | None) -> None:
+    import mlflow
+
+    from icipredict.config import DEFAULT_TRACKING_URI
+
+    mlflow.set_tracking_uri(tracking_uri or DEFAULT_TRACKING_URI)
+
+
+@app.command("predict")
+def predict_cmd(
+    patient: Annotated[Path, typer.Option("--patient", help="Patient record (JSON).")],
+    model: str = ModelOption,
+    report: Annotated[Path | None, typer.Option("--report", help="Write the HTML report.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the score JSON.")] = None,
+    tracking_uri: Annotated[str | None, typer.Option("--tracking-uri")] = None,
+) -> None:
+    """Score one patient for the tumour board (JSON and a one-page HTML report)."""
+    from icipredict.predict.report import write_report
+    from icipredict.predict.scorer import score
+
+    _set_tracking(tracking_uri)
+    try:
+        s = score(patient, model)
+    except CohortError as exc:
+        fail(exc)
+    if json_out is not None:
+        json_out.write_text(s.to_json(indent=2))
+    if report is not None:
+        write_report(s, report)
+    r = s.response
+    console.print(f"[bold]{s.patient_id or patient.name}[/]: response "
+                  f"{'n/a' if r.probability is None else f'{100 * r.probability:.0f}%'} "
+                  f"({r.meaning}) risk group {s.risk.group or 'n/a'}; "
+                  f"model {s.model.name} v{s.model.version}")
+    for w in s.warnings:
+        console.print(f"  [yellow]warning:[/] {w.message}")
+
+
+@app.command("predict-list")
+def predict_list_cmd(
+    patients: Annotated[Path, typer.Argument(help="CSV (one patient per row) or JSON list.")],
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for list.html/.csv and "
+                                          "one report per patient.")],
+    model: str = ModelOption,
+    sort_by: Annotated[str, typer.Option("--sort-by", help="response or risk")] = "response",
+    tracking_uri: Annotated[str | None, typer.Option("--tracking-uri")] = None,
+) -> None:
+    """Score the weekly list: sorted HTML and CSV plus one report per patient."""
+    from icipredict.predict.report import write_list
+    from icipredict.predict.scorer import score_batch
+
+    _set_tracking(tracking_uri)
+    try:
+        scores = score_batch(patients, model, sort_by=sort_by)
+    except CohortError as exc:
+        fail(exc)
+    paths = write_list(scores, out_dir)
+    console.print(f"{len(scores)} patient(s) scored: {paths['html']} and {paths['csv']}")
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    model: str = ModelOption,
+    tracking_uri: Annotated[str | None, typer.Option("--tracking-uri")] = None,
+) -> None:
+    """Run the REST API and board page (token from ICIPREDICT_API_TOKEN)."""
+    import os
+
+    import uvicorn
+
+    from icipredict.predict.service import TOKEN_ENV, create_app
+
+    if not os.environ.get(TOKEN_ENV):
+        fail(CohortError(f"set {TOKEN_ENV} to the API token before serving"))
+    _set_tracking(tracking_uri)
+    uvicorn.run(create_app(model), host=host, port=port, log_level="info")
