@@ -1,0 +1,199 @@
+"""The registry model: documented columns, JSON-safe output, native formats equal the estimators."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from icipredict.cohort.schema import CohortError
+from icipredict.tracking import pyfunc
+from test_runs import trained
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return trained(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def model(demo):
+    import mlflow
+
+    return mlflow.pyfunc.load_model(demo["result"].model_uri)
+
+
+@pytest.fixture(scope="module")
+def patients(demo):
+    """Input rows built from the store (the test's own synthetic patients)."""
+    from icipredict.features.builder import patient_frame
+    from icipredict.features.imaging import radiomics_matrix
+
+    cohort = demo["store"].cohort()
+    frame = patient_frame(cohort, None, genes=("STK11", "KEAP1"))
+    return frame.reset_index(drop=True), radiomics_matrix
+
+
+def test_documented_columns_and_ranges(model, patients):
+    df, _ = patients
+    out = model.predict(df.head(40), params={"horizons": [12]})
+    assert list(out.columns) == pyfunc.output_columns([12])
+    assert len(out) == 40
+    p, lo, hi = (out[c].to_numpy(float) for c in
+                 ("response_probability", "response_ci_low", "response_ci_high"))
+    assert np.all((0 <= p) & (p <= 1))
+    assert np.all(lo <= p) and np.all(p <= hi) and np.all(hi - lo > 0)
+    s = out["os_survival_12m"].to_numpy(float)
+    assert np.all((0 <= s) & (s <= 1))
+
+
+def test_survival_decreases_with_horizon(model, patients):
+    df, _ = patients
+    out = model.predict(df.head(30), params={"horizons": [3, 6, 12, 24, 48]})
+    for end in ("os", "pfs"):
+        curve = out[[f"{end}_survival_{h}m" for h in (3, 6, 12, 24, 48)]].to_numpy(float)
+        assert np.all(np.diff(curve, axis=1) <= 1e-12)
+        assert np.all((curve >= 0) & (curve <= 1))
+
+
+def test_default_horizons_and_json_safe_medians(model, patients):
+    df, _ = patients
+    out = model.predict(df)
+    assert {"os_survival_6m", "os_survival_12m", "os_survival_24m"} <= set(out.columns)
+    text = json.dumps(out.to_dict("records"), allow_nan=False)  # raises on NaN/inf
+    records = json.loads(text)
+    medians = [r["median_os_months"] for r in records]
+    assert all(m is None or (isinstance(m, float) and m > 0) for m in medians)
+    # with a median not reached, S at the largest horizon must stay above 0.5
+    if any(m is None for m in medians):
+        far = model.predict(df, params={"horizons": [1000]})
+        none = out["median_os_months"].isna().to_numpy()
+        assert np.all(far["os_survival_1000m"].to_numpy(float)[none] > 0.5)
+
+
+def test_missing_required_column_is_clear(model, patients):
+    df, _ = patients
+    with pytest.raises(Exception, match="cancer_type"):
+        model.predict(df.drop(columns=["cancer_type"]).head(3))
+    raw = model.unwrap_python_model()
+    with pytest.raises(CohortError, match="required input column.*cancer_type"):
+        raw.predict(None, df.drop(columns=["cancer_type"]).head(3))
+
+
+def test_non_numeric_value_is_a_located_error(model, patients):
+    df, _ = patients
+    bad = df.head(3).copy()
+    bad["age"] = [60, "sixty", 70]
+    with pytest.raises(CohortError, match="age.*sixty"):
+        model.unwrap_python_model().predict(None, bad)
+
+
+def test_missing_modalities(model, patients):
+    df, _ = patients
+    rows = df.head(5).copy()
+    rad = [c["name"] for c in model.unwrap_python_model().columns if c["modality"] == "imaging"]
+    rows[rad] = 1.0  # imaging present for rows 0-2 ...
+    rows.loc[rows.index[3:], rad] = np.nan  # ... absent for rows 3-4
+    rows.loc[rows.index[4], ["tmb", "msi_status", "mut_STK11", "mut_KEAP1"]] = np.nan
+    out = model.predict(rows)
+    flags = out["missing_modalities"].tolist()
+    assert "imaging" not in flags[0]
+    assert flags[3] == "imaging"
+    assert flags[4] == "genomic,imaging"
+    # no radiomics columns at all: imaging missing for everyone
+    out = model.predict(df.head(3).drop(columns=[c for c in rad if c in df.columns]))
+    assert all("imaging" in f for f in out["missing_modalities"])
+
+
+def test_explain_adds_contributions(model, patients):
+    df, _ = patients
+    out = model.predict(df.head(5), params={"explain": True, "horizons": [12]})
+    contrib = [c for c in out.columns if c.startswith("contrib_")]
+    names = model.unwrap_python_model().builder.feature_names_out_
+    assert contrib == [f"contrib_{n}" for n in names]
+    # contributions + bias reproduce the mean fold margin: check ordering agrees with probability
+    assert np.isfinite(out[contrib].to_numpy(float)).all()
+
+
+def test_native_formats_reproduce_the_estimators(tmp_path, patients, demo):
+    """The JSON-saved XGBoost+calibration and Cox models predict what the estimators predict."""
+    from sksurv.util import Surv
+
+    from icipredict.features.builder import FeatureBuilder
+    from icipredict.modeling.response import CalibratedResponse, XGBResponse
+    from icipredict.modeling.survival import CoxPHSurvival
+
+    df, _ = patients
+    cohort = demo["store"].cohort()
+    outcomes = cohort.outcomes.set_index("patient_id")
+    frame = df.assign(patient_id=cohort.patients["patient_id"].to_numpy()).set_index(
+        "patient_id").join(outcomes, how="inner")
+    frame = frame[frame["responder"].notna() & frame["os_months"].notna()].head(200)
+    builder = FeatureBuilder({"name": "t", "modalities": ["clinical", "genomic"],
+                              "clinical": ["age", "albumin", "nlr", "sex"],
+                              "genomic": ["tmb"], "imputation": "median"}).fit(frame)
+    X = builder.transform(frame)
+    y = frame["responder"].astype(int).to_numpy()
+    clf = CalibratedResponse(XGBResponse(n_estimators=20, max_depth=2), cv=3).fit(X, y)
+    scorer = pyfunc.ResponseScorer(tmp_path / "r", pyfunc.export_response(clf, tmp_path / "r"))
+    np.testing.assert_allclose(scorer.proba(X), clf.predict_proba(X)[:, 1], atol=1e-6)
+    ys = Surv.from_arrays(frame["os_event"].astype(bool), frame["os_months"].astype(float))
+    cox = CoxPHSurvival(penalizer=0.1).fit(X, ys)
+    surv = pyfunc.SurvivalScorer(tmp_path / "s", pyfunc.export_survival(cox, tmp_path / "s"))
+    Xn = X.copy()
+    Xn.iloc[:5, 0] = np.nan  # imputation path
+    np.testing.assert_allclose(surv.risk(Xn), cox.predict(Xn), atol=1e-8)
+    times = np.array([3.0, 12.0, 30.0])
+    np.testing.assert_allclose(surv.survival(Xn, times), cox.predict_survival(Xn, times),
+                               atol=1e-8)
+    np.testing.assert_array_equal(np.isnan(surv.median(Xn)), np.isnan(cox.predict_median(Xn)))
+    np.testing.assert_allclose(surv.median(Xn), cox.predict_median(Xn), equal_nan=True)
+
+
+def test_bundle_holds_domain_and_risk_groups_without_rows(model, demo):
+    raw = model.unwrap_python_model()
+    assert raw.manifest["what_is_pickled"] == []
+    import mlflow
+
+    local = mlflow.artifacts.download_artifacts(demo["result"].model_uri)
+    from pathlib import Path
+
+    bundle = next(Path(local).rglob("domain.json")).parent
+    domain = json.loads((bundle / "domain.json").read_text())
+    assert sum(domain["patients_per_centre"].values()) == 300
+    assert set(domain["categories"]["drug_class"]) <= {"PD-1/PD-L1", "CTLA-4", "combination"}
+    age = domain["numeric"]["age"]
+    assert age["min"] <= age["q01"] <= age["q50"] <= age["q99"] <= age["max"]
+    groups = json.loads((bundle / "risk_groups.json").read_text())
+    assert len(groups["cut_points"]) == 2 and groups["cut_points"][0] < groups["cut_points"][1]
+    assert not list(Path(local).rglob("*.pkl"))
+    mlmodel = (Path(local) / "MLmodel").read_text()
+    assert "python_model.pkl" not in mlmodel
+
+
+def test_input_example_is_synthetic(demo):
+    """The logged input example is medians/modes, not any training patient's row."""
+    import mlflow
+
+    local = mlflow.artifacts.download_artifacts(demo["result"].model_uri)
+    from pathlib import Path
+
+    files = list(Path(local).glob("input_example.json"))
+    assert files
+    example = json.loads(files[0].read_text())
+    text = json.dumps(example)
+    assert not any(i in text for i in demo["ids"])
+    assert "patient_id" not in text
+
+
+def test_batch_scoring_is_vectorised(model, patients):
+    df, _ = patients
+    big = pd.concat([df] * 20, ignore_index=True)  # 6,000 rows
+    out = model.predict(big, params={"horizons": [12]})
+    assert len(out) == len(big)
+    np.testing.assert_allclose(out["response_probability"].to_numpy(float)[: len(df)],
+                               out["response_probability"].to_numpy(float)[len(df): 2 * len(df)])

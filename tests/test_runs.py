@@ -1,0 +1,158 @@
+"""End-to-end: train a small demo experiment on a synthetic network, then use the registry model.
+
+One module-scoped training run (synthetic 300-patient network ingested into a temp store, a
+temp SQLite tracking store, small model specs without hyperparameter search) is shared by the
+tests here and in ``test_pyfunc.py`` (through :func:`trained`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow
+
+RADIOMICS = ["radiomics_original_shape_VoxelVolume", "radiomics_original_firstorder_Mean",
+             "radiomics_original_glcm_Contrast"]
+
+
+def build_demo(root: Path) -> dict:
+    """Synthetic network -> store -> small experiment YAML -> trained run."""
+    from icipredict.cohort import synthetic
+    from icipredict.cohort.loaders import load_source
+    from icipredict.cohort.store import CohortStore, source_content_hash
+    from icipredict.tracking.runs import train_experiment
+    from mlflow_helpers import fresh_tracking_uri
+
+    net = synthetic.generate_network(root / "net", n_patients=300, seed=7)
+    store = CohortStore(root / "demo.duckdb")
+    for centre, path in net.sources.items():
+        store.ingest(load_source(path, centre=centre), centre=centre,
+                     content_hash=source_content_hash(path), source=str(path))
+    exp = root / "experiments"
+    exp.mkdir()
+    (exp / "features.yaml").write_text(
+        "name: demo_small\nmodalities: [clinical, genomic, imaging]\n"
+        "clinical: [age, sex, ecog, nlr, albumin, prior_systemic_therapy, drug_class]\n"
+        "genomic: [tmb, msi_high]\ngenes: [STK11, KEAP1]\n"
+        f"imaging: {json.dumps(RADIOMICS)}\n"
+        "cancer_type: onehot\nimputation: median\nmissing_indicators: true\n")
+    (exp / "xgb.yaml").write_text(
+        "name: xgb_small\ntask: response\nestimator: XGBResponse\n"
+        "params: {n_estimators: 40, max_depth: 2, n_jobs: 2}\ncalibrate: true\n")
+    (exp / "cox.yaml").write_text(
+        "name: cox_small\ntask: survival\nestimator: CoxPHSurvival\nparams: {penalizer: 0.1}\n")
+    (exp / "demo.yaml").write_text(
+        f"name: demo_test\ncohort:\n  store: {{path: {root / 'demo.duckdb'}}}\n"
+        "features: features.yaml\nmodels: [xgb.yaml, cox.yaml]\n"
+        "validation: {scheme: leave_one_centre_out}\nn_bootstrap: 50\n"
+        "tracking: {experiment: demo-test}\n")
+    uri = fresh_tracking_uri(root)
+    result = train_experiment(exp / "demo.yaml", tracking_uri=uri, progress=False,
+                              cache_dir=root / "cache")
+    truth = pd.read_parquet(root / "net" / "truth.parquet")
+    ids = set(truth["source_patient_id"].astype(str)) | set(
+        truth["source_sample_id"].dropna().astype(str))
+    return {"result": result, "uri": uri, "store": store, "ids": ids, "root": root}
+
+
+_CACHE: dict = {}
+
+
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The shared trained demo (built once per test process)."""
+    if "demo" not in _CACHE:
+        _CACHE["demo"] = build_demo(tmp_path_factory.mktemp("demo"))
+    import mlflow
+
+    mlflow.set_tracking_uri(_CACHE["demo"]["uri"])
+    mlflow.set_registry_uri(_CACHE["demo"]["uri"])
+    return _CACHE["demo"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return trained(tmp_path_factory)
+
+
+def test_run_logs_folds_metrics_artifacts_and_tags(demo):
+    import mlflow
+
+    res = demo["result"]
+    run = mlflow.get_run(res.run_id)
+    # one nested run per centre, each with its held-out centre and metrics
+    children = mlflow.search_runs([res.experiment_id],
+                                  filter_string=f"tags.mlflow.parentRunId = '{res.run_id}'",
+                                  output_format="list")
+    assert sorted(c.data.params["held_out"] for c in children) == sorted(
+        demo["store"].centres())
+    assert all("response_auc" in c.data.metrics for c in children)
+    for key in ("cv_response_auc", "cv_os_harrell_c", "cv_pfs_harrell_c"):
+        m = run.data.metrics
+        assert m[f"{key}_ci_low"] <= m[key] <= m[f"{key}_ci_high"]
+    assert run.data.tags["config_hash"] == res.config_hash
+    assert run.data.tags["git_commit"]
+    assert run.data.params["validation.scheme"] == "leave_one_centre_out"
+    arts = {a.path for a in mlflow.MlflowClient().list_artifacts(res.run_id, "plots")}
+    assert {"plots/roc.png", "plots/calibration.png", "plots/km_os.png",
+            "plots/decision_curve.png", "plots/feature_importance.png"} <= arts
+    names = {a.path for a in mlflow.MlflowClient().list_artifacts(res.run_id, "config")}
+    assert "config/demo.yaml" in names
+    from icipredict.tracking.lineage import lineage_of_run
+
+    lineage = lineage_of_run(res.run_id)
+    assert lineage and lineage[0]["profile"]["n_patients"] == 300
+    assert res.what_is_pickled == []  # XGBoost + Cox saved natively
+
+
+def test_no_artifact_holds_a_source_id(demo):
+    from icipredict.tracking.scan import scan_run
+
+    hits = scan_run(demo["result"].run_id, demo["ids"])
+    assert hits == [], hits[:5]
+
+
+def test_scan_would_catch_a_leak(demo):
+    """The scan is not vacuous: an ID written into an artifact of a run is found."""
+    import mlflow
+
+    from icipredict.tracking.scan import scan_run
+
+    some_id = sorted(demo["ids"])[0]
+    with mlflow.start_run(experiment_id=demo["result"].experiment_id) as run:
+        mlflow.log_text(f"oops {some_id}\n", "leak/leak.txt")
+    assert [h.found for h in scan_run(run.info.run_id, demo["ids"])] == [some_id]
+
+
+def test_cli_train_prints_run_and_metrics(demo, tmp_path):
+    """The CLI runs the same training and prints the run id and the main metrics."""
+    from typer.testing import CliRunner
+
+    from icipredict.cli import app
+
+    root = demo["root"]
+    out = CliRunner().invoke(app, ["train", str(root / "experiments" / "demo.yaml"),
+                                   "--tracking-uri", demo["uri"], "--cache-dir",
+                                   str(root / "cache"), "--no-progress"])
+    assert out.exit_code == 0, out.output
+    assert "run id" in out.output and "response AUC" in out.output
+
+
+def test_missing_config_is_a_clear_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from icipredict.cli import app
+
+    out = CliRunner().invoke(app, ["train", str(tmp_path / "nope.yaml")])
+    assert out.exit_code == 2
+    assert "experiment config not found" in out.output
+
+
+def test_fold_table_matches_centres(demo):
+    folds = demo["result"].fold_metrics
+    assert folds["n_test"].sum() == 300
+    assert np.all(folds["n_train"] + folds["n_test"] == 300)
