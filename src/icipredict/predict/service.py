@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -53,7 +53,7 @@ def create_app(model: str = DEFAULT_MODEL, *, token: str | None = None,
                   "survival with the registry champion. Decision support only.")
     bearer = HTTPBearer(auto_error=False)
 
-    def auth(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    def auth(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:  # noqa: B008
         given = creds.credentials if creds is not None else ""
         if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
             raise HTTPException(401, "missing or invalid bearer token",

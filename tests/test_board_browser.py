@@ -1,0 +1,117 @@
+"""End to end in headless Chromium: the board page scores a record and shows the probability."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import struct
+import threading
+import time
+import zlib
+
+import pytest
+from board_model import setup_registry
+
+from icipredict.predict.service import create_app
+
+TOKEN = "browser-test-token"
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed (apt-get install -y chromium); required in CI")
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import uvicorn
+
+    uri = setup_registry(tmp_path_factory.mktemp("registry"))
+    port = _free_port()
+    config = uvicorn.Config(create_app(uri, token=TOKEN), host="127.0.0.1", port=port,
+                            log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def _png_is_not_blank(data: bytes) -> bool:
+    """Decode enough of the PNG (8-bit RGB/RGBA, no interlace) to see more than one colour."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width = 8, b"", 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunk = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, _, depth, colour = struct.unpack(">IIBB", chunk[:10])
+            assert depth == 8 and colour in (2, 6)
+            channels = 3 if colour == 2 else 4
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * channels + 1
+    # Filter bytes differ per row, so compare unfiltered-agnostic: count distinct row payloads.
+    rows = {raw[i + 1:i + stride] for i in range(0, min(len(raw), stride * 400), stride)}
+    return len(rows) > 5
+
+
+def test_board_page_scores_a_record(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    record = {"patient_id": "web-1", "cancer_type": "NSCLC", "tmb": 20, "albumin": "38 g/L",
+              "nlr": 3, "age": 70}
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps(record))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=_chromium(),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1400})
+            page.goto(f"{server}/board")
+            page.fill("#token", TOKEN)
+            page.set_input_files("#file", str(path))
+            page.wait_for_function(
+                "document.getElementById('record').value.includes('web-1')")
+            page.click("#score")
+            try:
+                page.wait_for_selector("#board-probability", timeout=15000)
+            except Exception:
+                pytest.fail(f"no score shown; page error: {page.inner_text('#error')!r}")
+            text = page.inner_text("#board-probability")
+            assert text.startswith("Response probability:") and text.endswith("%")
+            report = page.frame_locator("#report").locator("#response-probability")
+            assert report.inner_text(timeout=15000).endswith("%")
+            shot = page.screenshot(full_page=False)
+            assert _png_is_not_blank(shot)
+            (tmp_path / "board.png").write_bytes(shot)
+
+            # An invalid record shows every problem on the page.
+            page.fill("#record", json.dumps({"cancer_type": "??", "albumin": 40}))
+            page.click("#score")
+            page.wait_for_function("document.getElementById('error').textContent.length > 0")
+            err = page.inner_text("#error")
+            assert "cancer_type" in err and "albumin" in err
+        finally:
+            browser.close()
