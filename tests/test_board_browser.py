@@ -12,8 +12,8 @@ import time
 import zlib
 
 import pytest
-from board_model import setup_registry
 
+from board_model import setup_registry
 from icipredict.predict.service import create_app
 
 TOKEN = "browser-test-token"
