@@ -43,7 +43,7 @@ def build_demo(root: Path) -> dict:
         "cancer_type: onehot\nimputation: median\nmissing_indicators: true\n")
     (exp / "xgb.yaml").write_text(
         "name: xgb_small\ntask: response\nestimator: XGBResponse\n"
-        "params: {n_estimators: 40, max_depth: 2, n_jobs: 2}\ncalibrate: true\n")
+        "params: {n_estimators: 30, max_depth: 2, n_jobs: 1}\ncalibrate: true\n")
     (exp / "cox.yaml").write_text(
         "name: cox_small\ntask: survival\nestimator: CoxPHSurvival\nparams: {penalizer: 0.1}\n")
     (exp / "demo.yaml").write_text(
@@ -128,18 +128,28 @@ def test_scan_would_catch_a_leak(demo):
     assert [h.found for h in scan_run(run.info.run_id, demo["ids"])] == [some_id]
 
 
-def test_cli_train_prints_run_and_metrics(demo, tmp_path):
-    """The CLI runs the same training and prints the run id and the main metrics."""
+def test_cli_train_prints_run_and_metrics(demo, monkeypatch):
+    """The CLI shell passes its options through and prints the run id and main metrics
+    (training itself is the fixture's; not repeated here)."""
     from typer.testing import CliRunner
 
-    from icipredict.cli import app
+    from icipredict import cli
+    from icipredict.tracking import runs
 
+    seen = {}
+
+    def fake(config, **kwargs):
+        seen.update(kwargs, config=config)
+        return demo["result"]
+
+    monkeypatch.setattr(runs, "train_experiment", fake)
     root = demo["root"]
-    out = CliRunner().invoke(app, ["train", str(root / "experiments" / "demo.yaml"),
-                                   "--tracking-uri", demo["uri"], "--cache-dir",
-                                   str(root / "cache"), "--no-progress"])
+    out = CliRunner().invoke(cli.app, ["train", str(root / "experiments" / "demo.yaml"),
+                                       "--tracking-uri", demo["uri"], "--no-progress"])
     assert out.exit_code == 0, out.output
-    assert "run id" in out.output and "response AUC" in out.output
+    assert seen["tracking_uri"] == demo["uri"] and seen["progress"] is False
+    assert demo["result"].run_id in out.output
+    assert "response AUC" in out.output and "OS Harrell C" in out.output
 
 
 def test_missing_config_is_a_clear_error(tmp_path):

@@ -326,26 +326,24 @@ def calibration_uncertainty(y: np.ndarray, p: np.ndarray, *, n_boot: int = 200,
     dict
         ``{"method", "n", "n_boot", "a", "b", "cov": [[Vaa, Vab], [Vab, Vbb]]}``.
     """
-    from sklearn.linear_model import LogisticRegression
+    # Batched Newton-Raphson over all resamples at once (evaluation's solver, stratified
+    # resamples so each holds responders and non-responders).
+    from icipredict.evaluation.bootstrap import bootstrap_indices
+    from icipredict.evaluation.metrics import _logistic_newton
 
     y = np.asarray(y, dtype=float)
     s = logit(np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6))
     ok = ~np.isnan(y) & ~np.isnan(s)
-    y, s = y[ok].astype(int), s[ok]
-    rng = np.random.default_rng(seed)
-    coefs = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(y), len(y))
-        if y[idx].min() == y[idx].max():
-            continue
-        lr = LogisticRegression(C=1e6, max_iter=200).fit(s[idx, None], y[idx])
-        coefs.append((float(lr.intercept_[0]), float(lr.coef_[0, 0])))
-    coefs_arr = np.asarray(coefs)
-    cov = np.cov(coefs_arr.T) if len(coefs_arr) > 2 else np.zeros((2, 2))
-    full = LogisticRegression(C=1e6, max_iter=200).fit(s[:, None], y)
+    y, s = y[ok], s[ok]
+    x = np.stack([np.ones_like(s), s], axis=-1)
+    full = _logistic_newton(x, y, np.zeros_like(s))
+    idx = bootstrap_indices(len(y), n_boot, strata=y.astype(int), seed=seed)
+    coefs = _logistic_newton(x[idx], y[idx], np.zeros(idx.shape))
+    coefs = coefs[np.isfinite(coefs).all(axis=1)]
+    cov = np.cov(coefs.T) if len(coefs) > 2 else np.zeros((2, 2))
     return {"method": "bootstrap covariance of logistic recalibration on held-out predictions",
-            "n": int(len(y)), "n_boot": int(len(coefs_arr)), "a": float(full.intercept_[0]),
-            "b": float(full.coef_[0, 0]), "cov": cov.tolist()}
+            "n": int(len(y)), "n_boot": int(len(coefs)), "a": float(full[0]),
+            "b": float(full[1]), "cov": cov.tolist()}
 
 
 def response_interval(p: np.ndarray, unc: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
