@@ -5,9 +5,16 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: install demo test lint bench clean
+.PHONY: install chromium demo test lint bench clean
 
-install: $(STAMP)
+install: $(STAMP) chromium
+
+# The board page's browser test drives Debian's Chromium through Playwright (no browser download
+# is possible here). Installs it once; needs root (as on the project's machines and in CI).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
 # Re-installs only when the package metadata or the lock file changed.
 $(STAMP): pyproject.toml constraints.txt
