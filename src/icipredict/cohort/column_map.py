@@ -48,9 +48,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from icipredict._util import read_yaml, validation_problems
 from icipredict.cohort.schema import CONTRACTS, CohortError
 
 
@@ -151,18 +151,10 @@ def read_column_map(path: str | Path, *, base_dir: str | Path | None = None) -> 
         If the file is missing, not YAML, or does not follow the column-map schema.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError as exc:
-        raise CohortError("column map not found", file=path) from exc
-    except yaml.YAMLError as exc:
-        raise CohortError(f"not valid YAML: {exc}", file=path) from exc
+    raw = read_yaml(path, "column map", CohortError)
     try:
         cmap = ColumnMap.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise CohortError(f"invalid column map: {problems}", file=path) from exc
+        raise CohortError(f"invalid column map: {validation_problems(exc)}", file=path) from exc
     cmap.base_dir = Path(base_dir) if base_dir is not None else path.parent
     return cmap

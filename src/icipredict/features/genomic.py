@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from icipredict.cohort.harmonise import panel_size_mb
+from icipredict.cohort.maf import MAF_COLUMNS
 from icipredict.cohort.schema import CohortError
 
 log = logging.getLogger(__name__)
@@ -62,17 +63,6 @@ PASSTHROUGH: tuple[str, ...] = ("msi_status", "msi_score", "fcna", "hed", "hla_l
 #: cBioPortal does not compute TMB on a territory smaller than this (Mb).
 MIN_TERRITORY_MB = 0.2
 
-#: MAF column -> canonical mutations column.
-MAF_COLUMNS: dict[str, str] = {
-    "Tumor_Sample_Barcode": "sample_id",
-    "Hugo_Symbol": "hugo_symbol",
-    "Variant_Classification": "variant_classification",
-    "HGVSp_Short": "hgvsp_short",
-    "Chromosome": "chromosome",
-    "Start_Position": "start_position",
-    "Reference_Allele": "reference_allele",
-    "Tumor_Seq_Allele2": "tumor_seq_allele2",
-}
 
 #: Columns :func:`read_maf_fast` reads by default (enough for TMB and gene flags).
 TMB_MAF_COLUMNS: tuple[str, ...] = ("Tumor_Sample_Barcode", "Hugo_Symbol", "Variant_Classification")

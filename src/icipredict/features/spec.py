@@ -16,9 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from icipredict._util import read_yaml, validation_problems
 from icipredict.cohort.schema import CohortError
 from icipredict.features.clinical import CLINICAL_FEATURES
 from icipredict.features.genomic import DEFAULT_GENES
@@ -102,15 +102,8 @@ def read_spec(path: str | Path) -> FeatureSpec:
         If the file is missing, not YAML or does not follow :class:`FeatureSpec`.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError as exc:
-        raise CohortError("feature spec not found", file=path) from exc
-    except yaml.YAMLError as exc:
-        raise CohortError(f"not valid YAML: {exc}", file=path) from exc
+    raw = read_yaml(path, "feature spec", CohortError)
     try:
         return FeatureSpec.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in exc.errors())
-        raise CohortError(f"invalid feature spec: {problems}", file=path) from exc
+        raise CohortError(f"invalid feature spec: {validation_problems(exc)}", file=path) from exc

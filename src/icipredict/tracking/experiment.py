@@ -35,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from icipredict._util import read_yaml
 from icipredict.cohort.schema import CohortError
 from icipredict.config import DEFAULT_TRACKING_URI
 
@@ -287,12 +288,7 @@ def load_experiment(path: str | Path, *, check_paths: bool = True) -> Experiment
         follow :class:`ExperimentConfig`, or references a missing file.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError as exc:
-        raise CohortError("experiment config not found", file=path) from exc
-    except yaml.YAMLError as exc:
-        raise CohortError(f"not valid YAML: {exc}", file=path) from exc
+    raw = read_yaml(path, "experiment config", CohortError)
     if not isinstance(raw, dict):
         raise CohortError("an experiment config is a YAML mapping (name: ..., cohort: ...)",
                           file=path)
