@@ -15,6 +15,8 @@ import pandas as pd
 from pydantic import BaseModel
 
 CONTRIB_PREFIX = "contrib_"
+#: Prefix of the builder's per-modality missing-data indicators.
+MISSING_PREFIX = "missing_"
 #: Contributions that are not features (the model's baseline/intercept).
 BASELINE_NAMES = frozenset({"bias", "intercept", "baseline", "base_value", "expected_value"})
 
@@ -71,6 +73,12 @@ def _value_text(feature: str, value: Any) -> str:
     return f" {float(value):.3g}{' ' + unit if unit else ''}"
 
 
+def _modalities(value: Any) -> set[str]:
+    if not isinstance(value, str):
+        return set()
+    return {m.strip() for m in value.split(",") if m.strip()}
+
+
 def contributions(out_row: pd.Series) -> dict[str, float]:
     """``{feature: contribution}`` from the ``contrib_*`` entries of one output row."""
     out = {}
@@ -121,7 +129,17 @@ def top_reasons(out_row: pd.Series, frame_row: pd.Series | None = None, *, k: in
             value = 1.0 if frame_row.get("cancer_type") == feature[len("cancer_type_"):] else 0.0
         direction = "raises" if c > 0 else "lowers"
         label = feature_label(feature)
-        text = f"{label}{_value_text(feature, value)} {direction} the chance of response"
+        if feature.startswith(MISSING_PREFIX) and "missing_modalities" in out_row.index:
+            # A modality indicator: its value is in the model's own missing_modalities output.
+            modality = feature[len(MISSING_PREFIX):]
+            value = 1.0 if modality in _modalities(out_row["missing_modalities"]) else 0.0
+            label = f"No {modality} data" if value else f"{modality.capitalize()} data given"
+            text = f"{label} {direction} the chance of response"
+        elif value is None and frame_row is not None:
+            text = (f"{label} not given (training median used) {direction} the chance of "
+                    "response")
+        else:
+            text = f"{label}{_value_text(feature, value)} {direction} the chance of response"
         reasons.append(Reason(feature=feature, label=label, value=value, contribution=c,
                               direction=direction, text=text))
     return reasons

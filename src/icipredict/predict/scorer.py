@@ -368,8 +368,9 @@ def modality_warnings(record: PatientRecord, model_missing: list[str]) -> list[B
     for m in sorted(set(model_missing)):
         used = [k for k, v in completeness.items() if v > 0 and k != m]
         out.append(BoardWarning(code="modality_missing", message=(
-            f"No {m} data: the estimate uses only {', '.join(used) or 'no'} features "
-            f"(the model's reduced form for patients without {m} data).")))
+            f"No {m} data: the model fills its {m} features with the training medians and "
+            f"flags them as missing, so the estimate rests on {', '.join(used) or 'no'} data "
+            "only and is less certain than the interval shows.")))
     for m, frac in completeness.items():
         if 0 < frac < 0.5:
             out.append(BoardWarning(code="low_completeness", message=(

@@ -416,7 +416,23 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
                          if self.manifest.get("response") else None)
         self.surv = {end: SurvivalScorer(folder / end, self.manifest[end])
                      for end in ("os", "pfs") if self.manifest.get(end)}
+        ranges = self.manifest.get("feature_ranges") or {}
+        names = self.builder.feature_names_out_
+        self.lower = np.array([ranges.get(n, (-np.inf, np.inf))[0] for n in names], dtype=float)
+        self.upper = np.array([ranges.get(n, (-np.inf, np.inf))[1] for n in names], dtype=float)
         return self
+
+    def clip(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Hold features inside the training range (``manifest["feature_ranges"]``).
+
+        Trees answer beyond the range as at its edge anyway; linear and Cox models would
+        extrapolate without bound (one absurd radiomics value gave S(t) = 0 everywhere). The
+        board warns about such values separately; missing values stay missing.
+        """
+        if not np.isfinite(self.lower).any() and not np.isfinite(self.upper).any():
+            return X
+        values = np.clip(X.to_numpy(dtype=float), self.lower, self.upper)
+        return pd.DataFrame(values, index=X.index, columns=X.columns)
 
     # -- input ---------------------------------------------------------------------------
     def _frame(self, model_input: Any) -> pd.DataFrame:
@@ -491,7 +507,7 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
         if any(not np.isfinite(h) or h <= 0 for h in horizons):
             raise CohortError(f"horizons must be positive months, got {horizons}")
         frame = self._frame(model_input)
-        X = self.builder.transform(frame)
+        X = self.clip(self.builder.transform(frame))
         n = len(X)
         out: dict[str, Any] = {}
         nan = np.full(n, np.nan)
@@ -526,6 +542,17 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
 
 
 # ------------------------------------------------------------------------------ writing + logging
+def feature_ranges(X: pd.DataFrame) -> dict[str, list[float]]:
+    """``{feature: [min, max]}`` of the training feature matrix (finite values only)."""
+    out = {}
+    for c in X.columns:
+        v = X[c].to_numpy(dtype=float)
+        v = v[np.isfinite(v)]
+        if v.size:
+            out[c] = [float(v.min()), float(v.max())]
+    return out
+
+
 def risk_tertiles(risk: np.ndarray) -> dict[str, Any]:
     """Tertile cut-points of the training risk score for the board's low/intermediate/high."""
     r = np.asarray(risk, dtype=float)
@@ -580,6 +607,7 @@ def write_bundle(
     manifest["response"] = (export_response(response_model, folder / "response")
                             if response_model is not None else None)
     X = builder.transform(training_frame)
+    manifest["feature_ranges"] = feature_ranges(X)
     risks = {}
     for end in ("os", "pfs"):
         model = survival_models.get(end)
@@ -662,7 +690,7 @@ def log_registry_model(bundle: str | Path, *, name: str = "model") -> Any:
 
 __all__ = [
     "DEFAULT_HORIZONS", "ICIPredictModel", "ResponseScorer", "SurvivalScorer",
-    "calibration_uncertainty", "export_response", "export_survival", "input_columns",
+    "calibration_uncertainty", "export_response", "feature_ranges", "export_survival", "input_columns",
     "log_registry_model", "mlflow_signature", "output_columns", "pip_requirements",
     "response_interval", "risk_tertiles", "synthetic_example", "training_domain",
     "write_bundle", "RADIOMICS_PREFIX",
