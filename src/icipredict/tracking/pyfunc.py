@@ -6,6 +6,9 @@ allows (no pickle):
 
 - XGBoost response models (plain or inside :class:`~icipredict.modeling.response.CalibratedResponse`)
   as XGBoost JSON boosters, their Platt/isotonic calibration maps as JSON numbers;
+- logistic models (:class:`~icipredict.modeling.baselines.LorisLLR6`, scikit-learn
+  ``LogisticRegression`` alone or in a pipeline with ``SimpleImputer``/``StandardScaler``, plain
+  or calibrated) as caps, imputation values, scaler and coefficients in JSON (:func:`linear_state`);
 - Cox PH survival models (lifelines) as coefficients, centring means, imputation medians and the
   baseline cumulative hazard in JSON;
 - any other estimator is pickled (``pickle``) and listed in ``manifest.json["what_is_pickled"]``.
@@ -163,18 +166,139 @@ def export_response(model: Any, folder: Path) -> dict[str, Any]:
             name = f"booster_{k}.json"
             _save_booster(cc.estimator.model_.get_booster(), folder / name)
             boosters.append(name)
-            cal = cc.calibrators[0]
-            if cc.method == "sigmoid":
-                calibrators.append({"method": "sigmoid", "a": float(cal.a_), "b": float(cal.b_)})
-            else:
-                calibrators.append({"method": "isotonic",
-                                    "x": [float(v) for v in cal.X_thresholds_],
-                                    "y": [float(v) for v in cal.y_thresholds_]})
+            calibrators.append(_calibrator(cc))
         features = list(model.model_.calibrated_classifiers_[0].estimator.features_used_)
         return {"kind": "xgb_calibrated", "features": features, "boosters": boosters,
                 "calibrators": calibrators}
+    linear = linear_state(model)
+    if linear is not None:
+        (folder / "linear_0.json").write_text(json.dumps(linear, allow_nan=False))
+        return {"kind": "linear", "features": linear["features"], "linear": ["linear_0.json"],
+                "calibrators": [None]}
+    if isinstance(model, CalibratedResponse):
+        members = model.model_.calibrated_classifiers_
+        states = [linear_state(cc.estimator) for cc in members]
+        if all(st is not None for st in states):
+            names = []
+            for k, st in enumerate(states):
+                names.append(f"linear_{k}.json")
+                (folder / names[-1]).write_text(json.dumps(st, allow_nan=False))
+            return {"kind": "linear_calibrated", "features": states[0]["features"],
+                    "linear": names, "calibrators": [_calibrator(cc) for cc in members]}
     (folder / "model.pkl").write_bytes(pickle.dumps(model, protocol=5))
     return {"kind": "pickle", "file": "model.pkl", "class": type(model).__name__}
+
+
+def _calibrator(cc: Any) -> dict[str, Any]:
+    """One sklearn calibration map (Platt or isotonic) as JSON numbers."""
+    cal = cc.calibrators[0]
+    if cc.method == "sigmoid":
+        return {"method": "sigmoid", "a": float(cal.a_), "b": float(cal.b_)}
+    return {"method": "isotonic", "x": [float(v) for v in cal.X_thresholds_],
+            "y": [float(v) for v in cal.y_thresholds_]}
+
+
+def _floats(values: Any) -> list[float]:
+    return [float(v) for v in np.asarray(values, dtype=float).ravel()]
+
+
+def linear_state(model: Any) -> dict[str, Any] | None:
+    """A binary logistic model as plain numbers, or None when it is not one we can write.
+
+    Handles :class:`~icipredict.modeling.baselines.LorisLLR6` (caps -> median imputation ->
+    standard scaling -> logistic regression), a fitted
+    :class:`~sklearn.linear_model.LogisticRegression` and a
+    :class:`~sklearn.pipeline.Pipeline` of optional ``SimpleImputer`` / ``StandardScaler`` steps
+    ending in one. The model must know its input column names (fitted on a DataFrame).
+
+    Returns
+    -------
+    dict or None
+        ``{"features", "caps" (upper caps by feature or null), "impute" (or null), "mean",
+        "scale", "coef", "intercept"}``: ``logit p = ((clip(x) -> impute) - mean) / scale . coef
+        + intercept``.
+    """
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from icipredict.modeling.baselines import LORIS_CAPS, LorisLLR6
+
+    if isinstance(model, LorisLLR6):
+        features = list(model.features_used_)
+        caps_src = LORIS_CAPS if model.caps is None else model.caps
+        caps = [float(caps_src[f]) if f in caps_src else None for f in features]
+        steps: list[Any] = [model.imputer_, model.scaler_]
+        lr = model.model_
+    elif isinstance(model, Pipeline):
+        *steps, lr = [step for _, step in model.steps if step not in (None, "passthrough")]
+        names = getattr(model, "feature_names_in_", None)
+        features = None if names is None else [str(n) for n in names]
+        caps = None
+    elif isinstance(model, LogisticRegression):
+        steps, lr = [], model
+        names = getattr(model, "feature_names_in_", None)
+        features = None if names is None else [str(n) for n in names]
+        caps = None
+    else:
+        return None
+    if (features is None or not isinstance(lr, LogisticRegression) or len(lr.classes_) != 2
+            or lr.coef_.shape != (1, len(features))):
+        return None
+    n = len(features)
+    state: dict[str, Any] = {"features": features, "caps": caps, "impute": None,
+                             "mean": [0.0] * n, "scale": [1.0] * n}
+    for step in steps:
+        if isinstance(step, SimpleImputer) and state["impute"] is None and state["mean"] == \
+                [0.0] * n and step.statistics_.shape == (n,):
+            if step.add_indicator or step.strategy not in ("median", "mean", "constant",
+                                                             "most_frequent"):
+                return None
+            stats = np.asarray(step.statistics_, dtype=float)
+            state["impute"] = _floats(np.where(np.isnan(stats), 0.0, stats))
+        elif isinstance(step, StandardScaler) and state["scale"] == [1.0] * n:
+            if step.mean_ is not None and step.with_mean:
+                state["mean"] = _floats(step.mean_)
+            if step.scale_ is not None and step.with_std:
+                state["scale"] = _floats(step.scale_)
+        else:
+            return None
+    state["coef"] = _floats(lr.coef_[0])
+    state["intercept"] = float(lr.intercept_[0])
+    return state
+
+
+class LinearLogit:
+    """The log-odds of a :func:`linear_state` model, in plain numpy."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        n = len(state["features"])
+        caps = state.get("caps") or [None] * n
+        self.caps = np.array([np.inf if c is None else c for c in caps], dtype=float)
+        impute = state.get("impute")
+        self.impute = None if impute is None else np.asarray(impute, dtype=float)
+        self.mean = np.asarray(state["mean"], dtype=float)
+        self.scale = np.asarray(state["scale"], dtype=float)
+        self.coef = np.asarray(state["coef"], dtype=float)
+        self.intercept = float(state["intercept"])
+
+    def standardised(self, Z: np.ndarray) -> np.ndarray:
+        """Capped, imputed, scaled values (the scikit-learn steps, in their order)."""
+        Z = np.minimum(Z, self.caps)  # NaN stays NaN (then imputed), as pandas clip does
+        if self.impute is not None:
+            Z = np.where(np.isnan(Z), self.impute, Z)
+        Z = Z - self.mean
+        Z /= self.scale
+        return Z
+
+    def margin(self, Z: np.ndarray) -> np.ndarray:
+        """``decision_function``: standardised values . coef + intercept."""
+        return self.standardised(Z) @ self.coef + self.intercept
+
+    def contributions(self, Z: np.ndarray) -> np.ndarray:
+        """coefficient x standardised value per feature (the intercept left out)."""
+        return self.standardised(Z) * self.coef
 
 
 class ResponseScorer:
@@ -186,16 +310,20 @@ class ResponseScorer:
         if self.kind == "pickle":
             self.model = pickle.loads((folder / entry["file"]).read_bytes())  # noqa: S301
             return
+        self.features = entry["features"]
+        self.calibrators = entry["calibrators"]
+        if self.kind in ("linear", "linear_calibrated"):
+            self.linear = [LinearLogit(json.loads((folder / name).read_text()))
+                           for name in entry["linear"]]
+            return
         import xgboost as xgb
 
-        self.features = entry["features"]
         self.boosters = []
         for name in entry["boosters"]:
             b = xgb.Booster()
             b.load_model(str(folder / name))
             b.set_param({"nthread": 2})
             self.boosters.append(b)
-        self.calibrators = entry["calibrators"]
 
     def _matrix(self, X: pd.DataFrame) -> np.ndarray:
         return X.reindex(columns=self.features).to_numpy(dtype=np.float32)
@@ -204,18 +332,22 @@ class ResponseScorer:
         """P(responder) per row."""
         if self.kind == "pickle":
             return np.asarray(self.model.predict_proba(X))[:, 1].astype(float)
-        Z = self._matrix(X)
+        if self.kind in ("linear", "linear_calibrated"):
+            Z = X.reindex(columns=self.features).to_numpy(dtype=float)
+            margins = [m.margin(Z) for m in self.linear]
+        else:
+            Z = self._matrix(X)
+            margins = [np.asarray(b.inplace_predict(Z, predict_type="margin", missing=np.nan),
+                                  dtype=float).ravel() for b in self.boosters]
         out = np.zeros(len(Z))
-        for booster, cal in zip(self.boosters, self.calibrators, strict=True):
-            margin = booster.inplace_predict(Z, predict_type="margin", missing=np.nan)
-            margin = np.asarray(margin, dtype=float).ravel()
+        for margin, cal in zip(margins, self.calibrators, strict=True):
             if cal is None:
                 out += expit(margin)
             elif cal["method"] == "sigmoid":
                 out += expit(-(cal["a"] * margin + cal["b"]))
             else:
                 out += np.interp(margin, cal["x"], cal["y"])
-        return np.clip(out / len(self.boosters), 0.0, 1.0)
+        return np.clip(out / len(margins), 0.0, 1.0)
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-feature log-odds contributions (mean over fold models; no bias column)."""
@@ -225,6 +357,10 @@ class ResponseScorer:
                                   "explain=True is not available for this model")
             c = self.model.contributions(X)
             return c.drop(columns=["bias"], errors="ignore").set_axis(X.index)
+        if self.kind in ("linear", "linear_calibrated"):
+            Z = X.reindex(columns=self.features).to_numpy(dtype=float)
+            values = sum(m.contributions(Z) for m in self.linear) / len(self.linear)
+            return pd.DataFrame(values, columns=self.features, index=X.index)
         import xgboost as xgb
 
         dm = xgb.DMatrix(self._matrix(X), missing=np.nan, feature_names=self.features)
@@ -690,7 +826,8 @@ def log_registry_model(bundle: str | Path, *, name: str = "model") -> Any:
 
 __all__ = [
     "DEFAULT_HORIZONS", "ICIPredictModel", "ResponseScorer", "SurvivalScorer",
-    "calibration_uncertainty", "export_response", "feature_ranges", "export_survival", "input_columns",
+    "LinearLogit", "calibration_uncertainty", "export_response", "feature_ranges",
+    "linear_state", "export_survival", "input_columns",
     "log_registry_model", "mlflow_signature", "output_columns", "pip_requirements",
     "response_interval", "risk_tertiles", "synthetic_example", "training_domain",
     "write_bundle", "RADIOMICS_PREFIX",
