@@ -399,32 +399,44 @@ def demo(
     patients: Annotated[int, typer.Option("--patients", "-n", min=60,
                                           help="Patients in the synthetic network.")] = 600,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
+    retrain: Annotated[bool, typer.Option(
+        "--retrain", help="Train anew even when the data and config are unchanged.")] = False,
 ) -> None:
     """Run the whole way of the data on the built-in synthetic six-centre network."""
     import time
 
-    import pandas as pd
-
-    from icipredict.demo import STEPS, DemoContext, run_demo
+    from icipredict.demo import (
+        STEPS,
+        DemoContext,
+        closing_lines,
+        harmonisation_lines,
+        run_demo,
+        step_ingest,
+        step_tables,
+    )
 
     start = time.perf_counter()
+    ctx = DemoContext(workdir=workdir, n_patients=patients, seed=seed, retrain=retrain)
 
     def show(i: int, title: str, result: str) -> None:
-        console.print(f"[bold green]{i}/{len(STEPS)}[/] {title}: {result}")
+        seconds = ctx.timings[-1][1] if ctx.timings else 0.0
+        console.print(f"[bold green]{i}/{len(STEPS)}[/] [bold]{title}[/] ({seconds:.1f} s): "
+                      f"{result}")
+        if STEPS[i - 1][1] is step_ingest:
+            console.print("Harmonisation done per centre (from the column maps):")
+            for line in harmonisation_lines(ctx.harmonisation):
+                console.print(line, highlight=False, soft_wrap=True)
+        for caption, table in step_tables(ctx, STEPS[i - 1][1]):
+            console.print(_rich_table(table, caption, transpose_if_narrow=True))
 
     try:
-        ctx = run_demo(DemoContext(workdir=workdir, n_patients=patients, seed=seed), show)
+        run_demo(ctx, show)
     except CohortError as exc:
         fail(exc)
-    ingested = pd.DataFrame(ctx.ingests)[["centre", "version", "patients", "samples", "mutations",
-                                          "imaging", "radiomics"]]
-    console.print(_rich_table(ingested, "Ingested (rows per table)"))
-    shown = ctx.summary[["centre", "patients", "with_mutations", "with_imaging", "responders",
-                         "evaluable", "os_events", "median_followup_months"]]
-    console.print(_rich_table(shown, "Cohort summary", transpose_if_narrow=True))
-    console.print(f"Done in {time.perf_counter() - start:.0f} s. Look further with:\n"
-                  f"  icipredict cohort summary --store {ctx.store_path}\n"
-                  f"  icipredict cohort brca --store {ctx.store_path}")
+    steps = ", ".join(f"{i} {s:.0f} s" for i, (_, s) in enumerate(ctx.timings, start=1))
+    console.print(f"Done in {time.perf_counter() - start:.0f} s (steps: {steps}).")
+    for line in closing_lines(ctx):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------------------------------------
