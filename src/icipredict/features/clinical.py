@@ -67,7 +67,10 @@ def normalise_cancer_type(values: pd.Series) -> pd.Series:
             return to_oncotree(v)
         except CohortError:
             return str(v).strip()
-    return values.map(one)
+    # Once per distinct label, not per patient (batch scoring sends millions of rows).
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = np.array([one(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(mapped[codes], index=values.index, name=values.name)
 
 
 def fit_cancer_levels(values: pd.Series, min_count: int) -> tuple[list[str], bool]:

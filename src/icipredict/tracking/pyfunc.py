@@ -581,7 +581,8 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
         if missing:
             raise CohortError(f"required input column(s) missing: {missing} (see "
                               "docs/registry_model.md for the input schema)", column=missing[0])
-        frame = model_input.copy()
+        # Shallow copy: converted columns are replaced, never written into the caller's frame.
+        frame = model_input.copy(deep=False)
         if "patient_id" in frame.columns:
             frame = frame.drop(columns=["patient_id"])
         for c in self.columns:
@@ -589,6 +590,8 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
             if name not in frame.columns:
                 continue
             if c["type"] == "double":
+                if frame[name].dtype == np.float64:
+                    continue  # already numbers (the common, large-batch case)
                 values = pd.to_numeric(frame[name], errors="coerce")
                 bad = values.isna() & frame[name].notna()
                 if bad.any():
