@@ -1,29 +1,52 @@
-"""The table that matters: published baselines vs our models on the published test sets.
+"""The table that matters: published baselines vs our models, on real and synthetic cohorts.
 
-Rows: the Chowell 2022 random split (test n = 295) and the LORIS year split (test n = 515).
+Rows:
+
+1. the Chowell 2022 random split (test n = 295);
+2. the LORIS year split (test n = 515);
+3. leave-one-centre-out (LOCO) on the synthetic six-centre network (3,000 patients, seed 7):
+   each centre is held out in turn, everything is fitted on the other five, and the out-of-fold
+   predictions are pooled.
+
 Columns: TMB, LLR6, RF16 (refit with the published recipes) and our models, each with
 AUC [95% CI], calibration slope, ECE, OS and PFS Harrell C [95% CI] (response models: C of the
-negated probability, as the papers report; survival models: C of their risk score).
+negated probability, as the papers report; survival models: C of their risk score). The LOCO row
+adds the range of the per-centre AUCs.
 
-Everything is chosen on the training part of each split only: hyperparameters by inner 5-fold CV
-(model specs in ``models/``), the calibration method by inner-CV log-loss, and "ours (selected)"
-is the candidate with the best inner-CV AUC. The test set is scored once per model.
+Everything is chosen on training data only: hyperparameters by inner 5-fold CV (model specs in
+``models/``), the calibration method by inner-CV log-loss, and "ours (selected)" is the
+candidate with the best inner-CV AUC. The test set (held-out centre) is scored once per model.
+
+Cost choices that do not change the science (see ``COST`` in the output): XGBoost runs with one
+thread per fit and two candidates in parallel (faster than two threads per fit on 2 cores); the
+random searches use fewer candidates than the specs (``N_ITER``); the ensemble's inner-CV score
+is the average of its members' out-of-fold probabilities on the same folds (identical to
+refitting the ensemble per fold, without the refits); fitted members are reused.
 
 Usage::
 
-    .venv/bin/python benchmarks/quality.py            # prints and writes benchmarks/quality.md
-    .venv/bin/python benchmarks/quality.py --quick    # fewer search iterations (smoke run)
+    .venv/bin/python benchmarks/quality.py                 # all rows; writes benchmarks/quality.md
+    .venv/bin/python benchmarks/quality.py --rows loco     # one row (the .md gets only that row)
+    .venv/bin/python benchmarks/quality.py --quick         # tiny searches (smoke run)
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import hashlib
 import logging
+import os
+import platform
+import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import logit
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sksurv.util import Surv
 
@@ -35,6 +58,7 @@ from icipredict.evaluation.metrics import (
     expected_calibration_error,
 )
 from icipredict.evaluation.survival_metrics import harrell_c
+from icipredict.evaluation.validation import LeaveOneCentreOut
 from icipredict.modeling.baselines import (
     LLR6_FEATURES,
     RF16_FEATURES,
@@ -46,20 +70,32 @@ from icipredict.modeling.baselines import (
 )
 from icipredict.modeling.response import AveragedEnsemble, CalibratedResponse
 from icipredict.modeling.search import tune_and_fit
-from icipredict.modeling.spec import load_spec
+from icipredict.modeling.spec import ModelSpec, load_spec
 
 log = logging.getLogger("quality")
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 DATA = SHARED_DATA / "ici" / "chowell2022"
 SPLITS = {
-    "Chowell random split (test)": ("chowell2022_train.csv", "chowell2022_test.csv"),
-    "LORIS year split (test)": ("loris_year_split_train.csv", "loris_year_split_test.csv"),
+    "chowell": ("Chowell random split (test)", "chowell2022_train.csv", "chowell2022_test.csv"),
+    "loris": ("LORIS year split (test)", "loris_year_split_train.csv",
+              "loris_year_split_test.csv"),
 }
 PUBLISHED = {
-    "Chowell random split (test)": "RF16 0.795 AUC; OS C 0.682, PFS C 0.666 (RF16_prob)",
-    "LORIS year split (test)": "LLR6 0.754 AUC; OS C 0.677, PFS C 0.665 (LORIS score)",
+    "chowell": "RF16 0.795 AUC; OS C 0.682, PFS C 0.666 (RF16_prob)",
+    "loris": "LLR6 0.754 AUC; OS C 0.677, PFS C 0.665 (LORIS score)",
 }
 N_BOOT = 1000
+#: Random-search candidates: the specs' own (20 xgb_response, 15 xgb_cox); quick = smoke run.
+N_ITER = {"full": {}, "quick": {"xgb_response": 3, "xgb_cox": 3}}
+#: Threads per XGBoost fit and parallel search candidates (2 cores: 1 x 2 beats 2 x 1).
+XGB_THREADS, SEARCH_JOBS = 1, 2
+LOCO_PATIENTS, LOCO_SEED = 3000, 7
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers shared by all rows
+# ------------------------------------------------------------------------------------------------
 
 
 def linear_view(X: pd.DataFrame) -> pd.DataFrame:
@@ -67,25 +103,75 @@ def linear_view(X: pd.DataFrame) -> pd.DataFrame:
     out = X.copy()
     for col in ("tmb", "nlr", "platelets"):
         if col in out:
-            out[col] = np.log1p(out[col])
-    out = out.drop(columns=[c for c in ("cancer_group",) if c in out])
-    return out
+            out[col] = np.log1p(out[col].clip(lower=0))
+    return out.drop(columns=[c for c in ("cancer_group",) if c in out])
 
 
-def outcomes(df: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Response and OS/PFS structured arrays of a published file."""
-    return {
-        "response": response_target(df),
-        "os": Surv.from_arrays(df["OS_Event"].astype(bool), df["OS_Months"].astype(float)),
-        "pfs": Surv.from_arrays(df["PFS_Event"].astype(bool), df["PFS_Months"].astype(float)),
-    }
+class LinearLLR(LorisLLR6):
+    """LORIS-style L1 logistic regression on the log view (so an ensemble can share one X)."""
+
+    def _prepare(self, X):  # noqa: ANN001, ANN202
+        return super()._prepare(linear_view(X))
 
 
-def inner_auc(model, X: pd.DataFrame, y: np.ndarray, seed: int = 0) -> float:  # noqa: ANN001
-    """5-fold out-of-fold AUC on the training data (model selection, never the test set)."""
+class UnbalancedLLR(LinearLLR):
+    """As :class:`LinearLLR` but without ``class_weight="balanced"`` (calibration study)."""
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> UnbalancedLLR:
+        """Fit as LorisLLR6, then refit the logistic model with unit class weights."""
+        super().fit(X, y)
+        Z = self._standardise(self._prepare(X))
+        self.model_ = LogisticRegression(
+            C=self.C, l1_ratio=1.0, solver="saga", max_iter=self.max_iter, tol=self.tol,
+            random_state=self.random_state).fit(Z, np.asarray(y))
+        self.coef_, self.intercept_ = self.model_.coef_, self.model_.intercept_
+        return self
+
+
+def fmt_params(params: dict) -> str:
+    """Hyperparameters, floats to 3 significant digits."""
+    return "{" + ", ".join(f"{k}: {float(v):.3g}" if isinstance(v, float) else f"{k}: {v}"
+                           for k, v in sorted(params.items())) + "}"
+
+
+def spec_for(name: str, quick: bool, ridge_only: bool = False) -> ModelSpec:
+    """A model spec with the benchmark's cost settings (1 XGBoost thread; quick: few candidates).
+
+    ``ridge_only`` restricts a Cox search to ``l1_ratio = 0``: lifelines' elastic-net fit is ~10x
+    slower than ridge (5 s vs 0.5 s on 2,500 patients x 58 features here), which made the
+    leave-one-centre-out row unaffordable on 2 shared cores.
+    """
+    spec = load_spec(name)
+    if ridge_only and spec.search is not None and "l1_ratio" in spec.search.space:
+        spec.search.space["l1_ratio"] = [0.0]
+    if "n_jobs" in spec.params:
+        spec.params["n_jobs"] = XGB_THREADS
+    mode = "quick" if quick else "full"
+    if spec.search is not None and name in N_ITER[mode]:
+        spec.search.n_iter = N_ITER[mode][name]
+    return spec
+
+
+def tune(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray):  # noqa: ANN201
+    """tune_and_fit with parallel candidates."""
+    return tune_and_fit(spec, X, y, n_jobs=SEARCH_JOBS)
+
+
+def oof_proba(model, X: pd.DataFrame, y: np.ndarray, seed: int = 0) -> np.ndarray:  # noqa: ANN001
+    """5-fold out-of-fold probabilities on the training data (never the test set)."""
     cv = StratifiedKFold(5, shuffle=True, random_state=seed)
-    p = cross_val_predict(model, X, y, cv=cv, method="predict_proba")[:, 1]
-    return float(auc_score(y, p))
+    return cross_val_predict(model, X, y, cv=cv, method="predict_proba")[:, 1]
+
+
+def platt_on_oof(oof: np.ndarray, y: np.ndarray) -> LogisticRegression:
+    """Platt recalibration of logit(p) learnt on out-of-fold training probabilities."""
+    z = logit(np.clip(oof, 1e-6, 1 - 1e-6)).reshape(-1, 1)
+    return LogisticRegression(C=1e6).fit(z, y)
+
+
+def apply_platt(cal: LogisticRegression, p: np.ndarray) -> np.ndarray:
+    """Apply :func:`platt_on_oof`'s recalibration to probabilities ``p``."""
+    return cal.predict_proba(logit(np.clip(p, 1e-6, 1 - 1e-6)).reshape(-1, 1))[:, 1]
 
 
 def response_cells(p: np.ndarray, y: dict[str, np.ndarray]) -> dict[str, str]:
@@ -101,6 +187,7 @@ def response_cells(p: np.ndarray, y: dict[str, np.ndarray]) -> dict[str, str]:
 
 
 def survival_cells(risk: dict[str, np.ndarray], y: dict[str, np.ndarray]) -> dict[str, str]:
+    """OS/PFS Harrell C [CI] of survival-model risk scores."""
     cells = {"AUC [95% CI]": "-", "cal. slope": "-", "ECE": "-"}
     for name in ("os", "pfs"):
         event, t = y[name]["event"], y[name]["time"]
@@ -116,113 +203,301 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
+def _table(rows: list[tuple[str, dict[str, str]]]) -> pd.DataFrame:
+    table = pd.DataFrame({name: cells for name, cells in rows}).T.fillna("-")
+    table.index.name = "model"
+    return table
+
+
+# ------------------------------------------------------------------------------------------------
+# rows 1-2: published splits
+# ------------------------------------------------------------------------------------------------
+
+
+def outcomes(df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Response and OS/PFS structured arrays of a published file."""
+    return {
+        "response": response_target(df),
+        "os": Surv.from_arrays(df["OS_Event"].astype(bool), df["OS_Months"].astype(float)),
+        "pfs": Surv.from_arrays(df["PFS_Event"].astype(bool), df["PFS_Months"].astype(float)),
+    }
+
+
 def run_split(train: pd.DataFrame, test: pd.DataFrame, quick: bool) -> tuple[list, list[str]]:
     """Fit every model on ``train``, score ``test``; return table rows and a log of choices."""
     Xtr, Xte = chowell_features(train), chowell_features(test)
     Xtr = Xtr.drop(columns=["msi_score"], errors="ignore")  # absent from the LORIS layout
     Xte = Xte[Xtr.columns]
     ytr, yte = outcomes(train), outcomes(test)
+    y = ytr["response"]
     notes: list[str] = []
     rows: list[tuple[str, dict[str, str]]] = []
 
     # --- published baselines, refit
-    tmb = TMBThreshold().fit(Xtr, ytr["response"])
+    tmb = TMBThreshold().fit(Xtr, y)
     rows.append(("TMB", response_cells(tmb.predict_proba(Xte)[:, 1], yte)))
-    llr6 = LorisLLR6(features=LLR6_FEATURES).fit(Xtr, ytr["response"])
+    llr6 = LorisLLR6(features=LLR6_FEATURES).fit(Xtr, y)
     rows.append(("LLR6", response_cells(llr6.predict_proba(Xte)[:, 1], yte)))
-    rf16 = RF16Forest(features=RF16_FEATURES).fit(Xtr, ytr["response"])
+    rf16 = RF16Forest(features=RF16_FEATURES).fit(Xtr, y)
     rows.append(("RF16", response_cells(rf16.predict_proba(Xte)[:, 1], yte)))
 
     # --- our response candidates (all on the same training-only footing)
-    xgb_spec = load_spec("xgb_response")
-    if quick:
-        xgb_spec.search.n_iter = 4
-    Ltr = linear_view(Xtr)
-    llr_spec = load_spec("llr_tuned")
-    llr_tuned, llr_search = tune_and_fit(llr_spec, Ltr, ytr["response"])
+    _, llr_search = tune(load_spec("llr_tuned"), linear_view(Xtr), y)
     notes.append(f"llr_tuned: C={llr_search.best_params_['C']} "
                  f"(inner AUC {llr_search.best_score_:.3f})")
-    xgb_base = xgb_spec.model_copy(update={"calibrate": False})
-    xgb_fit, xgb_search = tune_and_fit(xgb_base, Xtr, ytr["response"])
-    notes.append(f"xgb: {xgb_search.best_params_} (inner AUC {xgb_search.best_score_:.3f})")
-    xgb_best = xgb_base.build(**xgb_search.best_params_)
-
-    class _Linear(LorisLLR6):
-        """LLR on the log view (so the ensemble can share one X)."""
-
-        def _prepare(self, X):  # noqa: ANN001, ANN202
-            return super()._prepare(linear_view(X))
-
-    llr_best = _Linear(C=llr_search.best_params_["C"])
-    rf_all = RF16Forest(n_estimators=300)  # 300 trees: CV cost on 2 cores
-    candidates = {
-        "LLR (all, tuned C)": llr_best,
-        "XGB (tuned)": xgb_best,
-        "RF (all features)": rf_all,
-        "Ensemble (LLR+XGB+RF)": AveragedEnsemble(
-            [("llr", llr_best), ("xgb", xgb_best), ("rf", rf_all)]),
+    xgb_spec = spec_for("xgb_response", quick).model_copy(update={"calibrate": False})
+    _, xgb_search = tune(xgb_spec, Xtr, y)
+    notes.append(f"xgb ({xgb_spec.search.n_iter} candidates): {fmt_params(xgb_search.best_params_)} "
+                 f"(inner AUC {xgb_search.best_score_:.3f})")
+    c_best = llr_search.best_params_["C"]
+    members = {
+        "LLR (all, tuned C)": LinearLLR(C=c_best),
+        "XGB (tuned)": xgb_spec.build(**xgb_search.best_params_),
+        "RF (all features)": RF16Forest(n_estimators=300),  # 300 trees: CV cost on 2 cores
     }
-    inner = {}
-    for name, model in candidates.items():
+    oof = {}
+    for name, model in members.items():
         t0 = time.perf_counter()
-        inner[name] = inner_auc(model, Xtr, ytr["response"])
-        notes.append(f"inner-CV AUC {name}: {inner[name]:.3f} ({time.perf_counter() - t0:.0f} s)")
-        print(notes[-1], flush=True)
-    selected = max(inner, key=inner.get)
+        oof[name] = oof_proba(model, Xtr, y)
+        log.warning("inner CV %s: %.0f s", name, time.perf_counter() - t0)
+    ens_name = "Ensemble (LLR+XGB+RF)"
+    # Same folds, members fitted on the same fold data: the ensemble's OOF is their mean.
+    oof[ens_name] = np.mean([oof[n] for n in members], axis=0)
+    for name, p in oof.items():
+        notes.append(f"inner-CV {name}: AUC {auc_score(y, p):.3f}, "
+                     f"cal. slope {calibration_slope(y, p):.2f}")
+    selected = max(oof, key=lambda n: auc_score(y, oof[n]))
     notes.append(f"selected by inner-CV AUC: {selected}")
-    for name, model in candidates.items():
-        fitted = model.fit(Xtr, ytr["response"])
-        rows.append((name, response_cells(fitted.predict_proba(Xte)[:, 1], yte)))
-        print(name, rows[-1][1], flush=True)
-    calibrated = CalibratedResponse(candidates[selected]).fit(Xtr, ytr["response"])
+
+    fitted = {name: model.fit(Xtr, y) for name, model in members.items()}
+    ensemble = AveragedEnsemble([(n, m) for n, m in members.items()])
+    ensemble.estimators_ = list(fitted.items())  # reuse the fitted members (equal weights)
+    ensemble.classes_ = fitted["XGB (tuned)"].classes_
+    ensemble.weights_ = np.full(len(fitted), 1 / len(fitted))
+    fitted[ens_name] = ensemble
+    p_test = {name: m.predict_proba(Xte)[:, 1] for name, m in fitted.items()}
+    for name, p in p_test.items():
+        rows.append((name, response_cells(p, yte)))
+    candidates = {**members, ens_name: ensemble}
+
+    calibrated = CalibratedResponse(candidates[selected]).fit(Xtr, y)
     notes.append(f"calibration of {selected}: {calibrated.method_} "
                  f"(inner log-loss {calibrated.method_losses_})")
     rows.append((f"Ours: {selected} + calibration",
                  response_cells(calibrated.predict_proba(Xte)[:, 1], yte)))
+    platt = platt_on_oof(oof[selected], y)
+    notes.append(f"Platt on inner-CV OOF of {selected}: slope {platt.coef_[0, 0]:.2f}, "
+                 f"intercept {platt.intercept_[0]:.2f}")
+    rows.append((f"Ours: {selected} + Platt on inner OOF",
+                 response_cells(apply_platt(platt, p_test[selected]), yte)))
+    # Calibration study: unweighted LLR (no class_weight balancing), same C.
+    unbal = UnbalancedLLR(C=c_best)
+    p_unbal_oof = oof_proba(unbal, Xtr, y)
+    notes.append(f"inner-CV LLR unbalanced: AUC {auc_score(y, p_unbal_oof):.3f}, "
+                 f"cal. slope {calibration_slope(y, p_unbal_oof):.2f}")
+    rows.append(("LLR (all, tuned C, unbalanced)",
+                 response_cells(unbal.fit(Xtr, y).predict_proba(Xte)[:, 1], yte)))
 
     # --- survival models (OS and PFS), tuned by inner-CV Harrell C
     for spec_name, view in (("coxph", linear_view), ("xgb_cox", lambda X: X)):
-        spec = load_spec(spec_name)
-        if quick and spec.search is not None and spec.search.method == "random":
-            spec.search.n_iter = 4
+        spec = spec_for(spec_name, quick)
         risk = {}
         for endpoint in ("os", "pfs"):
-            model, search = tune_and_fit(spec, view(Xtr), ytr[endpoint])
+            model, search = tune(spec, view(Xtr), ytr[endpoint])
             risk[endpoint] = model.predict(view(Xte))
-            notes.append(f"{spec_name} {endpoint}: {search.best_params_} "
+            notes.append(f"{spec_name} {endpoint}: {fmt_params(search.best_params_)} "
                          f"(inner C {search.best_score_:.3f})")
         rows.append((f"Ours: {spec_name} (OS/PFS)", survival_cells(risk, yte)))
     return rows, notes
 
 
+# ------------------------------------------------------------------------------------------------
+# row 3: leave-one-centre-out on the synthetic network
+# ------------------------------------------------------------------------------------------------
+
+
+def synthetic_cohort(out: Path) -> pd.DataFrame:
+    """Generate the network and flatten every centre (through the loaders) into one frame."""
+    from icipredict.cohort.loaders import load_source
+    from icipredict.cohort.synthetic import generate_network
+    from icipredict.features.builder import patient_frame
+
+    net = generate_network(out, n_patients=LOCO_PATIENTS, seed=LOCO_SEED)
+    frames = [patient_frame(load_source(src, centre=c), include_outcomes=True)
+              for c, src in net.sources.items()]
+    df = pd.concat(frames)
+    df = df[df["responder"].notna() & df["os_months"].notna() & df["pfs_months"].notna()]
+    return df
+
+
+def _builder(name: str):  # noqa: ANN202
+    """FeatureBuilder of a spec in ``models/features`` without the imaging modality."""
+    from icipredict.features.builder import FeatureBuilder
+    from icipredict.features.spec import read_spec
+
+    spec = read_spec(ROOT / "models" / "features" / f"{name}.yaml")
+    spec = spec.model_copy(update={"modalities": [m for m in spec.modalities if m != "imaging"]})
+    return FeatureBuilder(spec)
+
+
+def _targets(df: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {
+        "response": df["responder"].to_numpy(dtype=int),
+        "os": Surv.from_arrays(df["os_event"].astype(bool), df["os_months"].astype(float)),
+        "pfs": Surv.from_arrays(df["pfs_event"].astype(bool), df["pfs_months"].astype(float)),
+    }
+
+
+def loco_fold(train: pd.DataFrame, test: pd.DataFrame, quick: bool) -> tuple[dict, list[str]]:
+    """Fit every LOCO model on the training centres; return test predictions and notes."""
+    ytr = _targets(train)
+    y = ytr["response"]
+    feats = {}
+    for name in ("full", "loris", "rf16"):
+        fb = _builder(name).fit(train)
+        feats[name] = (fb.transform(train), fb.transform(test))
+    pred: dict[str, np.ndarray] = {}
+    notes: list[str] = []
+    pred["TMB"] = TMBThreshold().fit(train[["tmb"]], y).predict_proba(test[["tmb"]])[:, 1]
+    Ltr, Lte = feats["loris"]  # builder already caps and scales as LORIS does
+    pred["LLR6"] = LorisLLR6(caps={}).fit(Ltr, y).predict_proba(Lte)[:, 1]
+    Rtr, Rte = feats["rf16"]
+    pred["RF16-style"] = RF16Forest().fit(Rtr, y).predict_proba(Rte)[:, 1]
+
+    Ftr, Fte = feats["full"]
+    _, llr_search = tune(load_spec("llr_tuned"), linear_view(Ftr), y)
+    xgb_spec = spec_for("xgb_response", quick).model_copy(update={"calibrate": False})
+    _, xgb_search = tune(xgb_spec, Ftr, y)
+    llr = LinearLLR(C=llr_search.best_params_["C"]).fit(Ftr, y)
+    xgb = xgb_spec.build(**xgb_search.best_params_).fit(Ftr, y)
+    pred["LLR (all, tuned C)"] = llr.predict_proba(Fte)[:, 1]
+    pred["XGB (tuned)"] = xgb.predict_proba(Fte)[:, 1]
+    pred["Ensemble (LLR+XGB)"] = (pred["LLR (all, tuned C)"] + pred["XGB (tuned)"]) / 2
+    ens = AveragedEnsemble([("llr", LinearLLR(C=llr_search.best_params_["C"])),
+                            ("xgb", xgb_spec.build(**xgb_search.best_params_))])
+    cal = CalibratedResponse(ens).fit(Ftr, y)
+    pred["Ours: Ensemble + calibration"] = cal.predict_proba(Fte)[:, 1]
+    notes.append(f"C={llr_search.best_params_['C']}, xgb inner AUC "
+                 f"{xgb_search.best_score_:.3f}, calibration {cal.method_}")
+    for spec_name, view in (("coxph", linear_view), ("xgb_cox", lambda X: X)):
+        spec = spec_for(spec_name, quick, ridge_only=True)
+        for endpoint in ("os", "pfs"):
+            model, search = tune(spec, view(Ftr), ytr[endpoint])
+            pred[f"{spec_name}|{endpoint}"] = model.predict(view(Fte))
+            notes.append(f"{spec_name} {endpoint} {fmt_params(search.best_params_)}")
+    return pred, notes
+
+
+def run_loco(quick: bool) -> tuple[list, list[str], int]:
+    """Leave-one-centre-out on the synthetic network; pooled out-of-fold metrics."""
+    with tempfile.TemporaryDirectory() as tmp:
+        df = synthetic_cohort(Path(tmp))
+    splitter = LeaveOneCentreOut()
+    centres = splitter.test_centres(df)
+    parts, notes = [], []
+    for centre, (tr, te) in zip(centres, splitter.split(df), strict=True):
+        t0 = time.perf_counter()
+        pred, fold_notes = loco_fold(df.iloc[tr], df.iloc[te], quick)
+        part = pd.DataFrame(pred, index=df.index[te])
+        part["centre"] = centre
+        parts.append(part)
+        notes.append(f"held out {centre} (n={te.size}): " + "; ".join(fold_notes)
+                     + f" ({time.perf_counter() - t0:.0f} s)")
+        log.warning(notes[-1])
+    oof = pd.concat(parts).loc[df.index]
+    y = _targets(df)
+    rows: list[tuple[str, dict[str, str]]] = []
+    for name in [c for c in oof.columns if c != "centre" and "|" not in c]:
+        cells = response_cells(oof[name].to_numpy(), y)
+        per = [auc_score(df["responder"].to_numpy(dtype=int)[m], oof[name].to_numpy()[m])
+               for m in (oof["centre"] == c for c in centres)]
+        cells["per-centre AUC range"] = f"{min(per):.3f}-{max(per):.3f}"
+        rows.append((name, cells))
+    for spec_name in ("coxph", "xgb_cox"):
+        risk = {e: oof[f"{spec_name}|{e}"].to_numpy() for e in ("os", "pfs")}
+        rows.append((f"Ours: {spec_name} (OS/PFS)", survival_cells(risk, y)))
+    counts = df.groupby("centre").size()
+    notes.insert(0, "patients per centre: " + ", ".join(f"{c} {n}" for c, n in counts.items())
+                 + f"; responders {df['responder'].mean():.1%}")
+    return rows, notes, len(df)
+
+
+# ------------------------------------------------------------------------------------------------
+# report
+# ------------------------------------------------------------------------------------------------
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def provenance(quick: bool) -> list[str]:
+    """Date, machine, package versions and data fingerprints of this run."""
+    pkgs = ", ".join(f"{p} {version(p)}" for p in (
+        "numpy", "scikit-learn", "xgboost-cpu", "lifelines", "scikit-survival"))
+    files = ", ".join(f"`{f}` sha256:{_sha(DATA / f)}" for s in SPLITS.values() for f in s[1:])
+    return [
+        f"- measured: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+        + (" (**--quick smoke run**)" if quick else ""),
+        f"- machine: {platform.platform()}, {os.cpu_count()} CPUs (shared with other jobs), "
+        f"Python {platform.python_version()}; {pkgs}",
+        f"- data: `../shared/data/ici/chowell2022` ({files}); synthetic network "
+        f"`generate_network(n_patients={LOCO_PATIENTS}, seed={LOCO_SEED})`, no imaging features",
+        f"- cost settings: random-search candidates "
+        f"{N_ITER['quick' if quick else 'full'] or 'as in the specs'}; Cox search in the "
+        "leave-one-centre-out row ridge only (l1_ratio 0); "
+        f"XGBoost {XGB_THREADS} thread/fit x {SEARCH_JOBS} parallel candidates, "
+        f"{N_BOOT} bootstrap resamples",
+    ]
+
+
+NOTES_MARK = "<!-- notes: hand-written below this line, kept by quality.py -->"
+
+
+def kept_notes(out: Path) -> list[str]:
+    """The hand-written notes section of an existing report (kept across runs)."""
+    if not out.is_file() or NOTES_MARK not in out.read_text():
+        return [NOTES_MARK, ""]
+    return [NOTES_MARK + out.read_text().split(NOTES_MARK, 1)[1]]
+
+
 def main() -> None:
-    """Run both splits, print the table and write ``benchmarks/quality.md``."""
+    """Run the chosen rows, print the tables and write ``benchmarks/quality.md``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small searches (smoke run)")
+    parser.add_argument("--rows", nargs="+", choices=["chowell", "loris", "loco"],
+                        default=["chowell", "loris", "loco"])
     parser.add_argument("--out", type=Path, default=HERE / "quality.md")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
     if not DATA.is_dir():
         raise SystemExit(f"real data folder {DATA} is absent: nothing to benchmark")
     lines = ["# Quality against published numbers", "",
-             "Generated by `benchmarks/quality.py`"
-             + (" --quick" if args.quick else "") + f"; bootstrap CIs with {N_BOOT} resamples "
-             "(icipredict.evaluation.metrics / survival_metrics). Response-model C-indices are "
-             "of the negated probability. Leave-one-centre-out on the synthetic network: to be "
-             "added by the lead.", ""]
-    for split, (train_file, test_file) in SPLITS.items():
+             "Generated by `benchmarks/quality.py`" + (" --quick" if args.quick else "")
+             + "; bootstrap CIs over patients (icipredict.evaluation.metrics / "
+             "survival_metrics). Response-model C-indices are of the negated probability.", "",
+             *provenance(args.quick), ""]
+    for key in args.rows:
         t0 = time.perf_counter()
-        train, test = pd.read_csv(DATA / train_file), pd.read_csv(DATA / test_file)
-        rows, notes = run_split(train, test, args.quick)
-        table = pd.DataFrame({name: cells for name, cells in rows}).T
-        table.index.name = "model"
-        lines += [f"## {split} (train n={len(train)}, test n={len(test)})", "",
-                  f"Published: {PUBLISHED[split]}", "", to_markdown(table), "",
-                  "Choices made on training data:", ""]
+        if key == "loco":
+            rows, notes, n = run_loco(args.quick)
+            lines += [f"## Leave-one-centre-out, synthetic network ({n} patients, 6 centres)",
+                      "", "Pooled out-of-fold predictions of the six held-out centres; features "
+                      "by FeatureBuilder (specs `full`, `loris`, `rf16`, imaging modality "
+                      "skipped) fitted on the training centres only.", ""]
+        else:
+            title, train_file, test_file = SPLITS[key]
+            train, test = pd.read_csv(DATA / train_file), pd.read_csv(DATA / test_file)
+            rows, notes = run_split(train, test, args.quick)
+            lines += [f"## {title} (train n={len(train)}, test n={len(test)})", "",
+                      f"Published: {PUBLISHED[key]}", ""]
+        lines += [to_markdown(_table(rows)), "", "Choices made on training data:", ""]
         lines += [f"- {n}" for n in notes]
         lines += ["", f"({time.perf_counter() - t0:.0f} s)", ""]
-        print("\n".join(lines[-(len(notes) + 10):]), flush=True)
-    args.out.write_text("\n".join(lines))
+        print("\n".join(lines), flush=True)
+        # after every row, so a crash keeps the finished rows
+        args.out.write_text("\n".join(lines + kept_notes(args.out)))
+    args.out.write_text("\n".join(lines + kept_notes(args.out)))
     print(f"wrote {args.out}")
 
 
