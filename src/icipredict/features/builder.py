@@ -107,6 +107,34 @@ def _num(frame: pd.DataFrame, column: str) -> pd.Series:
     return pd.to_numeric(frame[column], errors="coerce").astype(float)
 
 
+def _num_array(frame: pd.DataFrame, column: str, n: int) -> np.ndarray:
+    """:func:`_num` as a float64 array (no copy when the column already is float64)."""
+    if column not in frame.columns:
+        return np.full(n, np.nan)
+    values = frame[column]
+    if values.dtype == np.float64:
+        return values.to_numpy()
+    return pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+
+
+def _per_value(frame: pd.DataFrame, column: str, n: int, encode: Any) -> dict[str, np.ndarray]:
+    """Encode a categorical column once per distinct value, then spread to the rows.
+
+    ``encode`` maps a Series of the distinct values (plus one missing value, last) to a
+    DataFrame with one row per value; row ``codes[i]`` of that frame is patient ``i``'s encoding.
+    """
+    if column in frame.columns:
+        codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
+        values = list(uniques)
+    else:
+        codes, values = np.full(n, -1, dtype=np.intp), []
+    distinct = pd.Series(values + [None], dtype=object)
+    encoded = encode(distinct)
+    table = encoded.to_numpy(dtype=float).reshape(len(distinct), -1)
+    rows = np.where(codes < 0, len(values), codes)
+    return {c: table[rows, j] for j, c in enumerate(encoded.columns)}
+
+
 def _to_json_float(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
@@ -229,6 +257,101 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                     out[c] = (out[c] - mean) / self.scales_[c]
         out = pd.concat([out, indicators], axis=1)
         return out.reindex(columns=self.feature_names_out_).astype(float)
+
+    def transform_array(self, X: pd.DataFrame) -> np.ndarray:
+        """:meth:`transform` as a float64 array, without building intermediate DataFrames.
+
+        The fast path for batch scoring: numeric columns are read as arrays, and each
+        categorical column (cancer type, sex, drug class, MSI status) is encoded once per
+        *distinct* value with the same functions :meth:`transform` uses, then spread to the rows
+        by its factorised codes. Equal to ``transform(X).to_numpy()`` value for value.
+
+        Parameters
+        ----------
+        X
+            One row per patient, canonical columns (absent columns count as missing).
+
+        Returns
+        -------
+        ndarray
+            Shape ``(n_patients, n_features_out_)``, columns in :meth:`get_feature_names_out`
+            order.
+        """
+        check_is_fitted(self, "feature_names_out_")
+        frame = self._check_frame(X)
+        spec = self.spec_
+        n = len(frame)
+        raw: dict[str, np.ndarray] = {}
+        if "clinical" in spec.modalities:
+            raw.update(self._clinical_arrays(frame, n))
+        if "genomic" in spec.modalities:
+            for name in spec.genomic:
+                if name == "msi_high":
+                    raw["msi_high"] = _per_value(
+                        frame, "msi_status", n,
+                        lambda u: u.map({"MSI-H": 1.0, "MSS": 0.0}).astype(float)
+                        .to_frame("msi_high"))["msi_high"]
+                else:
+                    raw[name] = _num_array(frame, name, n)
+            for gene in spec.genes:
+                raw[gene_column(gene)] = _num_array(frame, gene_column(gene), n)
+        if "clinical" in spec.modalities and spec.cancer_type != "none":
+            raw.update(_per_value(frame, "cancer_type", n, lambda u: clin.encode_cancer_type(
+                u, encoding=spec.cancer_type, levels=self.cancer_levels_,
+                has_other=self.cancer_has_other_)))
+        if "imaging" in spec.modalities:
+            for c in self.imaging_columns_:
+                raw[c] = _num_array(frame, c, n)
+        for column, cap in spec.caps.items():
+            if column in raw:
+                raw[column] = np.minimum(raw[column], cap)  # NaN stays NaN, as Series.clip
+        out = np.full((n, len(self.feature_names_out_)), np.nan)
+        position = {c: j for j, c in enumerate(self.feature_names_out_)}
+        for name in self._indicator_names():
+            if name not in position:
+                continue
+            cols = self.modality_columns_.get(name.removeprefix("missing_"), [])
+            if cols:
+                absent = np.ones(n, dtype=bool)
+                for c in cols:
+                    absent &= np.isnan(raw[c])
+                out[:, position[name]] = absent
+            else:
+                out[:, position[name]] = 1.0
+        for c, values in raw.items():
+            j = position.get(c)
+            if j is None:
+                continue
+            median = self.medians_.get(c)
+            if median is not None:
+                values = np.where(np.isnan(values), median, values)
+            if spec.scaling == "standard" and self.means_.get(c) is not None:
+                values = (values - self.means_[c]) / self.scales_[c]
+            out[:, j] = values
+        return out
+
+    def _clinical_arrays(self, frame: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
+        """Raw clinical columns (:func:`clinical.clinical_columns`) as arrays, in spec order."""
+        out: dict[str, np.ndarray] = {}
+        for name in self.spec_.clinical:
+            if name == "nlr":
+                given = _num_array(frame, "nlr", n)
+                neut, lymph = _num_array(frame, "neutrophils", n), _num_array(frame,
+                                                                               "lymphocytes", n)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    computed = neut / np.where(lymph > 0, lymph, np.nan)
+                out["nlr"] = np.where(np.isnan(given), computed, given)
+            elif name in clin.NUMERIC:
+                out[name] = _num_array(frame, name, n)
+            elif name in ("sex", "drug_combination", "drug_class"):
+                source = "sex" if name == "sex" else "drug_class"
+                out.update(_per_value(frame, source, n, lambda u, name=name, source=source:
+                                      clin.clinical_columns(
+                                          u.to_frame(source), [name],
+                                          drug_class_levels=self.drug_class_levels_)))
+            else:
+                out[clin.BINARY[name]] = _num_array(frame, name, n)
+        return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Output column names (object array, scikit-learn convention)."""
