@@ -16,15 +16,24 @@ allows (no pickle):
 The model is logged as *models-from-code* (:data:`ENTRY_CODE`), so the pyfunc wrapper itself is
 not pickled either. See ``docs/registry_model.md`` for the input schema and output columns.
 
-Response 95% interval
----------------------
-From the out-of-fold (held-out) predictions of the validation scheme, a logistic recalibration
-``logit P(y=1) = a + b * logit(p)`` is refitted on ``B`` bootstrap resamples of patients; the
-covariance ``V`` of ``(a, b)`` gives the variance of the recalibrated logit at a patient's
-``s = logit(p)``: ``v(s) = V_aa + 2 s V_ab + s^2 V_bb``. The interval is
-``expit(logit(p) +- 1.96 sqrt(v(s)))``: how well the held-out data pin the score-to-probability
-relation at that score. It is centred on the point estimate (so always contains it) and is a
-closed-form, vectorised computation (no per-row loops).
+Per-patient 95% intervals
+-------------------------
+*Model refits* (:func:`bootstrap_refits`): the response and Cox models are refitted (same
+hyperparameters, feature builder unchanged) on ``R`` bootstrap resamples of the *training*
+patients and saved natively next to the point model (``response/bootstrap/refit_<r>``,
+``os/bootstrap/refit_<r>``). A patient's spread is the variance over the refits of their logit
+``logit(p_r)`` (response) or complementary log-log ``log H0_r(t) + lp_r`` (survival at ``t``).
+
+*Recalibration* (:func:`calibration_uncertainty`, response only): from the out-of-fold
+predictions, a logistic recalibration ``logit P(y=1) = a + b * logit(p)`` is refitted on
+bootstrap resamples; the covariance ``V`` of ``(a, b)`` gives ``v(s) = V_aa + 2 s V_ab +
+s^2 V_bb`` at ``s = logit(p)``.
+
+The response interval is ``expit(s +- 1.96 sqrt(var_refits + v(s)))``; the survival interval is
+``exp(-exp(c +- 1.96 sd_refits))`` with ``c`` the point model's cloglog. Both are centred on the
+point estimate (so they contain it) and computed with vectorised numpy (refit Cox models as one
+matrix product). Without refits (``R = 0``, older bundles) the response interval is the
+recalibration one alone and the survival intervals are null.
 """
 
 from __future__ import annotations
@@ -68,6 +77,9 @@ from icipredict.tracking.pyfunc import ICIPredictModel
 
 mlflow.models.set_model(ICIPredictModel())
 """
+
+
+REFIT_FOLDER = "bootstrap"
 
 
 # ------------------------------------------------------------------------------ input schema
@@ -129,6 +141,7 @@ def mlflow_signature(columns: list[dict[str, Any]], horizons=DEFAULT_HORIZONS):
     params = ParamSchema([
         ParamSpec("horizons", "double", [float(h) for h in horizons], shape=(-1,)),
         ParamSpec("explain", "boolean", False),
+        ParamSpec("intervals", "boolean", True),
     ])
     return ModelSignature(inputs=inputs, outputs=outputs, params=params)
 
@@ -143,7 +156,10 @@ def output_columns(horizons=DEFAULT_HORIZONS) -> list[str]:
     hs = [horizon_label(h) for h in horizons]
     return (["response_probability", "response_ci_low", "response_ci_high", "risk_score"]
             + [f"os_survival_{h}m" for h in hs] + [f"pfs_survival_{h}m" for h in hs]
-            + ["median_os_months", "median_pfs_months", "missing_modalities"])
+            + ["median_os_months", "median_pfs_months"]
+            + [f"{end}_survival_{h}m_ci_{side}" for end in ("os", "pfs") for h in hs
+               for side in ("low", "high")]
+            + ["missing_modalities"])
 
 
 # ------------------------------------------------------------------------------ codecs: response
@@ -332,11 +348,14 @@ class ResponseScorer:
         """P(responder) per row."""
         if self.kind == "pickle":
             return np.asarray(self.model.predict_proba(X))[:, 1].astype(float)
+        dtype = float if self.kind in ("linear", "linear_calibrated") else np.float32
+        return self.proba_matrix(X.reindex(columns=self.features).to_numpy(dtype=dtype))
+
+    def proba_matrix(self, Z: np.ndarray) -> np.ndarray:
+        """P(responder) from a matrix whose columns are :attr:`features` (not for pickles)."""
         if self.kind in ("linear", "linear_calibrated"):
-            Z = X.reindex(columns=self.features).to_numpy(dtype=float)
             margins = [m.margin(Z) for m in self.linear]
         else:
-            Z = self._matrix(X)
             margins = [np.asarray(b.inplace_predict(Z, predict_type="margin", missing=np.nan),
                                   dtype=float).ravel() for b in self.boosters]
         out = np.zeros(len(Z))
@@ -414,6 +433,23 @@ class SurvivalScorer:
         self.grid = np.asarray(s["event_times"], dtype=float)
         self.h_grid = np.interp(self.grid, self.t0, self.h0)
 
+    def linear_form(self, names: list[str]) -> tuple[np.ndarray, np.ndarray, float]:
+        """``(c, d, e)`` with ``risk = nan_to_num(Z) @ c + isnan(Z) @ d + e`` for a matrix ``Z``
+        whose columns are ``names`` (a feature the model uses but ``names`` lacks counts as
+        missing, i.e. imputed; not for pickles)."""
+        c = np.zeros(len(names))
+        d = np.zeros(len(names))
+        e = -float(self.mean @ self.coef)
+        where = {n: j for j, n in enumerate(names)}
+        for k, i in enumerate(self.kept_idx):
+            j = where.get(self.features[i])
+            if j is None:
+                e += self.impute[i] * self.coef[k]
+            else:
+                c[j] += self.coef[k]
+                d[j] += self.impute[i] * self.coef[k]
+        return c, d, e
+
     def risk(self, X: pd.DataFrame) -> np.ndarray:
         """Risk score (Cox: log partial hazard; higher = worse)."""
         if self.kind == "pickle":
@@ -482,12 +518,98 @@ def calibration_uncertainty(y: np.ndarray, p: np.ndarray, *, n_boot: int = 200,
             "b": float(full[1]), "cov": cov.tolist()}
 
 
-def response_interval(p: np.ndarray, unc: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised 95% interval around ``p`` (see the module docstring)."""
-    (vaa, vab), (_, vbb) = unc["cov"]
+def response_interval(p: np.ndarray, unc: dict[str, Any] | None,
+                      refit_p: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised 95% interval around ``p`` (see the module docstring).
+
+    Parameters
+    ----------
+    p
+        Point probabilities, shape ``(n,)``.
+    unc
+        From :func:`calibration_uncertainty` (or None).
+    refit_p
+        Probabilities of the bootstrap refits, shape ``(n, R)`` (or None).
+
+    Returns
+    -------
+    low, high
+        NaN where neither source of uncertainty is available.
+    """
     s = logit(np.clip(p, 1e-6, 1 - 1e-6))
-    sd = np.sqrt(np.maximum(vaa + 2 * s * vab + s * s * vbb, 0.0))
+    var = np.zeros_like(s)
+    have = False
+    if unc:
+        (vaa, vab), (_, vbb) = unc["cov"]
+        var += np.maximum(vaa + 2 * s * vab + s * s * vbb, 0.0)
+        have = True
+    if refit_p is not None and refit_p.shape[1] >= 2:
+        var += np.var(logit(np.clip(refit_p, 1e-6, 1 - 1e-6)), axis=1, ddof=1)
+        have = True
+    if not have:
+        nan = np.full_like(s, np.nan)
+        return nan, nan
+    sd = np.sqrt(var)
     return expit(s - Z95 * sd), expit(s + Z95 * sd)
+
+
+def survival_interval(point: np.ndarray, refit_cloglog: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """95% interval of S(t) on the complementary log-log scale (see the module docstring).
+
+    Parameters
+    ----------
+    point
+        Point S(t), shape ``(n,)``.
+    refit_cloglog
+        ``log H0_r(t) + lp_r`` of the refits, shape ``(n, R)``.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.log(-np.log(np.clip(point, 1e-300, 1.0)))
+        sd = np.std(refit_cloglog, axis=1, ddof=1)
+        ok = np.isfinite(c) & np.isfinite(sd)
+        low = np.where(ok, np.exp(-np.exp(c + Z95 * sd)), point)
+        high = np.where(ok, np.exp(-np.exp(c - Z95 * sd)), point)
+    return low, high
+
+
+def bootstrap_refits(model: Any, X: pd.DataFrame, y: np.ndarray, *, n_refits: int = 20,
+                     seed: int = 0, strata: np.ndarray | None = None) -> list[Any]:
+    """Refit ``model`` (same hyperparameters) on bootstrap resamples of training patients.
+
+    Parameters
+    ----------
+    model
+        A fitted (or unfitted) scikit-learn-style estimator; :func:`sklearn.base.clone` is
+        refitted, the original is untouched.
+    X, y
+        The training matrix and target the model was fitted on (survival: structured array).
+    n_refits
+        Number of resamples ``R`` (0 = none).
+    seed
+        Seed of the resampling.
+    strata
+        Resample within these groups (e.g. responder status, so each resample has both).
+
+    Returns
+    -------
+    list
+        Fitted clones; a resample the estimator refuses (e.g. no events) is skipped and logged.
+    """
+    from sklearn.base import clone
+
+    from icipredict.evaluation.bootstrap import bootstrap_indices
+
+    if n_refits <= 0:
+        return []
+    idx = bootstrap_indices(len(X), n_refits, strata=strata, seed=seed)
+    out = []
+    for rows in idx:
+        try:
+            out.append(clone(model).fit(X.iloc[rows], y[rows]))
+        except Exception as exc:  # noqa: BLE001 - a degenerate resample must not stop training
+            logger.warning("bootstrap refit skipped: %s", exc)
+    return out
 
 
 def training_domain(frame: pd.DataFrame, columns: list[dict[str, Any]]) -> dict[str, Any]:
@@ -552,6 +674,24 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
                          if self.manifest.get("response") else None)
         self.surv = {end: SurvivalScorer(folder / end, self.manifest[end])
                      for end in ("os", "pfs") if self.manifest.get(end)}
+        refits = self.manifest.get("refits") or {}
+        self.response_refits = [
+            ResponseScorer(folder / "response" / REFIT_FOLDER / f"refit_{r}", entry)
+            for r, entry in enumerate(refits.get("response") or [])]
+        self.surv_refits = {
+            end: [SurvivalScorer(folder / end / REFIT_FOLDER / f"refit_{r}", entry)
+                  for r, entry in enumerate(refits.get(end) or [])]
+            for end in ("os", "pfs")}
+        self.names = list(self.builder.feature_names_out_)
+        self._position = {n: j for j, n in enumerate(self.names)}
+        self._surv_forms = {}
+        for end, scorers in self.surv_refits.items():
+            if scorers and all(sc.kind == "coxph" for sc in scorers):
+                forms = [sc.linear_form(self.names) for sc in scorers]
+                self._surv_forms[end] = (
+                    np.stack([f[0] for f in forms], axis=1), np.stack([f[1] for f in forms], 1),
+                    np.array([f[2] for f in forms]), [sc.t0 for sc in scorers],
+                    [sc.h0 for sc in scorers])
         ranges = self.manifest.get("feature_ranges") or {}
         names = self.builder.feature_names_out_
         self.lower = np.array([ranges.get(n, (-np.inf, np.inf))[0] for n in names], dtype=float)
@@ -621,6 +761,45 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
             labels = np.where(absent, labels + sep + modality, labels)
         return labels
 
+    # -- predict helpers -----------------------------------------------------------------
+    def _columns(self, Z: np.ndarray, features: list[str], dtype: Any,
+                 cache: dict[tuple, np.ndarray]) -> np.ndarray:
+        """``Z``'s columns ``features`` (absent ones missing), cached per selection and dtype."""
+        key = (tuple(features), np.dtype(dtype).str)
+        if key not in cache:
+            idx = [self._position.get(f, -1) for f in features]
+            sel = Z[:, [max(i, 0) for i in idx]].astype(dtype, copy=False)
+            missing = [k for k, i in enumerate(idx) if i < 0]
+            if missing:
+                sel[:, missing] = np.nan
+            cache[key] = np.ascontiguousarray(sel)
+        return cache[key]
+
+    def _proba(self, scorer: ResponseScorer, Z: np.ndarray, X: pd.DataFrame | None,
+               cache: dict[tuple, np.ndarray]) -> np.ndarray:
+        if scorer.kind == "pickle":
+            if X is None:
+                X = pd.DataFrame(Z, columns=self.names)
+            return scorer.proba(X)
+        dtype = float if scorer.kind in ("linear", "linear_calibrated") else np.float32
+        return scorer.proba_matrix(self._columns(Z, scorer.features, dtype, cache))
+
+    def _survival_bands(self, end: str, Z: np.ndarray, point: np.ndarray, hs: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Refit intervals of S(t) at ``hs``, each ``(n, len(hs))``; None without refits."""
+        form = self._surv_forms.get(end)
+        if form is None or len(form[2]) < 2:
+            return None
+        C, D, e, t0s, h0s = form
+        missing = np.isnan(Z)
+        lp = np.where(missing, 0.0, Z) @ C + missing @ D + e  # (n, R) refit risks
+        low, high = np.empty_like(point), np.empty_like(point)
+        with np.errstate(divide="ignore"):
+            for j, h in enumerate(hs):
+                log_h0 = np.log([np.interp(h, t0, h0) for t0, h0 in zip(t0s, h0s, strict=True)])
+                low[:, j], high[:, j] = survival_interval(point[:, j], lp + log_h0)
+        return low, high
+
     # -- predict -------------------------------------------------------------------------
     def predict(self, context, model_input, params: dict[str, Any] | None = None):  # noqa: ANN001
         """Score patients.
@@ -645,39 +824,88 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
             [float(h) for h in np.atleast_1d(horizons)]
         if any(not np.isfinite(h) or h <= 0 for h in horizons):
             raise CohortError(f"horizons must be positive months, got {horizons}")
+        intervals = bool(params.get("intervals", True))
         frame = self._frame(model_input)
-        X = self.clip(self.builder.transform(frame))
-        n = len(X)
+        Z = self.builder.transform_array(frame)
+        if np.isfinite(self.lower).any() or np.isfinite(self.upper).any():
+            Z = np.clip(Z, self.lower, self.upper)  # see clip(); NaN stays NaN
+        n = len(Z)
+        index = frame.index
+        pickled = ((self.response is not None and self.response.kind == "pickle")
+                   or any(sc.kind == "pickle" for sc in self.surv.values()))
+        X = pd.DataFrame(Z, index=index, columns=self.names) if pickled else None
+        cache: dict[tuple, np.ndarray] = {}
         out: dict[str, Any] = {}
         nan = np.full(n, np.nan)
         if self.response is not None:
-            p = self.response.proba(X)
-            low, high = response_interval(p, self.uncertainty) if self.uncertainty else (nan, nan)
+            p = self._proba(self.response, Z, X, cache)
+            refit_p = (np.stack([self._proba(r, Z, None, cache) for r in self.response_refits],
+                                axis=1)
+                       if intervals and len(self.response_refits) >= 2 else None)
+            low, high = (response_interval(p, self.uncertainty, refit_p) if intervals
+                         else (nan, nan))
         else:
             p, low, high = nan, nan, nan
-        out["response_probability"], out["response_ci_low"], out["response_ci_high"] = p, low, high
-        risks = {end: scorer.risk(X) for end, scorer in self.surv.items()}
+        out["response_probability"] = p
+        out["response_ci_low"], out["response_ci_high"] = _nullable(low), _nullable(high)
+        risks = {end: (scorer.risk(X) if scorer.kind == "pickle" else
+                       scorer_risk(scorer, Z, self.names, cache))
+                 for end, scorer in self.surv.items()}
         out["risk_score"] = risks.get("os", risks.get("pfs", nan))
-        medians = {}
+        medians, bands = {}, {}
+        hs = np.asarray(horizons)
         for end in ("os", "pfs"):
             scorer = self.surv.get(end)
-            surv = (scorer.survival(X, np.asarray(horizons), risks[end]) if scorer
+            surv = (scorer.survival(X, hs, risks[end]) if scorer
                     else np.full((n, len(horizons)), np.nan))
             for j, h in enumerate(horizons):
                 out[f"{end}_survival_{horizon_label(h)}m"] = surv[:, j]
             medians[end] = scorer.median(X, risks[end]) if scorer else nan
+            bands[end] = (self._survival_bands(end, Z, surv, hs) if scorer and intervals
+                          else None)
         for end in ("os", "pfs"):
-            m = pd.Series(medians[end], index=X.index, dtype=float)
+            m = pd.Series(medians[end], index=index, dtype=float)
             out[f"median_{end}_months"] = m.astype(object).where(m.notna(), None)
+        for end in ("os", "pfs"):
+            for j, h in enumerate(horizons):
+                col = f"{end}_survival_{horizon_label(h)}m"
+                lo, hi = bands[end] if bands[end] is not None else (None, None)
+                out[f"{col}_ci_low"] = _nullable(nan if lo is None else lo[:, j])
+                out[f"{col}_ci_high"] = _nullable(nan if hi is None else hi[:, j])
         out["missing_modalities"] = self.missing_modalities(frame)
-        result = pd.DataFrame(out, index=X.index)
+        result = pd.DataFrame(out, index=index)
         if params.get("explain"):
             if self.response is None:
                 raise CohortError("explain=True needs a response model; this model has none")
+            if X is None:
+                X = pd.DataFrame(Z, index=index, columns=self.names)
             contrib = self.response.contributions(X).add_prefix("contrib_")
             result = pd.concat([result, contrib], axis=1)
         result.index = model_input.index if isinstance(model_input, pd.DataFrame) else result.index
         return result
+
+
+def _nullable(values: np.ndarray) -> np.ndarray:
+    """Floats, or objects with None for missing (JSON null, never NaN) when any is missing."""
+    values = np.asarray(values, dtype=float)
+    if not np.isnan(values).any():
+        return values
+    out = values.astype(object)
+    out[np.isnan(values)] = None
+    return out
+
+
+def scorer_risk(scorer: SurvivalScorer, Z: np.ndarray, names: list[str],
+                cache: dict[tuple, np.ndarray] | None = None) -> np.ndarray:
+    """:meth:`SurvivalScorer.risk` from a builder-ordered matrix ``Z`` (columns ``names``)."""
+    where = {n: j for j, n in enumerate(names)}
+    idx = [where.get(f, -1) for f in scorer.features]
+    sel = Z[:, [max(i, 0) for i in idx]]
+    if min(idx, default=0) < 0:
+        sel = sel.copy()
+        sel[:, [k for k, i in enumerate(idx) if i < 0]] = np.nan
+    sel = np.where(np.isnan(sel), scorer.impute, sel)[:, scorer.kept_idx]
+    return (sel - scorer.mean) @ scorer.coef
 
 
 # ------------------------------------------------------------------------------ writing + logging
@@ -710,6 +938,8 @@ def write_bundle(
     survival_models: dict[str, Any],
     training_frame: pd.DataFrame,
     response_uncertainty: dict[str, Any] | None = None,
+    response_refits: list[Any] | None = None,
+    survival_refits: dict[str, list[Any]] | None = None,
     info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write the registry model's artifact folder (JSON + native model files).
@@ -728,6 +958,9 @@ def write_bundle(
         The training patients' input frame (canonical columns); only aggregates are written.
     response_uncertainty
         From :func:`calibration_uncertainty`.
+    response_refits, survival_refits
+        From :func:`bootstrap_refits` (``{"os": [...], "pfs": [...]}``): the models behind the
+        per-patient intervals, saved natively under ``<part>/bootstrap/refit_<r>``.
     info
         Extra manifest entries (model names, experiment, ...).
 
@@ -757,6 +990,25 @@ def write_bundle(
     pickled = [f"{part}/{manifest[part]['file']} ({manifest[part]['class']})"
                for part in ("response", "os", "pfs")
                if manifest.get(part) and manifest[part]["kind"] == "pickle"]
+    refits: dict[str, Any] = {
+        "method": "refits of the model on bootstrap resamples of the training patients "
+                  "(hyperparameters and feature builder fixed); 95% interval from their spread "
+                  "on the logit (response) / complementary log-log (survival) scale",
+        "response": [], "os": [], "pfs": []}
+    parts = {"response": response_refits if manifest["response"] else None,
+             **{end: (survival_refits or {}).get(end) if manifest[end] else None
+                for end in ("os", "pfs")}}
+    for part, models in parts.items():
+        export = export_response if part == "response" else export_survival
+        for r, model in enumerate(models or []):
+            sub = folder / part / REFIT_FOLDER / f"refit_{r}"
+            entry = export(model, sub)
+            refits[part].append(entry)
+            if entry["kind"] == "pickle":
+                pickled.append(f"{part}/{REFIT_FOLDER}/refit_{r}/{entry['file']} "
+                               f"({entry['class']})")
+    refits["n"] = {part: len(v) for part, v in refits.items() if isinstance(v, list)}
+    manifest["refits"] = refits
     manifest["what_is_pickled"] = pickled
     manifest.update(info or {})
     domain = training_domain(training_frame, columns)
@@ -829,7 +1081,8 @@ def log_registry_model(bundle: str | Path, *, name: str = "model") -> Any:
 
 __all__ = [
     "DEFAULT_HORIZONS", "ICIPredictModel", "ResponseScorer", "SurvivalScorer",
-    "LinearLogit", "calibration_uncertainty", "export_response", "feature_ranges",
+    "LinearLogit", "bootstrap_refits", "calibration_uncertainty", "scorer_risk",
+    "survival_interval", "export_response", "feature_ranges",
     "linear_state", "export_survival", "input_columns",
     "log_registry_model", "mlflow_signature", "output_columns", "pip_requirements",
     "response_interval", "risk_tertiles", "synthetic_example", "training_domain",
