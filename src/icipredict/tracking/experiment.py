@@ -147,6 +147,10 @@ class ExperimentConfig(BaseModel):
     validation: Validation = Field(default_factory=Validation)
     tracking: Tracking = Field(default_factory=Tracking)
     n_bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for CIs.")
+    interval_refits: int = Field(
+        20, ge=0, le=200, description="Refits of the response/Cox models on bootstrap "
+        "resamples of the training patients behind the registry model's per-patient 95% "
+        "intervals (0 = recalibration spread only; scoring cost grows with it).")
     seed: int = 0
 
     # Filled by load_experiment (not part of the YAML).
