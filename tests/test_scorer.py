@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import pandas as pd
 import pytest
 
 from board_model import RISK_CUTS, expected_probability, setup_registry
@@ -123,3 +124,94 @@ def test_finite_and_json_roundtrip(model_uri):
     s = score(PATIENT, model_uri)
     again = BoardScore.model_validate_json(s.to_json())
     assert again.response.probability == pytest.approx(s.response.probability)
+
+
+# ------------------------------------------------------------------------ patients of the store
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    from board_store import small_store
+
+    return small_store(tmp_path_factory)
+
+
+def _some_patients(stored) -> list[str]:
+    """One patient per centre, plus one with image files and one with a precomputed table."""
+    co = stored["cohort"]
+    ids = list(co.patients.groupby("centre")["patient_id"].first())
+    im = co.imaging
+    ids.append(im.loc[im["image_uri"].notna(), "patient_id"].iloc[0])
+    ids.append(im.loc[im["radiomics_uri"].notna(), "patient_id"].iloc[0])
+    return list(dict.fromkeys(ids))
+
+
+def test_stored_frame_is_the_training_frame(stored):
+    """Each stored patient's model input equals its row of the training frame (patient_frame
+    of the whole cohort with the training radiomics): TMB, gene flags, labs, radiomics."""
+    from icipredict.features.builder import patient_frame
+    from icipredict.predict.record import FRAME_COLUMNS
+    from icipredict.predict.scorer import stored_patient
+
+    full = patient_frame(stored["cohort"], stored["radiomics"])
+    rad_cols = [c for c in full.columns if c.startswith("radiomics_")]
+    assert rad_cols
+    cols = [c for c in FRAME_COLUMNS if c != "start_date"] + rad_cols
+    n_imaged = 0
+    # every imaged patient (images and precomputed tables) and every other non-imaged one
+    imaged = set(stored["radiomics"].index)
+    rest = sorted(set(full.index) - imaged)[::2]
+    for pid in sorted(imaged) + rest:
+        _, frame, n_err = stored_patient(stored["store"], pid, cache_dir=stored["cache"])
+        assert n_err == 0 and list(frame.index) == [pid]
+        got = frame.reindex(columns=cols).iloc[0].astype(object)
+        want = full.loc[pid].reindex(cols).astype(object)
+        assert [None if pd.isna(v) else v for v in got] == \
+            [None if pd.isna(v) else v for v in want], pid
+        n_imaged += bool(want[rad_cols].notna().any())
+    assert n_imaged >= 10
+
+
+def test_score_by_id_equals_the_equivalent_record(model_uri, stored):
+    from icipredict.demo import patient_record
+    from icipredict.predict.scorer import UnknownPatientError, score_stored
+
+    for pid in _some_patients(stored):
+        by_id = score_stored(pid, stored["store"], model_uri, cache_dir=stored["cache"])
+        record = patient_record(stored["cohort"], pid, stored["radiomics"])
+        by_record = score(record, model_uri)
+        assert by_id.patient_id == pid
+        a, b = by_id.to_dict(), by_record.to_dict()
+        for key in ("response", "os", "pfs", "risk", "completeness", "missing_modalities",
+                    "cancer_type", "drug_class", "model"):
+            assert a[key] == b[key], (pid, key)
+        assert [w["code"] for w in a["warnings"]] == [w["code"] for w in b["warnings"]]
+        assert [r["feature"] for r in a["reasons"]] == [r["feature"] for r in b["reasons"]]
+    # score() dispatches a bare ID to the store
+    pid = _some_patients(stored)[-1]
+    assert score(pid, model_uri, store=stored["store"]).to_dict()["response"] == \
+        score_stored(pid, stored["store"], model_uri).to_dict()["response"]
+    with pytest.raises(UnknownPatientError, match="not in the cohort store"):
+        score_stored("P-doesnotexist", stored["store"], model_uri)
+
+
+def test_store_query_includes_radiomics(model_uri, stored, monkeypatch):
+    """The weekly store query hands the model the same radiomics as training."""
+    from icipredict.predict import scorer
+
+    bm = scorer.load_board_model(model_uri)
+    seen = {}
+    original = bm.predict
+
+    def spy(frame, **kw):
+        seen["frame"] = frame.copy()
+        return original(frame, **kw)
+
+    monkeypatch.setattr(bm, "predict", spy)
+    monkeypatch.setattr(bm, "input_columns", None)
+    ids = _some_patients(stored)
+    out = scorer.score_store(stored["store"], ids, model=model_uri, cache_dir=stored["cache"])
+    assert sorted(out["patient_id"]) == sorted(ids)
+    frame = seen["frame"]
+    want = stored["radiomics"].reindex(frame.index)
+    pd.testing.assert_frame_equal(frame[want.columns], want, check_names=False)

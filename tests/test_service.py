@@ -90,3 +90,74 @@ def test_no_patient_values_in_logs(client, caplog):
     text = caplog.text
     assert "ZZ-UNIQUE-77" not in text and "71.234" not in text
     assert "/score" in text  # the request itself is logged
+
+
+# ------------------------------------------------------------------ stored patients and images
+
+
+@pytest.fixture(scope="module")
+def stored_client(tmp_path_factory):
+    from board_store import small_store
+
+    net = small_store(tmp_path_factory)
+    uri = setup_registry(tmp_path_factory.mktemp("registry-store"))
+    images = tmp_path_factory.mktemp("image-root")
+    app = create_app(uri, token=TOKEN, store=net["store"], image_root=images,
+                     cache_dir=net["cache"])
+    return {"client": TestClient(app), "net": net, "uri": uri, "images": images}
+
+
+def test_score_by_patient_id_from_the_store(stored_client):
+    from icipredict.predict.scorer import score_stored
+
+    c, net = stored_client["client"], stored_client["net"]
+    pid = str(net["cohort"].imaging["patient_id"].iloc[0])
+    r = c.post("/score", json={"patient_id": pid}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    expected = score_stored(pid, net["store"], stored_client["uri"], cache_dir=net["cache"])
+    body = r.json()
+    assert body["patient_id"] == pid
+    assert body["response"] == expected.to_dict()["response"]
+    assert body["completeness"]["imaging"] == 1.0
+    r = c.post("/score", json={"patient_id": "P-0000000000000000"}, headers=AUTH)
+    assert r.status_code == 404
+    assert r.json()["errors"][0]["field"] == "patient_id"
+
+
+def test_patient_id_without_a_store_is_422(client):
+    r = client.post("/score", json={"patient_id": "P-0000000000000000"}, headers=AUTH)
+    assert r.status_code == 422
+    assert "no cohort store" in r.json()["errors"][0]["message"]
+
+
+def test_record_images_only_under_the_image_root(client, stored_client):
+    lesion = {"image": "ct.nii.gz", "mask": "mask.nii.gz"}
+    # no image folder configured: images refused, nothing opened
+    r = client.post("/score", json={**PATIENT, "images": [lesion]}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "images"
+    r = client.post("/score/batch", json=[PATIENT, {**PATIENT, "images": [lesion]}],
+                    headers=AUTH)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "record 2.images"
+    # with an image folder: missing files and paths outside it are record problems
+    c = stored_client["client"]
+    outside = {"image": "/etc/hostname", "mask": "mask.nii.gz"}
+    r = c.post("/score", json={**PATIENT, "images": [lesion, outside]}, headers=AUTH)
+    assert r.status_code == 422
+    errors = {e["field"]: e["message"] for e in r.json()["errors"]}
+    assert set(errors) == {"images.0.image", "images.1.image"}
+    assert "not found" in errors["images.0.image"]
+    assert "outside" in errors["images.1.image"]
+
+
+def test_record_images_are_scored(stored_client):
+    """Image + mask files under the image folder fill the record's radiomics."""
+    import shutil
+
+    net, root = stored_client["net"], stored_client["images"]
+    row = net["cohort"].imaging.dropna(subset=["image_uri"]).iloc[0]
+    shutil.copy(row["image_uri"], root / "ct.nii.gz")
+    shutil.copy(row["mask_uri"], root / "m.nii.gz")
+    rec = {**PATIENT, "images": [{"image": "ct.nii.gz", "mask": "m.nii.gz"}]}
+    r = stored_client["client"].post("/score", json=rec, headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert r.json()["completeness"]["imaging"] == 1.0

@@ -486,19 +486,52 @@ def _set_tracking(tracking_uri: str | None) -> None:
 
 @app.command("predict")
 def predict_cmd(
-    patient: Annotated[Path, typer.Option("--patient", help="Patient record (JSON).")],
+    patient: Annotated[Path | None, typer.Option(
+        "--patient", help="Patient record (JSON following the published schema "
+        "patient_record.schema.json, also GET /schema of 'icipredict serve'). Relative "
+        "image/mask paths in it are relative to the record file's folder.")] = None,
+    patient_id: Annotated[str | None, typer.Option(
+        "--patient-id", help="Score a patient of the cohort store by its pseudonymous ID "
+        "(P-...) instead of a record; needs --store.")] = None,
+    store: Annotated[Path | None, typer.Option(
+        "--store", envvar="ICIPREDICT_STORE",
+        help="Cohort store file that --patient-id is read from.")] = None,
     model: str = ModelOption,
-    report: Annotated[Path | None, typer.Option("--report", help="Write the HTML report.")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the score JSON.")] = None,
-    tracking_uri: Annotated[str | None, typer.Option("--tracking-uri")] = None,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Write the one-page HTML report here.")] = None,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Write the score as JSON here (versioned layout; null, never NaN).")
+    ] = None,
+    cache_dir: Annotated[Path | None, typer.Option(
+        "--cache-dir", envvar="ICIPREDICT_RADIOMICS_CACHE",
+        help="Radiomics feature cache for image + mask files (default: a temporary folder).")
+    ] = None,
+    tracking_uri: Annotated[str | None, typer.Option(
+        "--tracking-uri", help="MLflow tracking/registry URI (default: MLFLOW_TRACKING_URI "
+        "or sqlite:///mlflow.db).")] = None,
 ) -> None:
-    """Score one patient for the tumour board (JSON and a one-page HTML report)."""
-    from icipredict.predict.report import write_report
-    from icipredict.predict.scorer import score
+    """Score one patient for the tumour board: response chance, survival, reasons, warnings.
 
+    Give either a patient record (--patient p.json: clinical values with units, mutations or a
+    MAF path, precomputed radiomics or image + mask files) or a stored patient
+    (--patient-id P-... --store cohort.duckdb). Prints a one-line summary and the warnings;
+    --report and --json write the board's page and the machine-readable score.
+
+    Example: icipredict predict --patient patient.json --report patient.html --json score.json
+    """
+    from icipredict.predict.report import write_report
+    from icipredict.predict.scorer import score, score_stored
+
+    if (patient is None) == (patient_id is None):
+        fail(CohortError("give either --patient RECORD.json or --patient-id ID (with --store)"))
+    if patient_id is not None and store is None:
+        fail(CohortError("--patient-id needs --store (the cohort store file)"))
     _set_tracking(tracking_uri)
     try:
-        s = score(patient, model)
+        if patient_id is not None:
+            s = score_stored(patient_id, store, model, cache_dir=cache_dir)
+        else:
+            s = score(patient, model, cache_dir=cache_dir, image_dir=patient.parent)
     except CohortError as exc:
         fail(exc)
     if json_out is not None:
@@ -506,7 +539,7 @@ def predict_cmd(
     if report is not None:
         write_report(s, report)
     r = s.response
-    console.print(f"[bold]{s.patient_id or patient.name}[/]: response "
+    console.print(f"[bold]{s.patient_id or (patient.name if patient else '')}[/]: response "
                   f"{'n/a' if r.probability is None else f'{100 * r.probability:.0f}%'} "
                   f"({r.meaning}) risk group {s.risk.group or 'n/a'}; "
                   f"model {s.model.name} v{s.model.version}")
@@ -541,6 +574,13 @@ def serve_cmd(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     model: str = ModelOption,
+    store: Annotated[Path | None, typer.Option(
+        "--store", help="Cohort store: POST /score then also accepts {\"patient_id\": ...}."
+    )] = None,
+    image_root: Annotated[Path | None, typer.Option(
+        "--image-root", envvar="ICIPREDICT_IMAGE_ROOT",
+        help="Folder that record image/mask paths are read under (none: records with images "
+        "are refused).")] = None,
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri")] = None,
 ) -> None:
     """Run the REST API and board page (token from ICIPREDICT_API_TOKEN)."""
@@ -553,4 +593,5 @@ def serve_cmd(
     if not os.environ.get(TOKEN_ENV):
         fail(CohortError(f"set {TOKEN_ENV} to the API token before serving"))
     _set_tracking(tracking_uri)
-    uvicorn.run(create_app(model), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(model, store=store, image_root=image_root), host=host, port=port,
+                log_level="info")

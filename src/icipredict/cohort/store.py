@@ -448,7 +448,8 @@ class CohortStore:
         with self._connect(read_only=True) as con:
             return con.execute(f"SELECT * FROM {name}").df()
 
-    def cohort(self, centres: Sequence[str] | None = None) -> Cohort:
+    def cohort(self, centres: Sequence[str] | None = None, *,
+               patient_ids: Sequence[str] | None = None) -> Cohort:
         """The stored (pseudonymised) cohort as contract DataFrames, for the feature stage.
 
         Parameters
@@ -456,6 +457,9 @@ class CohortStore:
         centres
             Centres to include (default: all). ``panel_genes`` then holds the panels their
             samples use.
+        patient_ids
+            Only these (pseudonymous) patients, e.g. one patient scored at the tumour board;
+            their samples' mutations and panels come along. Unknown IDs are simply absent.
 
         Returns
         -------
@@ -484,6 +488,15 @@ class CohortStore:
                     params = [centres] if centres is not None else []
                     key = CONTRACTS[name].key or ("sample_id", "hugo_symbol", "start_position")
                     order = " ORDER BY centre, " + ", ".join(key)
+                if patient_ids is not None:
+                    ids = [str(p) for p in patient_ids]
+                    in_samples = "(SELECT {} FROM samples WHERE list_contains(?, patient_id))"
+                    cond = ("list_contains(?, patient_id)" if "patient_id" in
+                            CONTRACTS[name].column_names
+                            else f"sample_id IN {in_samples.format('sample_id')}"
+                            if name == "mutations" else f"panel IN {in_samples.format('panel')}")
+                    where += (" AND " if where else " WHERE ") + cond
+                    params = [*params, ids]
                 df = con.execute(f"SELECT {cols} FROM {name}{where}{order}", params).df()
                 tables[name] = _as_contract(df, name)
         return Cohort(**tables)

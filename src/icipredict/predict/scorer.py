@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from icipredict.cohort.schema import CohortError
 from icipredict.predict.explain import Reason, top_reasons
 from icipredict.predict.record import (
     PatientRecord,
@@ -426,20 +427,44 @@ def _as_record(patient: PatientRecord | dict[str, Any] | str | Path) -> PatientR
     return patient if isinstance(patient, PatientRecord) else parse_record(patient)
 
 
+class UnknownPatientError(CohortError):
+    """A patient ID that is not in the cohort store (HTTP 404, CLI exit status 2)."""
+
+
+def _is_patient_id(patient: Any) -> bool:
+    """A bare string that is neither JSON text nor an existing file: a store patient ID."""
+    if not isinstance(patient, str):
+        return False
+    text = patient.strip()
+    return bool(text) and not text.startswith("{") and not Path(text).is_file()
+
+
 def score(patient: PatientRecord | dict[str, Any] | str | Path, model: str = DEFAULT_MODEL, *,
-          explain: bool = True, top_k: int = 5) -> BoardScore:
+          store: str | Path | None = None, explain: bool = True, top_k: int = 5,
+          cache_dir: str | Path | None = None, image_dir: str | Path | None = None,
+          image_root: str | Path | None = None) -> BoardScore:
     """Score one patient for the board.
 
     Parameters
     ----------
     patient
-        A :class:`PatientRecord`, its dict, JSON text or a path to a JSON file.
+        A :class:`PatientRecord`, its dict, JSON text or a path to a JSON file; or, with
+        ``store``, a pseudonymous patient ID of the cohort store (see :func:`score_stored`).
     model
         Registry URI (default the champion) or a local pyfunc model folder.
+    store
+        Cohort store file that patient IDs are read from.
     explain
         Ask the model for per-feature contributions (the reasons).
     top_k
         Number of reasons.
+    cache_dir
+        Radiomics feature cache (see :func:`icipredict.predict.radiomics.cache_dir`).
+    image_dir
+        Folder that relative image/mask paths of the record are relative to (default: the
+        working directory).
+    image_root
+        When given, image/mask files are read only under this folder (the service's rule).
 
     Returns
     -------
@@ -448,18 +473,108 @@ def score(patient: PatientRecord | dict[str, Any] | str | Path, model: str = DEF
     Raises
     ------
     RecordError
-        When the record is invalid (every problem listed).
+        When the record is invalid, or its image/mask files cannot be used (every problem
+        listed).
+    UnknownPatientError
+        When a patient ID is not in the store.
     """
+    if store is not None and _is_patient_id(patient):
+        return score_stored(str(patient).strip(), store, model, explain=explain, top_k=top_k,
+                            cache_dir=cache_dir)
     record = _as_record(patient)
+    if record.images:
+        from icipredict.predict.radiomics import with_image_radiomics
+
+        record = with_image_radiomics([record], cache=cache_dir,
+                                      base_dir=image_dir if image_dir is not None else image_root,
+                                      allowed_root=image_root)[0]
     bm = load_board_model(model)
     frame = record_frame(record)
     out = bm.predict(frame, horizons=list(CURVE_MONTHS), explain=explain)
     return board_score(record, frame.iloc[0], out.iloc[0], bm, top_k=top_k)
 
 
+def stored_patient(store: str | Path, patient_id: str, *, cache_dir: str | Path | None = None
+                   ) -> tuple[PatientRecord, pd.DataFrame, int]:
+    """One stored patient as the model input row (built as training built it) and a record.
+
+    The row is :func:`icipredict.features.builder.patient_frame` of the patient's tables
+    (patients, labs, treatments, first sample with its mutations and panel genes: TMB and gene
+    flags as in training) joined with its radiomics (stored rows, precomputed tables and images,
+    :func:`icipredict.predict.radiomics.imaging_radiomics`). The record holds the same values
+    (for completeness and domain warnings).
+
+    Returns
+    -------
+    (record, frame, n_image_errors)
+        ``frame`` has one row (index ``patient_id``); ``n_image_errors`` counts stored lesions
+        whose files could not be read (their features are missing).
+
+    Raises
+    ------
+    UnknownPatientError
+        When the ID is not in the store.
+    """
+    from icipredict.cohort.store import CohortStore
+    from icipredict.features.builder import patient_frame
+    from icipredict.predict.radiomics import imaging_radiomics
+    from icipredict.predict.record import stored_record
+
+    cohort = CohortStore(store).cohort(patient_ids=[patient_id])
+    if cohort.patients.empty:
+        raise UnknownPatientError(f"patient {patient_id!r} is not in the cohort store "
+                                  "(IDs are the store's pseudonyms, e.g. P-1a2b...)",
+                                  file=store, column="patient_id")
+    rad, errors = imaging_radiomics(cohort.imaging, cohort.radiomics, cache=cache_dir)
+    if len(errors):
+        # Never log the error rows: image paths can carry source IDs.
+        logger.warning("radiomics failed for %d stored lesion(s)", len(errors))
+    frame = patient_frame(cohort, rad)
+    return stored_record(cohort, patient_id, rad), frame, len(errors)
+
+
+def score_stored(patient_id: str, store: str | Path, model: str = DEFAULT_MODEL, *,
+                 explain: bool = True, top_k: int = 5,
+                 cache_dir: str | Path | None = None) -> BoardScore:
+    """Score a patient of the cohort store by its (pseudonymous) ID.
+
+    Gives the same score as the equivalent record (same clinical values, mutation list and
+    radiomics), with the features built exactly as in training (:func:`stored_patient`).
+
+    Parameters
+    ----------
+    patient_id
+        The store's patient ID.
+    store
+        Cohort store file.
+    model, explain, top_k, cache_dir
+        As for :func:`score`.
+
+    Returns
+    -------
+    BoardScore
+
+    Raises
+    ------
+    UnknownPatientError
+        When the ID is not in the store.
+    """
+    record, frame, n_errors = stored_patient(store, patient_id, cache_dir=cache_dir)
+    bm = load_board_model(model)
+    out = bm.predict(frame, horizons=list(CURVE_MONTHS), explain=explain)
+    s = board_score(record, frame.iloc[0], out.iloc[0], bm, top_k=top_k)
+    if n_errors:
+        s.warnings.append(BoardWarning(code="imaging_unreadable", message=(
+            f"{n_errors} stored lesion image(s) of this patient could not be read; their "
+            "radiomics are missing.")))
+    return s
+
+
 def score_batch(patients: list[PatientRecord | dict[str, Any]] | str | Path,
                 model: str = DEFAULT_MODEL, *, explain: bool = True, top_k: int = 3,
-                sort_by: str = "response") -> list[BoardScore]:
+                sort_by: str = "response", cache_dir: str | Path | None = None,
+                image_dir: str | Path | None = None,
+                image_root: str | Path | None = None) -> list[BoardScore]:
     """Score a weekly list: records, a CSV/JSON list file; sorted for the board.
 
     Parameters
@@ -472,6 +587,8 @@ def score_batch(patients: list[PatientRecord | dict[str, Any]] | str | Path,
         As for :func:`score`.
     sort_by
         ``"response"`` (highest probability first) or ``"risk"`` (highest risk first).
+    cache_dir, image_dir, image_root
+        As for :func:`score` (records with image + mask files).
 
     Returns
     -------
@@ -491,6 +608,13 @@ def score_batch(patients: list[PatientRecord | dict[str, Any]] | str | Path,
             records[i - 1] = r.model_copy(update={"patient_id": f"row-{i}"})
     if not records:
         return []
+    if any(r.images for r in records):
+        from icipredict.predict.radiomics import with_image_radiomics
+
+        records = with_image_radiomics(
+            records, labels=[f"record {i} ({r.patient_id})" for i, r in enumerate(records, 1)],
+            cache=cache_dir, base_dir=image_dir if image_dir is not None else image_root,
+            allowed_root=image_root, source=source)
     bm = load_board_model(model)
     frame = record_frame(records)
     out = bm.predict(frame, horizons=list(CURVE_MONTHS), explain=explain)
@@ -513,7 +637,8 @@ def sort_scores(scores: list[BoardScore], sort_by: str = "response") -> list[Boa
 
 def score_store(store: str | Path, patient_ids: list[str] | None = None, *,
                 centres: list[str] | None = None, model: str = DEFAULT_MODEL,
-                sort_by: str = "response") -> pd.DataFrame:
+                sort_by: str = "response", cache_dir: str | Path | None = None
+                ) -> pd.DataFrame:
     """Score patients already in the cohort store (a store query); one sorted row per patient.
 
     Returns the registry output columns with ``patient_id`` and ``risk_group``; no reasons (the
@@ -521,11 +646,16 @@ def score_store(store: str | Path, patient_ids: list[str] | None = None, *,
     """
     from icipredict.cohort.store import CohortStore
     from icipredict.features.builder import patient_frame
+    from icipredict.predict.radiomics import imaging_radiomics
 
-    cohort = CohortStore(store).cohort(centres)
-    frame = patient_frame(cohort)
-    if patient_ids is not None:
-        frame = frame.loc[frame.index.isin([str(p) for p in patient_ids])]
+    ids = None if patient_ids is None else [str(p) for p in patient_ids]
+    cohort = CohortStore(store).cohort(centres, patient_ids=ids)
+    # Radiomics as training built them (stored rows, precomputed tables, images via the cache).
+    rad, errors = imaging_radiomics(cohort.imaging, cohort.radiomics, cache=cache_dir,
+                                    n_jobs=2)
+    if len(errors):
+        logger.warning("radiomics failed for %d stored lesion(s)", len(errors))
+    frame = patient_frame(cohort, rad)
     bm = load_board_model(model)
     out = bm.predict(frame, horizons=list(REPORT_MONTHS), explain=False).reset_index(drop=True)
     out.insert(0, "patient_id", frame.index.to_numpy())

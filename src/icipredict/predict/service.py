@@ -1,11 +1,15 @@
 """REST API and board web page (FastAPI): ``icipredict serve``.
 
-Endpoints: ``POST /score`` (one record), ``POST /score/batch`` (a list, sorted), ``GET /models``,
+Endpoints: ``POST /score`` (one record, or ``{"patient_id": ...}`` of the cohort store when the
+app has one), ``POST /score/batch`` (a list, sorted), ``GET /models``,
 ``GET /health``, the board page ``GET /board`` and OpenAPI docs at ``/docs``. Every endpoint but
 ``/health`` needs ``Authorization: Bearer <token>`` (token from ``ICIPREDICT_API_TOKEN``;
 compared in constant time); the board page keeps the token in the browser session and sends it
 with its requests. Bodies over :data:`MAX_BODY_BYTES` get 413; invalid records get 422 with the
-list of fields. Logs carry request paths and timings, never a patient's values.
+list of fields; an unknown stored patient gets 404. Image + mask paths in a record are read only
+under the app's image folder (``ICIPREDICT_IMAGE_ROOT``); without one, records with images are
+refused (422) rather than letting a client make the server open arbitrary files. Logs carry
+request paths and timings, never a patient's values.
 """
 
 from __future__ import annotations
@@ -23,18 +27,28 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from icipredict.predict.record import RecordError, json_schema
 from icipredict.predict.report import render_list, render_report
-from icipredict.predict.scorer import DEFAULT_MODEL, load_board_model, score, score_batch
+from icipredict.predict.scorer import (
+    DEFAULT_MODEL,
+    UnknownPatientError,
+    load_board_model,
+    score,
+    score_batch,
+    score_stored,
+)
 
 logger = logging.getLogger(__name__)
 
 TOKEN_ENV = "ICIPREDICT_API_TOKEN"
+IMAGE_ROOT_ENV = "ICIPREDICT_IMAGE_ROOT"
 MAX_BODY_BYTES = 1_000_000
 MAX_BATCH = 5000
 _BOARD_PAGE = Path(__file__).with_name("templates") / "board.html"
 
 
 def create_app(model: str = DEFAULT_MODEL, *, token: str | None = None,
-               max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+               max_body_bytes: int = MAX_BODY_BYTES, store: str | Path | None = None,
+               image_root: str | Path | None = None,
+               cache_dir: str | Path | None = None) -> FastAPI:
     """Build the API.
 
     Parameters
@@ -46,8 +60,18 @@ def create_app(model: str = DEFAULT_MODEL, *, token: str | None = None,
         token the app refuses every authenticated request (it never runs open).
     max_body_bytes
         Larger request bodies are refused with 413.
+    store
+        Cohort store file: ``POST /score`` then also accepts ``{"patient_id": "P-..."}``.
+    image_root
+        Folder image/mask paths of records are read under (relative paths are relative to
+        it); default from ``ICIPREDICT_IMAGE_ROOT``. Without it, records with images get 422.
+    cache_dir
+        Radiomics feature cache (default ``ICIPREDICT_RADIOMICS_CACHE`` or a temporary folder).
     """
     secret = token if token is not None else os.environ.get(TOKEN_ENV, "")
+    if image_root is None and os.environ.get(IMAGE_ROOT_ENV):
+        image_root = os.environ[IMAGE_ROOT_ENV]
+    image_root = Path(image_root) if image_root is not None else None
     app = FastAPI(title="icipredict tumour board API", version="1.0",
                   description="Scores patients for immune checkpoint inhibitor response and "
                   "survival with the registry champion. Decision support only.")
@@ -79,6 +103,31 @@ def create_app(model: str = DEFAULT_MODEL, *, token: str | None = None,
     async def record_error(request: Request, exc: RecordError) -> JSONResponse:
         return JSONResponse({"detail": "invalid patient record", "errors": exc.problems}, 422)
 
+    @app.exception_handler(UnknownPatientError)
+    async def unknown_patient(request: Request, exc: UnknownPatientError) -> JSONResponse:
+        return JSONResponse({"detail": "patient not found in the cohort store",
+                             "errors": [{"field": "patient_id", "message": exc.message}]}, 404)
+
+    def _check_images(records: list[dict[str, Any]], labels: list[str | None]) -> None:
+        if image_root is not None:
+            return
+        problems = [{"field": f"{lab}.images" if lab else "images", "message": (
+            "this server reads no image files (it has no image folder, see "
+            f"{IMAGE_ROOT_ENV}); send precomputed radiomics instead")}
+            for rec, lab in zip(records, labels, strict=True)
+            if isinstance(rec, dict) and rec.get("images")]
+        if problems:
+            raise RecordError(problems)
+
+    def _by_id(record: dict[str, Any]) -> bool:
+        if set(record) != {"patient_id"}:
+            return False
+        if store is None:
+            raise RecordError([{"field": "patient_id", "message": (
+                "this server has no cohort store to look patients up in; send the full "
+                "patient record")}])
+        return True
+
     def _model(uri: str | None) -> str:
         if uri is not None and not uri.startswith("models:/"):
             raise HTTPException(422, "model must be a models:/ registry URI")
@@ -92,8 +141,14 @@ def create_app(model: str = DEFAULT_MODEL, *, token: str | None = None,
     @app.post("/score", dependencies=[Depends(auth)])
     def score_one(record: dict[str, Any], model_uri: str | None = None,
                   report: bool = False) -> JSONResponse:
-        """Score one patient record (see ``/schema``); ``report=true`` adds the HTML page."""
-        s = score(record, _model(model_uri))
+        """Score one patient record (see ``/schema``), or ``{"patient_id": ...}`` of the cohort
+        store; ``report=true`` adds the HTML page."""
+        if _by_id(record):
+            s = score_stored(str(record["patient_id"]), store, _model(model_uri),
+                             cache_dir=cache_dir)
+        else:
+            _check_images([record], [None])
+            s = score(record, _model(model_uri), cache_dir=cache_dir, image_root=image_root)
         body = s.to_dict()
         if report:
             body["report_html"] = render_report(s)
@@ -105,7 +160,9 @@ def create_app(model: str = DEFAULT_MODEL, *, token: str | None = None,
         """Score a list of records; sorted (highest response probability first)."""
         if len(records) > MAX_BATCH:
             raise HTTPException(413, f"at most {MAX_BATCH} records per request")
-        scores = score_batch(records, _model(model_uri), sort_by=sort_by)
+        _check_images(records, [f"record {i}" for i in range(1, len(records) + 1)])
+        scores = score_batch(records, _model(model_uri), sort_by=sort_by, cache_dir=cache_dir,
+                             image_root=image_root)
         body: dict[str, Any] = {"scores": [s.to_dict() for s in scores]}
         if html:
             body["list_html"] = render_list(scores)
