@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
+# UTF-8 whatever the locale (CI may run with none): YAML, MAF and reports are UTF-8 text.
+export PYTHONUTF8 := 1
 
 .PHONY: install chromium demo test lint bench clean
 

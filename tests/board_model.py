@@ -88,6 +88,7 @@ def register_stand_in(tmp: Path, name: str = "icipredict") -> str:
     art.mkdir(parents=True, exist_ok=True)
     (art / "domain.json").write_text(json.dumps(DOMAIN))
     (art / "risk_groups.json").write_text(json.dumps({"cut_points": RISK_CUTS, "labels": ["low", "intermediate", "high"]}))
+    mlflow.set_experiment("board-stand-in")  # never the experiment a previous test left active
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(
             name="model", python_model=StandInModel(), signature=signature(),

@@ -33,3 +33,25 @@ def chowell_dir(shared_data: Path) -> Path:
 def _pseudonym_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """A fixed test secret so pseudonyms are reproducible within the suite."""
     monkeypatch.setenv("ICIPREDICT_PSEUDONYM_KEY", "test-secret-not-for-production")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _mlflow_state_per_module():
+    """MLflow keeps the active run and experiment in process globals: reset them between modules.
+
+    pytest-xdist runs several modules in one process; without this a module that points MLflow
+    at a fresh tracking store inherits the previous module's experiment id, which does not exist
+    there.
+    """
+    yield
+    import sys
+
+    if "mlflow" not in sys.modules:
+        return
+    import mlflow
+    from mlflow.tracking import fluent
+
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    fluent._active_experiment_id = None
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)

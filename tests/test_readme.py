@@ -11,7 +11,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_readme_column_map_example_validates(tmp_path: Path) -> None:
-    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.S)
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
     assert blocks, "README has no YAML example"
     path = tmp_path / "map.yaml"
     path.write_text(blocks[0])
@@ -23,5 +23,5 @@ def test_readme_column_map_example_validates(tmp_path: Path) -> None:
 
 
 def test_readme_opens_with_the_two_commands() -> None:
-    head = README.read_text()[:1500]
+    head = README.read_text(encoding="utf-8")[:1500]
     assert "make demo" in head and "make test" in head

@@ -24,7 +24,7 @@ def read_yaml(path: str | Path, what: str, error: type[Exception]) -> Any:
     """
     path = Path(path)
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise error(f"{what} not found", file=path) from exc
     except yaml.YAMLError as exc:

@@ -151,7 +151,7 @@ def harmonisation_table(network_dir: Path) -> pd.DataFrame:
     """
     from icipredict.cohort import harmonise as hz
 
-    doc = yaml.safe_load((network_dir / "network.yaml").read_text())
+    doc = yaml.safe_load((network_dir / "network.yaml").read_text(encoding="utf-8"))
     rows = []
     for c in doc["centres"]:
         source = network_dir / c["source"]
@@ -160,7 +160,7 @@ def harmonisation_table(network_dir: Path) -> pd.DataFrame:
             done += ["cBioPortal OS_STATUS/PFS_STATUS '1:DECEASED'/'1:PROGRESSED' -> event flags",
                      "panel per sample from the gene-panel matrix"]
         else:
-            cmap = yaml.safe_load(source.read_text())
+            cmap = yaml.safe_load(source.read_text(encoding="utf-8"))
             mapped: set[str] = set()
             for f in cmap.get("files", []):
                 for canon, spec in (f.get("columns") or {}).items():

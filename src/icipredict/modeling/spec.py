@@ -154,7 +154,7 @@ def load_spec(path: str | Path) -> ModelSpec:
     if not p.is_file():
         raise CohortError("model spec not found", file=p)
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         raise CohortError(f"not valid YAML: {err}", file=p) from err
     if not isinstance(data, dict):

@@ -256,7 +256,7 @@ def _line_of(path: Path | None, dotted: str) -> int | None:
     if path is None or not path.is_file():
         return None
     try:
-        node = yaml.compose(path.read_text())
+        node = yaml.compose(path.read_text(encoding="utf-8"))
     except yaml.YAMLError:
         return None
     line = None
