@@ -236,3 +236,88 @@ def test_service_scores_with_the_real_champion(champion, records):
     r = client.post("/score", json=bad, headers=auth)
     assert r.status_code == 422
     assert {e["field"] for e in r.json()["errors"]} >= {"albumin", "age"}
+
+
+# ------------------------------------------------------------------ stored patients and images
+
+
+@pytest.fixture(scope="module")
+def stored(champion) -> dict:
+    """The training store with the radiomics the training run computed (its own step)."""
+    from icipredict.features.spec import read_spec
+    from icipredict.tracking.runs import _radiomics
+
+    root = champion["root"]
+    cohort = champion["store"].cohort()
+    spec = read_spec(root / "experiments" / "features.yaml")
+    rad = _radiomics(cohort, spec, root / "cache", False)
+    im = cohort.imaging
+    files = im.dropna(subset=["image_uri"])
+    ids = {"images": str(files["patient_id"].iloc[0]),
+           "table": str(im.dropna(subset=["radiomics_uri"])["patient_id"].iloc[0]),
+           "none": str(next(p for p in cohort.patients["patient_id"]
+                            if p not in set(im["patient_id"])))}
+    return {"cohort": cohort, "radiomics": rad, "ids": ids, "path": champion["store"].path,
+            "cache": root / "cache"}
+
+
+def test_score_by_id_equals_the_equivalent_record(champion, stored):
+    from icipredict.demo import patient_record
+    from icipredict.predict.scorer import score, score_stored
+
+    for kind, pid in stored["ids"].items():
+        by_id = score_stored(pid, stored["path"], champion["uri"], cache_dir=stored["cache"])
+        rec = patient_record(stored["cohort"], pid, stored["radiomics"])
+        by_rec = score(rec, champion["uri"])
+        assert by_id.response.probability == pytest.approx(by_rec.response.probability), kind
+        assert by_id.risk.score == pytest.approx(by_rec.risk.score), kind
+        assert [p.survival for p in by_id.os.curve] == pytest.approx(
+            [p.survival for p in by_rec.os.curve]), kind
+        assert _codes(by_id) == _codes(by_rec), kind
+        assert [r.feature for r in by_id.reasons] == [r.feature for r in by_rec.reasons]
+        assert by_id.missing_modalities == ([] if kind != "none" else ["imaging"]), kind
+
+
+def test_record_with_image_files_scores_as_training_saw_them(champion, stored):
+    """A record naming the stored patient's image + mask files gets the same score as that
+    patient by ID (radiomics computed with the training settings and lesion rule)."""
+    from icipredict.demo import patient_record
+    from icipredict.predict.scorer import score, score_stored
+
+    pid = stored["ids"]["images"]
+    rows = stored["cohort"].imaging
+    rows = rows[rows["patient_id"] == pid]
+    rec = patient_record(stored["cohort"], pid)  # no radiomics
+    assert "radiomics" not in rec
+    rec["images"] = [{"image": r.image_uri, "mask": r.mask_uri, "lesion_id": r.lesion_id}
+                     for r in rows.itertuples()]
+    s = score(rec, champion["uri"])
+    by_id = score_stored(pid, stored["path"], champion["uri"], cache_dir=stored["cache"])
+    assert s.missing_modalities == [] and s.completeness["imaging"] == 1.0
+    assert s.response.probability == pytest.approx(by_id.response.probability)
+    assert s.risk.score == pytest.approx(by_id.risk.score)
+    without = score({k: v for k, v in rec.items() if k != "images"}, champion["uri"])
+    assert without.response.probability != pytest.approx(s.response.probability)
+
+
+def test_cli_predict_by_patient_id(champion, stored, tmp_path):
+    from typer.testing import CliRunner
+
+    from icipredict.cli import app
+    from icipredict.predict.scorer import score_stored
+
+    pid = stored["ids"]["table"]
+    out = tmp_path / "s.json"
+    base = ["predict", "--store", str(stored["path"]), "--model", champion["uri"],
+            "--tracking-uri", champion["tracking"]]
+    res = CliRunner().invoke(app, [*base, "--patient-id", pid, "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    body = json.loads(out.read_text())
+    assert body["patient_id"] == pid
+    assert body["response"] == score_stored(pid, stored["path"], champion["uri"]).to_dict()[
+        "response"]
+    res = CliRunner().invoke(app, [*base, "--patient-id", "P-0000000000000000"])
+    assert res.exit_code == 2 and "not in the cohort store" in res.output
+    res = CliRunner().invoke(app, ["predict", "--patient-id", pid, "--model", champion["uri"]],
+                             env={"ICIPREDICT_STORE": ""})
+    assert res.exit_code == 2 and "--store" in res.output

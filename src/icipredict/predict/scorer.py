@@ -432,11 +432,12 @@ class UnknownPatientError(CohortError):
 
 
 def _is_patient_id(patient: Any) -> bool:
-    """A bare string that is neither JSON text nor an existing file: a store patient ID."""
+    """A bare string that is neither JSON text nor a (possibly missing) JSON file: an ID."""
     if not isinstance(patient, str):
         return False
     text = patient.strip()
-    return bool(text) and not text.startswith("{") and not Path(text).is_file()
+    return (bool(text) and not text.startswith("{") and not text.lower().endswith(".json")
+            and not Path(text).is_file())
 
 
 def score(patient: PatientRecord | dict[str, Any] | str | Path, model: str = DEFAULT_MODEL, *,
