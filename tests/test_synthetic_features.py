@@ -53,3 +53,15 @@ def test_gene_not_on_panel_is_not_profiled(network) -> None:
     with_rows = sub.index.intersection(c.mutations["sample_id"].astype(str).unique())
     assert len(with_rows) > 0
     assert sub.loc[with_rows, "mut_TP53"].isin([0.0, 1.0]).all()
+
+
+def test_a_later_export_never_reuses_source_ids() -> None:
+    """New patients of the same centres get new source IDs (else pseudonyms would collide)."""
+    from icipredict.cohort.synthetic import simulate_patients
+
+    first = simulate_patients(120, seed=1)
+    later = simulate_patients(60, seed=2, first_id=120)
+    keys = lambda df: set(zip(df["centre"], df["source_patient_id"], strict=True))  # noqa: E731
+    assert keys(first).isdisjoint(keys(later))
+    # the default keeps the original numbering (byte-identical files for the same seed)
+    assert simulate_patients(120, seed=1)["source_patient_id"].equals(first["source_patient_id"])

@@ -353,7 +353,10 @@ def external_cohort(ctx: DemoContext) -> tuple[Cohort, pd.DataFrame]:
     from icipredict.features.builder import patient_frame
 
     n = max(60, ctx.n_patients // 3)
-    net = generate_network(ctx.external_dir, n_patients=n, seed=ctx.seed + 1000, workers=2)
+    # New patients: their source IDs continue after the training export's, so a pseudonym never
+    # names two people (the same centre + source ID is the same patient).
+    net = generate_network(ctx.external_dir, n_patients=n, seed=ctx.seed + 1000, workers=2,
+                           first_id=ctx.n_patients)
     store = CohortStore(ctx.external_store_path)
     _ingest_network(net, store)
     cohort = store.cohort()

@@ -328,7 +328,7 @@ def centre_mix(spec: CentreSpec) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 
 
-def simulate_patients(n_patients: int, seed: int) -> pd.DataFrame:
+def simulate_patients(n_patients: int, seed: int, first_id: int = 0) -> pd.DataFrame:
     """Draw the per-patient truth: covariates, latent genomics, response and survival.
 
     Parameters
@@ -454,7 +454,7 @@ def simulate_patients(n_patients: int, seed: int) -> pd.DataFrame:
     })
     for g in DRIVER_GENES:
         df[f"drv_{g}"] = drivers[g]
-    _assign_assays_and_ids(df, rng)
+    _assign_assays_and_ids(df, rng, first_id)
     return df
 
 
@@ -468,8 +468,13 @@ _ID_STYLE = {
 }
 
 
-def _assign_assays_and_ids(df: pd.DataFrame, rng: np.random.Generator) -> None:
-    """Add source IDs, panel, sequencing and imaging assignments (in place)."""
+def _assign_assays_and_ids(df: pd.DataFrame, rng: np.random.Generator, first_id: int = 0) -> None:
+    """Add source IDs, panel, sequencing and imaging assignments (in place).
+
+    ``first_id`` shifts each centre's running number, so a later export of the same centres
+    (new patients) never reuses an earlier export's source IDs: the same ID at the same centre
+    is the same person, and gets the same pseudonym.
+    """
     n = len(df)
     pid = np.empty(n, dtype=object)
     sid = np.empty(n, dtype=object)
@@ -481,7 +486,7 @@ def _assign_assays_and_ids(df: pd.DataFrame, rng: np.random.Generator) -> None:
         idx = np.flatnonzero(df["centre_index"].to_numpy() == k)
         m = idx.size
         within[idx] = np.arange(m)
-        ids = [_ID_STYLE[spec.name](i) for i in range(m)]
+        ids = [_ID_STYLE[spec.name](first_id + i) for i in range(m)]
         pid[idx] = ids
         names = list(spec.panels)
         chosen = np.array(names, dtype=object)[rng.choice(len(names), m,
@@ -1176,7 +1181,7 @@ TRUTH_COLUMNS = [
 
 
 def generate_network(out: str | Path, n_patients: int = 600, seed: int = 7,
-                     workers: int = 1) -> Network:
+                     workers: int = 1, first_id: int = 0) -> Network:
     """Write the synthetic six-centre network to ``out``.
 
     Parameters
@@ -1189,6 +1194,9 @@ def generate_network(out: str | Path, n_patients: int = 600, seed: int = 7,
         Random seed: the same seed gives byte-identical files.
     workers
         Processes used to write images (the output does not depend on it).
+    first_id
+        First running number of each centre's source IDs: give a later export of new patients
+        a number past the earlier export's, so no source ID means two people.
 
     Returns
     -------
@@ -1197,7 +1205,7 @@ def generate_network(out: str | Path, n_patients: int = 600, seed: int = 7,
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    truth = simulate_patients(n_patients, seed)
+    truth = simulate_patients(n_patients, seed, first_id)
     maf = simulate_mutations(truth, seed)
     obs = _observed(truth)
     writers = {"harbour": _write_cbioportal, "lindenhof": _write_lindenhof,

@@ -352,7 +352,10 @@ class PyRadiomicsEngine:
             import radiomics
             from radiomics import featureextractor
 
-            radiomics.setVerbosity(logging.ERROR)  # pyradiomics logs every feature at INFO
+            # pyradiomics logs every feature at INFO, on its own handler and (propagating) on the
+            # application's: quiet both.
+            radiomics.setVerbosity(logging.ERROR)
+            logging.getLogger("radiomics").setLevel(logging.ERROR)
             self._extractor = featureextractor.RadiomicsFeatureExtractor(
                 self.settings.to_pyradiomics())
         return self._extractor
