@@ -68,6 +68,8 @@ ALWAYS_REQUIRED = ("cancer_type",)
 #: String input columns (everything else is numeric in canonical units).
 STRING_COLUMNS = ("cancer_type", "sex", "drug_class", "msi_status")
 Z95 = 1.959963984540054
+#: Batches from this many rows use two XGBoost threads (fewer: one, see ResponseScorer).
+PARALLEL_ROWS = 20_000
 
 ENTRY_CODE = """\
 # Models-from-code entry of the icipredict registry model (nothing here is pickled).
@@ -334,12 +336,24 @@ class ResponseScorer:
             return
         import xgboost as xgb
 
+        # One thread for small batches: a 2-thread OpenMP call costs milliseconds of start-up
+        # on a busy 2-core machine (x 20 refits x folds per patient); two for large batches.
         self.boosters = []
         for name in entry["boosters"]:
             b = xgb.Booster()
             b.load_model(str(folder / name))
-            b.set_param({"nthread": 2})
+            b.set_param({"nthread": 1})
             self.boosters.append(b)
+        self._parallel: list[Any] | None = None
+
+    def _boosters_for(self, n: int) -> list[Any]:
+        if n < PARALLEL_ROWS:
+            return self.boosters
+        if self._parallel is None:
+            self._parallel = [b.copy() for b in self.boosters]
+            for b in self._parallel:
+                b.set_param({"nthread": 2})
+        return self._parallel
 
     def _matrix(self, X: pd.DataFrame) -> np.ndarray:
         return X.reindex(columns=self.features).to_numpy(dtype=np.float32)
@@ -357,7 +371,7 @@ class ResponseScorer:
             margins = [m.margin(Z) for m in self.linear]
         else:
             margins = [np.asarray(b.inplace_predict(Z, predict_type="margin", missing=np.nan),
-                                  dtype=float).ravel() for b in self.boosters]
+                                  dtype=float).ravel() for b in self._boosters_for(len(Z))]
         out = np.zeros(len(Z))
         for margin, cal in zip(margins, self.calibrators, strict=True):
             if cal is None:
