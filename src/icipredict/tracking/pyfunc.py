@@ -902,8 +902,11 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
 def _nullable(values: np.ndarray) -> np.ndarray:
     """Floats, or objects with None for missing (JSON null, never NaN) when any is missing."""
     values = np.asarray(values, dtype=float)
-    if not np.isnan(values).any():
+    missing = np.isnan(values)
+    if not missing.any():
         return values
+    if missing.all():
+        return np.full(len(values), None, dtype=object)
     out = values.astype(object)
     out[np.isnan(values)] = None
     return out
