@@ -46,9 +46,11 @@ def build_demo(root: Path) -> dict:
         "params: {n_estimators: 30, max_depth: 2, n_jobs: 1}\ncalibrate: true\n")
     (exp / "cox.yaml").write_text(
         "name: cox_small\ntask: survival\nestimator: CoxPHSurvival\nparams: {penalizer: 0.1}\n")
+    (exp / "tmb.yaml").write_text(
+        "name: tmb_cmp\ntask: response\nestimator: TMBThreshold\nparams: {threshold: 10}\n")
     (exp / "demo.yaml").write_text(
         f"name: demo_test\ncohort:\n  store: {{path: {root / 'demo.duckdb'}}}\n"
-        "features: features.yaml\nmodels: [xgb.yaml, cox.yaml]\n"
+        "features: features.yaml\nmodels: [xgb.yaml, cox.yaml, tmb.yaml]\n"
         "validation: {scheme: leave_one_centre_out}\nn_bootstrap: 50\n"
         "tracking: {experiment: demo-test}\n")
     uri = fresh_tracking_uri(root)
@@ -166,3 +168,17 @@ def test_fold_table_matches_centres(demo):
     folds = demo["result"].fold_metrics
     assert folds["n_test"].sum() == 300
     assert np.all(folds["n_train"] + folds["n_test"] == 300)
+
+
+def test_further_response_models_are_compared_on_the_same_held_out_patients(demo):
+    """A second response model (here TMB alone) is evaluated on the same folds and compared."""
+    import mlflow
+
+    m = mlflow.get_run(demo["result"].run_id).data.metrics
+    assert m["cv_tmb_cmp_response_auc_ci_low"] <= m["cv_tmb_cmp_response_auc"] \
+        <= m["cv_tmb_cmp_response_auc_ci_high"]
+    diff = m["cv_xgb_small_minus_tmb_cmp_auc"]
+    assert diff == pytest.approx(m["cv_response_auc"] - m["cv_tmb_cmp_response_auc"], abs=1e-9)
+    assert m["cv_xgb_small_minus_tmb_cmp_auc_ci_low"] <= diff \
+        <= m["cv_xgb_small_minus_tmb_cmp_auc_ci_high"]
+    assert 0 <= m["cv_xgb_small_minus_tmb_cmp_auc_p"] <= 1

@@ -210,6 +210,45 @@ def _fit_all(frame: pd.DataFrame, feature_spec, specs: dict[str, Any], targets: 
     return fitted
 
 
+def _comparator_probability(spec: Any, builder: Any, train: pd.DataFrame,
+                            test: pd.DataFrame) -> np.ndarray:
+    """A comparator response model fitted on the fold's training patients (same features)."""
+    from icipredict.modeling.search import tune_and_fit
+
+    ok, y = _responder(train)
+    model, _ = tune_and_fit(spec, builder.transform(train)[ok], y)
+    return model.predict_proba(builder.transform(test))[:, 1]
+
+
+def _comparator_metrics(held: pd.DataFrame, oof: pd.DataFrame, primary: str,
+                        comparators: list[Any], config: ExperimentConfig) -> dict[str, float]:
+    """Held-out metrics of each comparator and its paired difference from the primary model.
+
+    ``cv_<name>_response_*`` as for the primary; ``cv_<primary>_minus_<name>_auc`` with the
+    paired-bootstrap CI and two-sided p-value (same patients, same resamples).
+    """
+    from icipredict.evaluation.compare import compare_auc
+    from icipredict.evaluation.metrics import response_metrics
+
+    out: dict[str, float] = {}
+    ok, y = _responder(held)
+    primary_p = oof["prob"].to_numpy()[ok]
+    for comp in comparators:
+        p = oof[f"prob_{comp.name}"].to_numpy()[ok]
+        try:
+            rep = response_metrics(y, p, n_boot=config.n_bootstrap, seed=config.seed)
+            cmp = compare_auc(y, primary_p, p, n_boot=config.n_bootstrap, seed=config.seed)
+        except (CohortError, ValueError) as exc:
+            logger.warning("comparator %s not evaluated: %s", comp.name, exc)
+            continue
+        out.update({f"cv_{comp.name}_response_{k}": v for k, v in rep.to_dict().items()
+                    if isinstance(v, int | float)})
+        key = f"cv_{primary}_minus_{comp.name}_auc"
+        out.update({key: cmp.difference.value, f"{key}_ci_low": cmp.difference.low,
+                    f"{key}_ci_high": cmp.difference.high, f"{key}_p": cmp.p_value})
+    return {k: float(v) for k, v in out.items() if v is not None and np.isfinite(v)}
+
+
 INTERVAL_NOTE = (
     "Per-patient 95% intervals: spread of {r} refits of the response and Cox models on bootstrap "
     "resamples of the training patients (logit / complementary log-log scale), the response "
@@ -401,10 +440,13 @@ def train_experiment(
     feature_spec = read_spec(config.feature_spec_path)
     model_specs = [load_spec(p) for p in config.model_spec_paths]
     specs: dict[str, Any] = {}
+    comparators: list[Any] = []  # further response models: evaluated on the same folds, compared
     for s in model_specs:
         if s.task in specs:
-            logger.warning("only the first %s model goes into the registry model; %s ignored",
-                           s.task, s.name)
+            if s.task == "response" and "response" in config.targets:
+                comparators.append(s)
+            else:
+                logger.warning("only the first %s model is used; %s ignored", s.task, s.name)
             continue
         specs[s.task] = s
     uri = tracking_uri or config.tracking.tracking_uri
@@ -441,6 +483,9 @@ def train_experiment(
             with mlflow.start_run(run_name=f"{config.name}-{name}", nested=True):
                 fitted = _fit_all(train, feature_spec, specs, config.targets)
                 pred = _predict(fitted, test)
+                for comp in comparators:
+                    pred[f"prob_{comp.name}"] = _comparator_probability(comp, fitted.builder,
+                                                                        train, test)
                 metrics, notes = _metrics(test, pred, train, config, "")
                 mlflow.log_params({"fold": k, "held_out": name, "n_train": len(tr),
                                    "n_test": len(te)})
@@ -463,6 +508,9 @@ def train_experiment(
         held = frame.loc[oof.index]
         fit_frame = frame.iloc[np.flatnonzero(train_rows)]
         cv_metrics, notes = _metrics(held, oof, fit_frame, config, "cv_")
+        if "prob" in oof:
+            cv_metrics.update(_comparator_metrics(held, oof, specs["response"].name, comparators,
+                                                  config))
         mlflow.log_metrics(cv_metrics)
         if notes:
             mlflow.set_tag("notes", "; ".join(notes)[:5000])
@@ -567,6 +615,11 @@ def summary_lines(result: TrainResult) -> list[str]:
             lo, hi = m.get(f"{key}_ci_low"), m.get(f"{key}_ci_high")
             ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
             lines.append(f"{label}: {m[key]:.3f}{ci}")
+    for key in sorted(k for k in m if k.endswith("_auc") and "_minus_" in k):
+        primary, other = key.removeprefix("cv_").removesuffix("_auc").split("_minus_", 1)
+        lines.append(f"AUC {primary} - {other}: {m[key]:+.3f} [{m.get(key + '_ci_low', 0):+.3f}, "
+                     f"{m.get(key + '_ci_high', 0):+.3f}], paired bootstrap p = "
+                     f"{m.get(key + '_p', float('nan')):.3f}")
     return lines
 
 
