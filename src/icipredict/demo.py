@@ -109,6 +109,11 @@ class DemoContext:
         return self.workdir / "external.duckdb"
 
     @property
+    def heldout_path(self) -> Path:
+        """The gate's held-out evaluation table (model inputs + outcomes of the new patients)."""
+        return self.workdir / "heldout.parquet"
+
+    @property
     def cache_dir(self) -> Path:
         """Radiomics feature cache (keyed by settings and image hashes)."""
         return self.workdir / "cache" / "radiomics"
@@ -372,6 +377,17 @@ def _model_inputs(model_uri: str) -> list[str] | None:
     return schema.input_names() if schema is not None and schema.has_input_names() else None
 
 
+def write_heldout(ctx: DemoContext) -> Path:
+    """Write the gate's held-out table (model inputs + outcomes of the new patients).
+
+    Kept on disk so ``icipredict promote NAME VERSION --eval-data`` judges later versions on the
+    same (synthetic, pseudonymised) patients.
+    """
+    _, frame = external_cohort(ctx)
+    frame.reset_index(drop=True).to_parquet(ctx.heldout_path, index=False)
+    return ctx.heldout_path
+
+
 def step_register(ctx: DemoContext) -> str:
     """Register the run's model and promote it to champion through the gate."""
     from mlflow import MlflowClient
@@ -387,11 +403,13 @@ def step_register(ctx: DemoContext) -> str:
         tags = client.get_model_version(ctx.model_name, champion).tags or {}
         ctx.forced = "promotion.forced_reason" in tags
         ctx.promotion = f"version {champion} (this run) already holds {CHAMPION}"
+        if not ctx.heldout_path.exists():
+            write_heldout(ctx)
         return f"{ctx.model_name} {ctx.promotion}"
     ctx.version = (str(max(int(v.version) for v in existing)) if existing
                    else register(ctx.run_id, ctx.model_name))
-    _, frame = external_cohort(ctx)
-    data = EvalData.from_frame(frame.reset_index(drop=True))
+    write_heldout(ctx)
+    data = EvalData.read(ctx.heldout_path)
     columns = _model_inputs(f"models:/{ctx.model_name}/{ctx.version}")
     if columns is not None:
         data.X = data.X.reindex(columns=columns)
@@ -404,7 +422,7 @@ def step_register(ctx: DemoContext) -> str:
     ctx.forced = decision.forced
     ctx.promotion = decision.summary()
     word = "FORCED to champion (reason recorded)" if decision.forced else "promoted to champion"
-    return (f"{ctx.model_name} version {ctx.version} {word} on {len(frame)} held-out patients: "
+    return (f"{ctx.model_name} version {ctx.version} {word} on {len(data.X)} held-out patients: "
             + "; ".join(decision.reasons))
 
 
@@ -622,7 +640,8 @@ def closing_lines(ctx: DemoContext) -> list[str]:
              f"  radiomics cache                {ctx.cache_dir}",
              f"  MLflow (runs, registry)        {uri}  run {ctx.run_id}",
              f"  champion                       {ctx.model_uri} (version {ctx.version}"
-             f"{', FORCED with a recorded reason' if ctx.forced else ''})"]
+             f"{', FORCED with a recorded reason' if ctx.forced else ''})",
+             f"  gate's held-out patients       {ctx.heldout_path}"]
     for label in ctx.scores:
         lines.append(f"  board report {label:<17} {ctx.board_dir / (label + '.html')} (+ .json)")
     if ctx.weekly:
@@ -633,6 +652,8 @@ def closing_lines(ctx: DemoContext) -> list[str]:
               f"  icipredict predict --patient {ctx.board_dir / 'patients' / 'complete.json'} "
               f"--model {ctx.model_uri} --tracking-uri {uri}",
               f"  ICIPREDICT_API_TOKEN=change-me icipredict serve --model {ctx.model_uri} "
+              f"--tracking-uri {uri}",
+              f"  icipredict promote {ctx.model_name} <VERSION> --eval-data {ctx.heldout_path} "
               f"--tracking-uri {uri}",
               f"  icipredict cohort summary --store {ctx.store_path}",
               f"  icipredict cohort brca --store {ctx.store_path}"]
