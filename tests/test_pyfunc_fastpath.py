@@ -91,3 +91,17 @@ def test_transform_array_after_json_round_trip():
     frame = _frame(100, 9)
     np.testing.assert_array_equal(again.transform_array(frame),
                                   builder.transform(frame).to_numpy())
+
+
+def test_cached_encodings_repeat_exactly_and_follow_a_refit():
+    builder = FeatureBuilder(SPECS[0]).fit(_frame(400, 0))
+    one = _frame(1, 4)
+    first = builder.transform_array(one)
+    np.testing.assert_array_equal(builder.transform_array(one), first)  # served from the cache
+    # A refit on other cancer types and drug classes changes the one-hot columns: no stale reuse.
+    other = _frame(400, 7, types=["NSCLC", "GBM"])
+    other["drug_class"] = "CTLA4"
+    builder.fit(other)
+    again = builder.transform_array(one)
+    assert again.shape[1] != first.shape[1]
+    np.testing.assert_array_equal(again, builder.transform(one).to_numpy())

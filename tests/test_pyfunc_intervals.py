@@ -121,3 +121,14 @@ def test_xgboost_refits_are_saved_natively_and_give_intervals(tmp_path):
     full = model.predict(None, frame)
     assert fast["response_ci_low"].isna().all()
     assert fast["response_probability"].iloc[0] == full["response_probability"].iloc[0]
+
+
+def test_small_batches_score_exactly_as_large_ones(tmp_path):
+    """Few rows use one shared DMatrix, many use inplace_predict: the numbers are identical."""
+    model = _bundle(tmp_path, 300, 4, XGBResponse(n_estimators=40, max_depth=2, n_jobs=1),
+                    n_refits=4)
+    frame, _, _ = _patients(pyfunc.DMATRIX_ROWS + 50, np.random.default_rng(5))
+    big = model.predict(None, frame, params={"horizons": [12.0]})
+    for rows in ([0], [3, 7, 11], list(range(40))):
+        small = model.predict(None, frame.iloc[rows], params={"horizons": [12.0]})
+        pd.testing.assert_frame_equal(small, big.iloc[rows])

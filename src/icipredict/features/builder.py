@@ -117,22 +117,39 @@ def _num_array(frame: pd.DataFrame, column: str, n: int) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
 
 
-def _per_value(frame: pd.DataFrame, column: str, n: int, encode: Any) -> dict[str, np.ndarray]:
+#: Encodings of distinct-value sets remembered per builder (single-patient scoring repeats them).
+_ENCODING_CACHE_SIZE = 512
+
+
+def _per_value(frame: pd.DataFrame, column: str, n: int, encode: Any,
+               cache: dict[tuple, tuple[list[str], np.ndarray]] | None = None,
+               tag: Any = None) -> dict[str, np.ndarray]:
     """Encode a categorical column once per distinct value, then spread to the rows.
 
     ``encode`` maps a Series of the distinct values (plus one missing value, last) to a
     DataFrame with one row per value; row ``codes[i]`` of that frame is patient ``i``'s encoding.
+    With ``cache`` (and a ``tag`` naming the encoding), the encoded table of a set of distinct
+    values is remembered: the encoding is a fixed function of the fitted state, and building
+    its small DataFrames dominated scoring one patient.
     """
     if column in frame.columns:
         codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
         values = list(uniques)
     else:
         codes, values = np.full(n, -1, dtype=np.intp), []
-    distinct = pd.Series(values + [None], dtype=object)
-    encoded = encode(distinct)
-    table = encoded.to_numpy(dtype=float).reshape(len(distinct), -1)
+    key = (tag, tuple((type(v), v) for v in values)) if cache is not None else None
+    hit = cache.get(key) if cache is not None else None
+    if hit is None:
+        distinct = pd.Series(values + [None], dtype=object)
+        encoded = encode(distinct)
+        hit = (list(encoded.columns), encoded.to_numpy(dtype=float).reshape(len(distinct), -1))
+        if cache is not None:
+            if len(cache) >= _ENCODING_CACHE_SIZE:
+                cache.clear()
+            cache[key] = hit
+    columns, table = hit
     rows = np.where(codes < 0, len(values), codes)
-    return {c: table[rows, j] for j, c in enumerate(encoded.columns)}
+    return {c: table[rows, j] for j, c in enumerate(columns)}
 
 
 def _to_json_float(value: float) -> float | None:
@@ -281,16 +298,17 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         frame = self._check_frame(X)
         spec = self.spec_
         n = len(frame)
+        cache = self._encodings()
         raw: dict[str, np.ndarray] = {}
         if "clinical" in spec.modalities:
-            raw.update(self._clinical_arrays(frame, n))
+            raw.update(self._clinical_arrays(frame, n, cache))
         if "genomic" in spec.modalities:
             for name in spec.genomic:
                 if name == "msi_high":
                     raw["msi_high"] = _per_value(
                         frame, "msi_status", n,
                         lambda u: u.map({"MSI-H": 1.0, "MSS": 0.0}).astype(float)
-                        .to_frame("msi_high"))["msi_high"]
+                        .to_frame("msi_high"), cache, "msi_high")["msi_high"]
                 else:
                     raw[name] = _num_array(frame, name, n)
             for gene in spec.genes:
@@ -298,7 +316,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         if "clinical" in spec.modalities and spec.cancer_type != "none":
             raw.update(_per_value(frame, "cancer_type", n, lambda u: clin.encode_cancer_type(
                 u, encoding=spec.cancer_type, levels=self.cancer_levels_,
-                has_other=self.cancer_has_other_)))
+                has_other=self.cancer_has_other_), cache, "cancer_type"))
         if "imaging" in spec.modalities:
             for c in self.imaging_columns_:
                 raw[c] = _num_array(frame, c, n)
@@ -330,7 +348,20 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             out[:, j] = values
         return out
 
-    def _clinical_arrays(self, frame: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
+    def _encodings(self) -> dict[tuple, tuple[list[str], np.ndarray]]:
+        """This fitted state's cache of categorical encodings (see :func:`_per_value`)."""
+        # Keyed by the state the encodings depend on, so a refit or edited state never reuses.
+        state = (self.spec_.cancer_type, tuple(self.cancer_levels_), self.cancer_has_other_,
+                 tuple(self.drug_class_levels_))
+        cached = self.__dict__.get("_encoding_cache")
+        if cached is None or cached[0] != state:
+            cached = (state, {})
+            self.__dict__["_encoding_cache"] = cached
+        return cached[1]
+
+    def _clinical_arrays(self, frame: pd.DataFrame, n: int,
+                         cache: dict[tuple, tuple[list[str], np.ndarray]] | None = None
+                         ) -> dict[str, np.ndarray]:
         """Raw clinical columns (:func:`clinical.clinical_columns`) as arrays, in spec order."""
         out: dict[str, np.ndarray] = {}
         for name in self.spec_.clinical:
@@ -348,7 +379,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                 out.update(_per_value(frame, source, n, lambda u, name=name, source=source:
                                       clin.clinical_columns(
                                           u.to_frame(source), [name],
-                                          drug_class_levels=self.drug_class_levels_)))
+                                          drug_class_levels=self.drug_class_levels_),
+                                      cache, ("clinical", name)))
             else:
                 out[clin.BINARY[name]] = _num_array(frame, name, n)
         return out
