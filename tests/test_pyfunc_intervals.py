@@ -132,3 +132,18 @@ def test_small_batches_score_exactly_as_large_ones(tmp_path):
     for rows in ([0], [3, 7, 11], list(range(40))):
         small = model.predict(None, frame.iloc[rows], params={"horizons": [12.0]})
         pd.testing.assert_frame_equal(small, big.iloc[rows])
+
+
+def test_large_batches_in_blocks_give_the_unblocked_numbers(tmp_path, monkeypatch):
+    """Blocks of rows (CHUNK_ROWS) are concatenated into the same table, explain included."""
+    model = _bundle(tmp_path, 300, 6, XGBResponse(n_estimators=30, max_depth=2, n_jobs=1),
+                    n_refits=4, survival=True)
+    frame, _, _ = _patients(50, np.random.default_rng(7))
+    frame.loc[frame.index[::5], "albumin"] = np.nan  # missing values -> nullable columns
+    params = {"horizons": [6.0, 12.0], "explain": True}
+    whole = model.predict(None, frame, params=params)
+    monkeypatch.setattr(pyfunc, "CHUNK_ROWS", 7)
+    blocks = model.predict(None, frame, params=params)
+    pd.testing.assert_frame_equal(blocks, whole, check_exact=False, rtol=1e-12, atol=1e-14)
+    assert blocks["os_survival_12m_ci_low"].notna().all()
+    assert any(c.startswith("contrib_") for c in blocks.columns)
