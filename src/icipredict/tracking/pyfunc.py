@@ -776,20 +776,26 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
     def missing_modalities(self, frame: pd.DataFrame) -> np.ndarray:
         """Per row: comma-joined modalities with no input value at all ("" when complete)."""
         n = len(frame)
-        labels = np.full(n, "", dtype=object)
-        for modality in ("clinical", "genomic", "imaging"):
+        code = np.zeros(n, dtype=np.intp)  # bit k set: modality k has no value
+        modalities = ("clinical", "genomic", "imaging")
+        for k, modality in enumerate(modalities):
             cols = [c["name"] for c in self.columns
                     if c["modality"] == modality and c["name"] != "cancer_type"]
             if not cols:
                 continue
-            present = [c for c in cols if c in frame.columns]
-            if present:
-                absent = frame[present].isna().all(axis=1).to_numpy()
-            else:
-                absent = np.ones(n, dtype=bool)
-            sep = np.where(labels == "", "", ",")
-            labels = np.where(absent, labels + sep + modality, labels)
-        return labels
+            absent = np.ones(n, dtype=bool)
+            for c in cols:
+                if c not in frame.columns:
+                    continue
+                col = frame[c]
+                absent &= (np.isnan(col.to_numpy()) if col.dtype == np.float64
+                           else col.isna().to_numpy())
+                if not absent.any():
+                    break
+            code |= absent.astype(np.intp) << k
+        labels = np.array([",".join(m for k, m in enumerate(modalities) if bits >> k & 1)
+                           for bits in range(2 ** len(modalities))], dtype=object)
+        return labels[code]
 
     # -- predict helpers -----------------------------------------------------------------
     def _columns(self, Z: np.ndarray, features: list[str], dtype: Any,
@@ -940,8 +946,10 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
             for j, h in enumerate(horizons):
                 out[f"{end}_survival_{horizon_label(h)}m"] = surv[:, j]
         for end in ("os", "pfs"):
-            m = pd.Series(num[f"median_{end}"], index=index, dtype=float)
-            out[f"median_{end}_months"] = m.astype(object).where(m.notna(), None)
+            m = np.asarray(num[f"median_{end}"], dtype=float)
+            median = m.astype(object)
+            median[np.isnan(m)] = None  # not reached: JSON null
+            out[f"median_{end}_months"] = median
         nan = np.full(n, np.nan)
         for end in ("os", "pfs"):
             lo, hi = num.get(f"band_{end}_low"), num.get(f"band_{end}_high")
