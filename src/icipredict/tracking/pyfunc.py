@@ -895,7 +895,8 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
         return num
 
     # -- predict -------------------------------------------------------------------------
-    def predict(self, context, model_input, params: dict[str, Any] | None = None):  # noqa: ANN001
+    def predict(self, context, model_input: pd.DataFrame,  # noqa: ANN001 - PythonModelContext
+                params: dict[str, Any] | None = None) -> pd.DataFrame:
         """Score patients.
 
         Parameters
