@@ -173,15 +173,19 @@ class BoardModel:
                          card_link=self.card_link)
 
     def predict(self, frame: pd.DataFrame, *, horizons: list[float],
-                explain: bool = False) -> pd.DataFrame:
+                explain: bool = False, intervals: bool = True) -> pd.DataFrame:
         """The registry model's ``predict`` with the documented params.
 
         The frame is cut to the model's declared input columns (absent ones as missing) so the
         pyfunc's schema check neither warns about nor logs the extra columns.
+        ``intervals=False`` skips the bootstrap refits (null CI columns): the bulk path for
+        point estimates, several times faster on large batches.
         """
         if self.input_columns is not None:
             frame = frame.reindex(columns=self.input_columns)
         params = {"horizons": list(horizons), "explain": bool(explain)}
+        if not intervals:
+            params["intervals"] = False
         python_model = self._python_model()
         if python_model is not None:
             # The icipredict registry model checks its own input (required columns, numbers
