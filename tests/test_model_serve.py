@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,37 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from server_helpers import free_port, group_alive, port_free, stop_group
 from test_runs import trained
 
 pytestmark = pytest.mark.slow
 
 NAME = "icipredict-serve"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _port_free(port: int) -> bool:
-    """Nothing listens on ``port`` and a new server could bind it.
-
-    SO_REUSEADDR as every server sets it: the closed connections of the test linger in
-    TIME_WAIT for a minute and would otherwise block a plain bind.
-    """
-    with socket.socket() as c:
-        c.settimeout(2)
-        if c.connect_ex(("127.0.0.1", port)) == 0:
-            return False
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            s.listen(1)
-        except OSError:
-            return False
-    return True
 
 
 def _post(url: str, body: dict) -> tuple[int, dict]:
@@ -60,14 +34,6 @@ def _post(url: str, body: dict) -> tuple[int, dict]:
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +48,7 @@ def server(tmp_path_factory):
     frame = patient_frame(demo["store"].cohort(), include_outcomes=True)
     registry.promote(NAME, version, eval_data=registry.EvalData.from_frame(
         frame.reset_index(drop=True)), force=True, reason="serve test", n_boot=50)
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, MLFLOW_TRACKING_URI=mlflow.get_tracking_uri(),
                # mlflow execs `uvicorn` by name: the venv's bin must be on PATH
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
@@ -112,17 +78,8 @@ def server(tmp_path_factory):
             time.sleep(0.5)
         yield {"url": url, "port": port, "pgid": pgid, "proc": proc, "demo": demo}
     finally:
-        if _group_alive(pgid):
-            os.killpg(pgid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                pass
-            end = time.monotonic() + 20
-            while _group_alive(pgid) and time.monotonic() < end:
-                time.sleep(0.2)
-            if _group_alive(pgid):
-                os.killpg(pgid, signal.SIGKILL)
+        if group_alive(pgid):
+            stop_group(proc)
 
 
 def test_invocations_returns_the_documented_columns(server):
@@ -169,7 +126,7 @@ def test_zz_stopping_the_group_frees_the_port(server):
     os.killpg(pgid, signal.SIGTERM)
     server["proc"].wait(timeout=20)
     end = time.monotonic() + 20
-    while (_group_alive(pgid) or not _port_free(port)) and time.monotonic() < end:
+    while (group_alive(pgid) or not port_free(port)) and time.monotonic() < end:
         time.sleep(0.2)
-    assert not _group_alive(pgid), "a server process survived the group kill"
-    assert _port_free(port)
+    assert not group_alive(pgid), "a server process survived the group kill"
+    assert port_free(port)

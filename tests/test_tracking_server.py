@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,54 +19,14 @@ from icipredict.tracking.mlflow_setup import configure_tracking
 from icipredict.tracking.registry import CHAMPION, EvalData, promote, register
 from icipredict.tracking.scan import scan_run
 from mlflow_helpers import fresh_tracking_uri
+from server_helpers import free_port, group_alive, port_free, stop_group
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _port_free(port: int) -> bool:
-    """No one listens on the port (TIME_WAIT leftovers of closed connections are fine)."""
-    with socket.socket() as s:
-        if s.connect_ex(("127.0.0.1", port)) == 0:
-            return False
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _stop(proc: subprocess.Popen, timeout: float = 20) -> None:
-    """Stop the server and every worker: signal the whole process group, then wait."""
-    pgid = os.getpgid(proc.pid)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + timeout
-        while _group_alive(pgid) and time.monotonic() < deadline:
-            proc.poll()  # reap the leader so it does not linger as a zombie
-            time.sleep(0.2)
-        if not _group_alive(pgid):
-            break
-    proc.wait(timeout=5)
-    assert not _group_alive(pgid), "server processes survived"
+def _stop(proc: subprocess.Popen) -> None:
+    stop_group(proc)
+    assert not group_alive(proc.pid), "server processes survived"
 
 
 def _start_server(tmp_path: Path, port: int) -> subprocess.Popen:
@@ -97,7 +55,7 @@ def _start_server(tmp_path: Path, port: int) -> subprocess.Popen:
 
 
 def test_register_promote_and_load_champion_over_http(tmp_path):
-    port = _free_port()
+    port = free_port()
     proc = _start_server(tmp_path, port)
     try:
         configure_tracking(f"http://127.0.0.1:{port}", "server-test")
@@ -124,4 +82,4 @@ def test_register_promote_and_load_champion_over_http(tmp_path):
     finally:
         mlflow.set_tracking_uri(None)
         _stop(proc)
-    assert _port_free(port)
+    assert port_free(port)
