@@ -11,7 +11,9 @@ Rows:
 Columns: TMB, LLR6, RF16 (refit with the published recipes) and our models, each with
 AUC [95% CI], calibration slope, ECE, OS and PFS Harrell C [95% CI] (response models: C of the
 negated probability, as the papers report; survival models: C of their risk score). The LOCO row
-adds the range of the per-centre AUCs.
+adds the range of the per-centre AUCs. Under each table, a paired comparison of our models with
+the row's published baseline (RF16 on Chowell, LLR6 on LORIS and LOCO) on the same patients:
+AUC difference with paired-bootstrap CI and DeLong p, OS C difference with paired-bootstrap CI.
 
 Everything is chosen on training data only: hyperparameters by inner 5-fold CV (model specs in
 ``models/``), the calibration method by inner-CV log-loss, and "ours (selected)" is the
@@ -26,7 +28,7 @@ refitting the ensemble per fold, without the refits); fitted members are reused.
 Usage::
 
     .venv/bin/python benchmarks/quality.py                 # all rows; writes benchmarks/quality.md
-    .venv/bin/python benchmarks/quality.py --rows loco     # one row (the .md gets only that row)
+    .venv/bin/python benchmarks/quality.py --rows loco     # one row (other rows of the .md kept)
     .venv/bin/python benchmarks/quality.py --quick         # tiny searches (smoke run)
 """
 
@@ -51,6 +53,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sksurv.util import Surv
 
 from icipredict.config import SHARED_DATA
+from icipredict.evaluation.compare import compare_auc, compare_c_index, delong_test
 from icipredict.evaluation.metrics import (
     auc_score,
     auc_with_ci,
@@ -86,6 +89,8 @@ PUBLISHED = {
     "loris": "LLR6 0.754 AUC; OS C 0.677, PFS C 0.665 (LORIS score)",
 }
 N_BOOT = 1000
+#: Published baseline each row's paired comparisons are against.
+BASELINE = {"chowell": "RF16", "loris": "LLR6", "loco": "LLR6"}
 #: Random-search candidates: the specs' own (20 xgb_response, 15 xgb_cox); quick = smoke run.
 N_ITER = {"full": {}, "quick": {"xgb_response": 3, "xgb_cox": 3}}
 #: Threads per XGBoost fit and parallel search candidates (2 cores: 1 x 2 beats 2 x 1).
@@ -209,6 +214,41 @@ def _table(rows: list[tuple[str, dict[str, str]]]) -> pd.DataFrame:
     return table
 
 
+def fmt_p(p: float) -> str:
+    """A p-value to 3 decimals, small ones as ``<0.001``."""
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def paired_table(y: dict[str, np.ndarray], p: dict[str, np.ndarray],
+                 risk_os: dict[str, np.ndarray], baseline: str) -> list[str]:
+    """Markdown lines: each of our models vs ``baseline`` on the same test patients.
+
+    Response models: AUC difference (ours - baseline) with the paired-bootstrap 95% CI
+    (``N_BOOT`` resamples stratified on response, seed 0) and DeLong's p. Survival models: OS
+    Harrell C of our risk score minus the baseline's OS C of its negated probability (paired
+    bootstrap, stratified on the event). The predictions are the ones in the table above.
+    """
+    resp, os_ = y["response"], y["os"]
+    base = p[baseline]
+    out = [f"Paired comparison with {baseline} on the same test patients ({N_BOOT} paired "
+           "bootstrap resamples; DeLong for AUC):", "",
+           "| model | AUC difference vs " + baseline + " [95% CI] | bootstrap p | DeLong p "
+           "| OS C difference vs " + baseline + " [95% CI] | bootstrap p |",
+           "|---|---|---|---|---|---|"]
+    for name, prob in p.items():
+        if name == baseline or not name.startswith(("Ours", "LLR (", "XGB", "RF (", "Ens")):
+            continue
+        boot = compare_auc(resp, prob, base, n_boot=N_BOOT, seed=0)
+        dl = delong_test(resp, prob, base)
+        c = compare_c_index(os_["time"], os_["event"], -prob, -base, n_boot=N_BOOT, seed=0)
+        out.append(f"| {name} | {boot.difference} | {fmt_p(boot.p_value)} | {fmt_p(dl.p_value)} "
+                   f"| {c.difference} | {fmt_p(c.p_value)} |")
+    for name, risk in risk_os.items():
+        c = compare_c_index(os_["time"], os_["event"], risk, -base, n_boot=N_BOOT, seed=0)
+        out.append(f"| {name} (OS risk) | - | - | - | {c.difference} | {fmt_p(c.p_value)} |")
+    return out + [""]
+
+
 # ------------------------------------------------------------------------------------------------
 # rows 1-2: published splits
 # ------------------------------------------------------------------------------------------------
@@ -223,8 +263,13 @@ def outcomes(df: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
-def run_split(train: pd.DataFrame, test: pd.DataFrame, quick: bool) -> tuple[list, list[str]]:
-    """Fit every model on ``train``, score ``test``; return table rows and a log of choices."""
+def run_split(
+    train: pd.DataFrame, test: pd.DataFrame, quick: bool, baseline: str
+) -> tuple[list, list[str], list[str]]:
+    """Fit every model on ``train``, score ``test``.
+
+    Returns table rows, a log of choices, and the paired comparisons with ``baseline``.
+    """
     Xtr, Xte = chowell_features(train), chowell_features(test)
     Xtr = Xtr.drop(columns=["msi_score"], errors="ignore")  # absent from the LORIS layout
     Xte = Xte[Xtr.columns]
@@ -232,14 +277,16 @@ def run_split(train: pd.DataFrame, test: pd.DataFrame, quick: bool) -> tuple[lis
     y = ytr["response"]
     notes: list[str] = []
     rows: list[tuple[str, dict[str, str]]] = []
+    preds: dict[str, np.ndarray] = {}  # test probabilities, for the paired comparisons
+
+    def add(name: str, p: np.ndarray) -> None:
+        preds[name] = p
+        rows.append((name, response_cells(p, yte)))
 
     # --- published baselines, refit
-    tmb = TMBThreshold().fit(Xtr, y)
-    rows.append(("TMB", response_cells(tmb.predict_proba(Xte)[:, 1], yte)))
-    llr6 = LorisLLR6(features=LLR6_FEATURES).fit(Xtr, y)
-    rows.append(("LLR6", response_cells(llr6.predict_proba(Xte)[:, 1], yte)))
-    rf16 = RF16Forest(features=RF16_FEATURES).fit(Xtr, y)
-    rows.append(("RF16", response_cells(rf16.predict_proba(Xte)[:, 1], yte)))
+    add("TMB", TMBThreshold().fit(Xtr, y).predict_proba(Xte)[:, 1])
+    add("LLR6", LorisLLR6(features=LLR6_FEATURES).fit(Xtr, y).predict_proba(Xte)[:, 1])
+    add("RF16", RF16Forest(features=RF16_FEATURES).fit(Xtr, y).predict_proba(Xte)[:, 1])
 
     # --- our response candidates (all on the same training-only footing)
     _, llr_search = tune(load_spec("llr_tuned"), linear_view(Xtr), y)
@@ -277,28 +324,26 @@ def run_split(train: pd.DataFrame, test: pd.DataFrame, quick: bool) -> tuple[lis
     fitted[ens_name] = ensemble
     p_test = {name: m.predict_proba(Xte)[:, 1] for name, m in fitted.items()}
     for name, p in p_test.items():
-        rows.append((name, response_cells(p, yte)))
+        add(name, p)
     candidates = {**members, ens_name: ensemble}
 
     calibrated = CalibratedResponse(candidates[selected]).fit(Xtr, y)
     notes.append(f"calibration of {selected}: {calibrated.method_} "
                  f"(inner log-loss {calibrated.method_losses_})")
-    rows.append((f"Ours: {selected} + calibration",
-                 response_cells(calibrated.predict_proba(Xte)[:, 1], yte)))
+    add(f"Ours: {selected} + calibration", calibrated.predict_proba(Xte)[:, 1])
     platt = platt_on_oof(oof[selected], y)
     notes.append(f"Platt on inner-CV OOF of {selected}: slope {platt.coef_[0, 0]:.2f}, "
                  f"intercept {platt.intercept_[0]:.2f}")
-    rows.append((f"Ours: {selected} + Platt on inner OOF",
-                 response_cells(apply_platt(platt, p_test[selected]), yte)))
+    add(f"Ours: {selected} + Platt on inner OOF", apply_platt(platt, p_test[selected]))
     # Calibration study: unweighted LLR (no class_weight balancing), same C.
     unbal = UnbalancedLLR(C=c_best)
     p_unbal_oof = oof_proba(unbal, Xtr, y)
     notes.append(f"inner-CV LLR unbalanced: AUC {auc_score(y, p_unbal_oof):.3f}, "
                  f"cal. slope {calibration_slope(y, p_unbal_oof):.2f}")
-    rows.append(("LLR (all, tuned C, unbalanced)",
-                 response_cells(unbal.fit(Xtr, y).predict_proba(Xte)[:, 1], yte)))
+    add("LLR (all, tuned C, unbalanced)", unbal.fit(Xtr, y).predict_proba(Xte)[:, 1])
 
     # --- survival models (OS and PFS), tuned by inner-CV Harrell C
+    risk_os: dict[str, np.ndarray] = {}
     for spec_name, view in (("coxph", linear_view), ("xgb_cox", lambda X: X)):
         spec = spec_for(spec_name, quick)
         risk = {}
@@ -308,7 +353,8 @@ def run_split(train: pd.DataFrame, test: pd.DataFrame, quick: bool) -> tuple[lis
             notes.append(f"{spec_name} {endpoint}: {fmt_params(search.best_params_)} "
                          f"(inner C {search.best_score_:.3f})")
         rows.append((f"Ours: {spec_name} (OS/PFS)", survival_cells(risk, yte)))
-    return rows, notes
+        risk_os[f"Ours: {spec_name}"] = risk["os"]
+    return rows, notes, paired_table(yte, preds, risk_os, baseline)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -388,7 +434,7 @@ def loco_fold(train: pd.DataFrame, test: pd.DataFrame, quick: bool) -> tuple[dic
     return pred, notes
 
 
-def run_loco(quick: bool) -> tuple[list, list[str], int]:
+def run_loco(quick: bool) -> tuple[list, list[str], int, list[str]]:
     """Leave-one-centre-out on the synthetic network; pooled out-of-fold metrics."""
     with tempfile.TemporaryDirectory() as tmp:
         df = synthetic_cohort(Path(tmp))
@@ -416,10 +462,14 @@ def run_loco(quick: bool) -> tuple[list, list[str], int]:
     for spec_name in ("coxph", "xgb_cox"):
         risk = {e: oof[f"{spec_name}|{e}"].to_numpy() for e in ("os", "pfs")}
         rows.append((f"Ours: {spec_name} (OS/PFS)", survival_cells(risk, y)))
+    names = [c for c in oof.columns if c != "centre" and "|" not in c]
+    paired = paired_table(y, {n: oof[n].to_numpy() for n in names},
+                          {f"Ours: {s}": oof[f"{s}|os"].to_numpy() for s in ("coxph", "xgb_cox")},
+                          BASELINE["loco"])
     counts = df.groupby("centre").size()
     notes.insert(0, "patients per centre: " + ", ".join(f"{c} {n}" for c, n in counts.items())
                  + f"; responders {df['responder'].mean():.1%}")
-    return rows, notes, len(df)
+    return rows, notes, len(df), paired
 
 
 # ------------------------------------------------------------------------------------------------
@@ -461,6 +511,31 @@ def kept_notes(out: Path) -> list[str]:
     return [NOTES_MARK + out.read_text().split(NOTES_MARK, 1)[1]]
 
 
+#: Section heading prefix of each row in the report (to keep rows that were not re-run).
+ROW_HEADINGS = {"chowell": "## Chowell", "loris": "## LORIS", "loco": "## Leave-one-centre-out"}
+
+
+def kept_rows(out: Path) -> dict[str, list[str]]:
+    """The row sections of an existing report, by row key (kept when a run skips that row)."""
+    if not out.is_file():
+        return {}
+    body = out.read_text().split(NOTES_MARK, 1)[0].splitlines()
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in body:
+        if line.startswith("## "):
+            current = next((k for k, h in ROW_HEADINGS.items() if line.startswith(h)), None)
+        if current is not None:
+            sections.setdefault(current, []).append(line)
+    return sections
+
+
+def report(head: list[str], sections: dict[str, list[str]], out: Path) -> str:
+    """Header, the row sections in the fixed order, then the kept hand-written notes."""
+    body = [line for key in ROW_HEADINGS if key in sections for line in sections[key]]
+    return "\n".join(head + body + kept_notes(out))
+
+
 def main() -> None:
     """Run the chosen rows, print the tables and write ``benchmarks/quality.md``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -476,28 +551,34 @@ def main() -> None:
              "Generated by `benchmarks/quality.py`" + (" --quick" if args.quick else "")
              + "; bootstrap CIs over patients (icipredict.evaluation.metrics / "
              "survival_metrics). Response-model C-indices are of the negated probability.", "",
-             *provenance(args.quick), ""]
+             *provenance(args.quick)]
+    sections = kept_rows(args.out)
+    kept = [k for k in sections if k not in args.rows]
+    lines += ([f"- rows re-run now: {', '.join(args.rows)}; kept from the previous report "
+               f"(earlier run, same script otherwise): {', '.join(kept)}"] if kept else []) + [""]
     for key in args.rows:
+        row: list[str] = []
         t0 = time.perf_counter()
         if key == "loco":
-            rows, notes, n = run_loco(args.quick)
-            lines += [f"## Leave-one-centre-out, synthetic network ({n} patients, 6 centres)",
+            rows, notes, n, paired = run_loco(args.quick)
+            row += [f"## Leave-one-centre-out, synthetic network ({n} patients, 6 centres)",
                       "", "Pooled out-of-fold predictions of the six held-out centres; features "
                       "by FeatureBuilder (specs `full`, `loris`, `rf16`, imaging modality "
                       "skipped) fitted on the training centres only.", ""]
         else:
             title, train_file, test_file = SPLITS[key]
             train, test = pd.read_csv(DATA / train_file), pd.read_csv(DATA / test_file)
-            rows, notes = run_split(train, test, args.quick)
-            lines += [f"## {title} (train n={len(train)}, test n={len(test)})", "",
+            rows, notes, paired = run_split(train, test, args.quick, BASELINE[key])
+            row += [f"## {title} (train n={len(train)}, test n={len(test)})", "",
                       f"Published: {PUBLISHED[key]}", ""]
-        lines += [to_markdown(_table(rows)), "", "Choices made on training data:", ""]
-        lines += [f"- {n}" for n in notes]
-        lines += ["", f"({time.perf_counter() - t0:.0f} s)", ""]
-        print("\n".join(lines), flush=True)
-        # after every row, so a crash keeps the finished rows
-        args.out.write_text("\n".join(lines + kept_notes(args.out)))
-    args.out.write_text("\n".join(lines + kept_notes(args.out)))
+        row += [to_markdown(_table(rows)), "", *paired, "Choices made on training data:", ""]
+        row += [f"- {n}" for n in notes]
+        row += ["", f"({time.perf_counter() - t0:.0f} s)", ""]
+        print("\n".join(row), flush=True)
+        sections[key] = row
+        # after every row, so a crash keeps the finished rows (and the rows not re-run)
+        args.out.write_text(report(lines, sections, args.out))
+    args.out.write_text(report(lines, sections, args.out))
     print(f"wrote {args.out}")
 
 
