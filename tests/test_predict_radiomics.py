@@ -132,6 +132,34 @@ def test_score_fills_radiomics_before_the_model(lesions, tmp_path, monkeypatch):
     with pytest.raises(RecordError):
         scorer.score({**BASE, "images": [{"image": "ct.nii.gz", "mask": "empty.nii.gz"}]},
                      "m", image_dir=lesions["root"], cache_dir=tmp_path)
+    assert not [w for w in s.warnings if w.code == "radiomics_settings_mismatch"]
+
+
+def test_score_warns_when_the_model_recorded_other_radiomics(lesions, tmp_path, monkeypatch):
+    """A model whose radiomics.json names another engine version is scored with a board
+    warning (not silently); a record without images gets no such warning."""
+    from icipredict.predict import scorer
+    from icipredict.tracking.pyfunc import radiomics_record
+
+    class Model:
+        domain, risk_groups = {}, {}
+        info = scorer.ModelInfo(uri="m")
+        radiomics = {**radiomics_record(), "engine_version": "0.0.1"}
+
+        def predict(self, frame, **kw):
+            return pd.DataFrame({"response_probability": [0.3] * len(frame)}, index=frame.index)
+
+    monkeypatch.setattr(scorer, "load_board_model", lambda uri: Model())
+    s = scorer.score({**BASE, "images": [{"image": "ct.nii.gz", "mask": "m1.nii.gz"}]},
+                     "m", image_dir=lesions["root"], cache_dir=tmp_path)
+    [warn] = [w for w in s.warnings if w.code == "radiomics_settings_mismatch"]
+    assert "0.0.1" in warn.message
+    batch = scorer.score_batch(
+        [{**BASE, "images": [{"image": "ct.nii.gz", "mask": "m1.nii.gz"}]},
+         {**BASE, "patient_id": "PLAIN"}], "m", image_dir=lesions["root"], cache_dir=tmp_path)
+    codes = {b.patient_id: [w.code for w in b.warnings] for b in batch}
+    assert "radiomics_settings_mismatch" in codes["IMG-1"]
+    assert "radiomics_settings_mismatch" not in codes["PLAIN"]
 
 
 def test_stored_rows_without_images_give_no_matrix():
@@ -139,3 +167,108 @@ def test_stored_rows_without_images_give_no_matrix():
 
     wide, errors = imaging_radiomics(pd.DataFrame(columns=["patient_id", "lesion_id"]))
     assert wide is None and list(errors.columns) == ERROR_COLUMNS
+
+
+# ------------------------------------------------------------------ the model's recorded settings
+
+COARSE = (
+    "setting:\n  binWidth: 100\nimageType:\n  Original: {}\nfeatureClass:\n  shape:\n  glcm:\n")
+
+
+def test_model_radiomics_rebuilds_the_recorded_engine(tmp_path):
+    """The builtin default and a settings file (from its recorded text, even once the file is
+    gone) give the engine training used: same settings hash, rule kept, nothing to warn."""
+    from icipredict.features.radiomics_engine import PyRadiomicsEngine
+    from icipredict.predict.radiomics import model_radiomics
+    from icipredict.tracking.pyfunc import radiomics_record
+
+    record = radiomics_record("default", "largest")
+    assert record["settings_source"] == "default"
+    engine, rule, problems = model_radiomics(record)
+    assert (engine.settings_hash, rule, problems) == (
+        PyRadiomicsEngine("default").settings_hash, "largest", [])
+    path = tmp_path / "coarse.yaml"
+    path.write_text(COARSE)
+    record = radiomics_record(path, "volume_weighted")
+    assert record["settings_source"] == {"file": "coarse.yaml", "content": COARSE}
+    path.unlink()
+    engine, rule, problems = model_radiomics(record)
+    assert engine.settings_hash == record["settings_hash"] != PyRadiomicsEngine().settings_hash
+    assert (rule, problems) == ("volume_weighted", [])
+
+
+def test_model_radiomics_warns_on_another_version_or_hash():
+    from icipredict.predict.radiomics import TRAINING_RULE, model_radiomics
+    from icipredict.tracking.pyfunc import radiomics_record
+
+    for old in (None, {}):  # models before radiomics.json: the training defaults, silently
+        engine, rule, problems = model_radiomics(old)
+        assert (rule, problems) == (TRAINING_RULE, [])
+        assert engine.settings_hash == radiomics_record()["settings_hash"]
+    record = radiomics_record()
+    _, _, problems = model_radiomics({**record, "engine_version": "0.0.1"})
+    assert len(problems) == 1 and "0.0.1" in problems[0] and record["engine_version"] in problems[0]
+    _, _, problems = model_radiomics({**record, "settings_hash": "0123456789abcdef"})
+    assert len(problems) == 1 and "0123456789abcdef" in problems[0]
+    _, rule, problems = model_radiomics({**record, "rule": "smallest"})
+    assert rule == TRAINING_RULE and "smallest" in problems[0]
+    engine, _, problems = model_radiomics(
+        {**record, "settings_source": {"file": "x.yaml", "content": "setting: [1, 2]"}})
+    assert problems and "x.yaml" in problems[0]
+    assert engine.settings_hash == record["settings_hash"]  # fell back to the default
+
+
+def test_recorded_settings_change_the_features(lesions, tmp_path):
+    """Features follow the recorded settings: a coarser bin width gives other GLCM values."""
+    from icipredict.predict.radiomics import model_radiomics
+    from icipredict.tracking.pyfunc import radiomics_record
+
+    path = tmp_path / "coarse.yaml"
+    path.write_text(COARSE)
+    rec = parse_record({**BASE, "images": [
+        {"image": str(lesions["image"]), "mask": str(lesions["m1"])}]})
+    got = {}
+    for name, record in (("default", radiomics_record()), ("coarse", radiomics_record(path))):
+        engine, rule, _ = model_radiomics(record)
+        [filled] = with_image_radiomics([rec], cache=tmp_path / "cache", engine=engine,
+                                        rule=rule)
+        got[name] = filled.radiomics
+    feature = "original_glcm_JointEntropy"
+    assert set(got["coarse"]) <= set(got["default"]) and feature in got["coarse"]
+    assert got["coarse"][feature] < got["default"][feature]  # fewer grey levels, less entropy
+
+
+@pytest.mark.slow
+def test_stored_patient_uses_the_models_record_and_old_models_still_score(tmp_path_factory):
+    """The trained model scored from a local copy: as logged (no warning), without
+    radiomics.json (an older model: the defaults, same numbers) and with another recorded engine
+    version (same numbers, plus the board warning)."""
+    import json
+    import shutil
+
+    import mlflow
+
+    from icipredict.predict.scorer import score_stored
+    from test_runs import trained
+
+    demo = trained(tmp_path_factory)
+    local = Path(mlflow.artifacts.download_artifacts(demo["result"].model_uri))
+    cohort = demo["store"].cohort()
+    pid = str(cohort.imaging.dropna(subset=["image_uri"])["patient_id"].iloc[0])
+    cache = demo["root"] / "cache"
+    models = {}
+    for kind in ("logged", "old", "other_version"):
+        folder = tmp_path_factory.mktemp(kind) / "model"
+        shutil.copytree(local, folder)
+        [rj] = list(folder.rglob("radiomics.json"))
+        if kind == "old":
+            rj.unlink()
+        elif kind == "other_version":
+            rj.write_text(json.dumps({**json.loads(rj.read_text()), "engine_version": "0.0.1"}))
+        models[kind] = score_stored(pid, demo["store"].path, str(folder), cache_dir=cache,
+                                    explain=False)
+    for kind, s in models.items():
+        assert s.response.probability == pytest.approx(models["logged"].response.probability)
+        assert s.completeness["imaging"] == 1.0, kind
+        codes = [w.code for w in s.warnings]
+        assert ("radiomics_settings_mismatch" in codes) is (kind == "other_version"), kind

@@ -197,3 +197,45 @@ def test_batch_scoring_is_vectorised(model, patients):
     assert len(out) == len(big)
     np.testing.assert_allclose(out["response_probability"].to_numpy(float)[: len(df)],
                                out["response_probability"].to_numpy(float)[len(df): 2 * len(df)])
+
+
+def test_bundle_records_how_radiomics_were_computed(demo):
+    """The trained model (imaging in its spec) carries radiomics.json: the engine, its version,
+    the settings hash training used (the builtin default) and the lesion rule."""
+    from pathlib import Path
+
+    import mlflow
+
+    from icipredict.features.radiomics_engine import PyRadiomicsEngine
+
+    local = Path(mlflow.artifacts.download_artifacts(demo["result"].model_uri))
+    [path] = list(local.rglob(pyfunc.RADIOMICS_FILE))
+    record = json.loads(path.read_text())
+    engine = PyRadiomicsEngine("default")
+    assert record == {"engine": "pyradiomics", "engine_version": engine.version,
+                      "settings_hash": engine.settings_hash, "settings_source": "default",
+                      "rule": "largest"}
+    manifest = json.loads(path.with_name("manifest.json").read_text())
+    assert manifest["radiomics"] == {"file": pyfunc.RADIOMICS_FILE, **record}
+
+
+def test_radiomics_json_only_when_the_spec_reads_imaging(tmp_path):
+    from icipredict.features.builder import FeatureBuilder
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"age": rng.normal(60, 10, 40), "cancer_type": "NSCLC",
+                          "radiomics_original_firstorder_Mean": rng.normal(0, 1, 40)})
+    record = pyfunc.radiomics_record()
+    for modalities, expected in ((["clinical"], False), (["clinical", "imaging"], True)):
+        spec = {"name": "s", "modalities": modalities, "clinical": ["age"],
+                "cancer_type": "none"}
+        if "imaging" in modalities:
+            spec["imaging"] = ["radiomics_original_firstorder_Mean"]
+        builder = FeatureBuilder(spec).fit(frame)
+        folder = tmp_path / "_".join(modalities)
+        manifest = pyfunc.write_bundle(folder, builder=builder, response_model=None,
+                                       survival_models={}, training_frame=frame,
+                                       radiomics=record)
+        assert (folder / pyfunc.RADIOMICS_FILE).exists() is expected
+        assert ("radiomics" in manifest) is expected
+        pyfunc.ICIPredictModel().load_bundle(folder)  # loads either way

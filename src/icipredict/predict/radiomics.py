@@ -1,12 +1,15 @@
 """Radiomics for the board: a record's image + mask files, or a stored patient's imaging rows.
 
 Features are computed exactly as training computed them (``tracking.runs._radiomics``): the
-imaging rows go through :func:`icipredict.features.imaging.extract_cohort` with the default
-:class:`~icipredict.features.radiomics_engine.PyRadiomicsEngine` settings (precomputed
-``radiomics_uri`` tables and the store's ``radiomics`` rows join them), and lesions become one row
-per patient with :func:`~icipredict.features.imaging.radiomics_matrix` and the training rule
-(:data:`TRAINING_RULE`). Other settings would give other numbers for the same image, so a model
-fed them would read the wrong scale.
+imaging rows go through :func:`icipredict.features.imaging.extract_cohort` with the
+:class:`~icipredict.features.radiomics_engine.PyRadiomicsEngine` settings the model records in
+its ``radiomics.json`` (precomputed ``radiomics_uri`` tables and the store's ``radiomics`` rows
+join them), and lesions become one row per patient with
+:func:`~icipredict.features.imaging.radiomics_matrix` and the model's rule. Other settings would
+give other numbers for the same image, so a model fed them would read the wrong scale:
+:func:`model_radiomics` rebuilds the engine and reports any engine version or settings-hash
+difference. Models without ``radiomics.json`` (older ones) get the defaults training always used
+(:data:`TRAINING_SETTINGS`, :data:`TRAINING_RULE`).
 
 A record's image problems (missing file, empty mask, mask on another grid) are record problems:
 :class:`~icipredict.predict.record.RecordError` naming ``images.<i>.image`` or
@@ -24,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
+from icipredict.cohort.schema import CohortError
 from icipredict.predict.record import PatientRecord, RecordError
 
 logger = logging.getLogger(__name__)
@@ -39,6 +44,69 @@ CACHE_ENV = "ICIPREDICT_RADIOMICS_CACHE"
 
 _TEMP_CACHE: Path | None = None
 _LONG_COLUMNS = ["patient_id", "lesion_id", "feature", "value"]
+
+
+def model_radiomics(record: dict[str, Any] | None) -> tuple[Any, str, list[str]]:
+    """The radiomics engine and lesion rule a model was trained with, and any mismatch.
+
+    Parameters
+    ----------
+    record
+        The model's ``radiomics.json`` (see ``tracking.pyfunc.radiomics_record``); None or
+        empty for models that predate it (the training defaults are used, without warning).
+
+    Returns
+    -------
+    (engine, rule, problems)
+        ``problems``: plain sentences for the board when the installed engine cannot reproduce
+        the training features exactly (other engine, engine version or settings hash).
+    """
+    from icipredict.features.radiomics_engine import PyRadiomicsEngine
+
+    if not record:
+        return _engine(TRAINING_SETTINGS), TRAINING_RULE, []
+    from icipredict.features.imaging import AGGREGATION_RULES
+
+    rule = str(record.get("rule") or TRAINING_RULE)
+    source = record.get("settings_source", TRAINING_SETTINGS)
+    problems: list[str] = []
+    if rule not in AGGREGATION_RULES:
+        problems.append(f"The model's lesion rule {rule!r} is unknown here; the largest lesion "
+                        "was used instead.")
+        rule = TRAINING_RULE
+    try:
+        if isinstance(source, dict):
+            settings: Any = yaml.safe_load(str(source.get("content") or "")) or {}
+            name = source.get("file", "settings file")
+        else:
+            settings = name = str(source)
+        engine = _engine(settings)
+    except (CohortError, yaml.YAMLError, TypeError) as exc:
+        engine = _engine(TRAINING_SETTINGS)
+        problems.append(f"The model's radiomics settings ({name}) cannot be used here ({exc}); "
+                        "image features were computed with the default settings instead.")
+    want_engine = record.get("engine", PyRadiomicsEngine.name)
+    if want_engine != engine.name:
+        problems.append(f"The model's radiomics were computed with {want_engine}, here with "
+                        f"{engine.name}: image features may not match the training scale.")
+    want_version = record.get("engine_version")
+    if want_version is not None and str(want_version) != engine.version:
+        problems.append(f"The model's radiomics were computed with {engine.name} "
+                        f"{want_version}, here with {engine.version}: image features may not "
+                        "match the training scale.")
+    want_hash = record.get("settings_hash")
+    if not problems and want_hash is not None and want_hash != engine.settings_hash:
+        problems.append(f"The radiomics settings here (hash {engine.settings_hash}) differ from "
+                        f"the model's (hash {want_hash}): image features may not match the "
+                        "training scale.")
+    return engine, rule, problems
+
+
+def _engine(settings: Any) -> Any:
+    """A new PyRadiomicsEngine (one per call: its extractor is not shared between threads)."""
+    from icipredict.features.radiomics_engine import PyRadiomicsEngine
+
+    return PyRadiomicsEngine(settings)
 
 
 def cache_dir(path: str | Path | None = None) -> Path:
@@ -72,9 +140,10 @@ def imaging_radiomics(imaging: pd.DataFrame, radiomics: pd.DataFrame | None = No
     cache
         Feature cache folder (see :func:`cache_dir`).
     engine
-        Radiomics engine; default ``PyRadiomicsEngine(TRAINING_SETTINGS)``.
+        Radiomics engine; default ``PyRadiomicsEngine(TRAINING_SETTINGS)`` (pass the model's,
+        from :func:`model_radiomics`).
     rule
-        Lesion aggregation rule.
+        Lesion aggregation rule (the model's, from :func:`model_radiomics`).
     base_dir
         Folder relative URIs are relative to.
     n_jobs
@@ -88,13 +157,12 @@ def imaging_radiomics(imaging: pd.DataFrame, radiomics: pd.DataFrame | None = No
         error``).
     """
     from icipredict.features.imaging import ERROR_COLUMNS, extract_cohort, radiomics_matrix
-    from icipredict.features.radiomics_engine import PyRadiomicsEngine
 
     parts = [radiomics[_LONG_COLUMNS]] if radiomics is not None and len(radiomics) else []
     errors = pd.DataFrame(columns=ERROR_COLUMNS)
     if len(imaging):
         long, errors = extract_cohort(imaging, base_dir=base_dir,
-                                      engine=engine or PyRadiomicsEngine(TRAINING_SETTINGS),
+                                      engine=engine or _engine(TRAINING_SETTINGS),
                                       cache_dir=cache_dir(cache), n_jobs=n_jobs, progress=False)
         if len(long):
             parts.append(long[_LONG_COLUMNS])

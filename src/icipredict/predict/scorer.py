@@ -3,7 +3,10 @@
 The model is read only through the registry/pyfunc contract: ``mlflow.pyfunc.load_model`` of a
 ``models:/NAME@ALIAS`` (or ``models:/NAME/VERSION``, or a local model folder) plus the model's own
 artifacts ``domain.json`` (cancer types, drug classes and per-feature ranges seen in training) and
-``risk_groups.json`` (training risk tertile cut-points). No training code is imported.
+``risk_groups.json`` (training risk tertile cut-points), and ``radiomics.json`` when present
+(the radiomics settings and lesion rule of training: a record's images and stored patients are
+computed with them, and a different engine version or settings hash becomes the board warning
+``radiomics_settings_mismatch``). No training code is imported.
 
 :func:`score` turns one record into a :class:`BoardScore`: the pyfunc output plus its meaning
 ("of 100 such patients, about N respond"), survival curves, the risk group, the top reasons and
@@ -165,6 +168,9 @@ class BoardModel:
     domain: dict[str, Any] = field(default_factory=dict)
     risk_groups: dict[str, Any] = field(default_factory=dict)
     input_columns: list[str] | None = None
+    #: The model's ``radiomics.json`` (how training computed radiomics); empty for old models
+    #: and models without imaging (the training defaults apply).
+    radiomics: dict[str, Any] = field(default_factory=dict)
 
     @property
     def info(self) -> ModelInfo:
@@ -225,10 +231,11 @@ def _parse_models_uri(uri: str) -> tuple[str | None, str | None, str | None]:
     return name, None, version or None
 
 
-def _find_json(root: Path, name: str) -> dict[str, Any]:
+def _find_json(root: Path, name: str, *, optional: bool = False) -> dict[str, Any]:
     hits = sorted(root.rglob(name), key=lambda p: len(p.parts))
     if not hits:
-        logger.warning("model has no %s artifact", name)
+        if not optional:
+            logger.warning("model has no %s artifact", name)
         return {}
     return json.loads(hits[0].read_text())
 
@@ -272,7 +279,8 @@ def load_board_model(uri: str = DEFAULT_MODEL) -> BoardModel:
     columns = schema.input_names() if schema is not None and schema.has_input_names() else None
     model = BoardModel(uri=uri, pyfunc=pyfunc, name=name, version=version, alias=alias,
                        card_link=card_link, input_columns=columns, domain=_find_json(local, "domain.json"),
-                       risk_groups=_find_json(local, "risk_groups.json"))
+                       risk_groups=_find_json(local, "risk_groups.json"),
+                       radiomics=_find_json(local, "radiomics.json", optional=True))
     with _LOCK:
         _CACHE[uri] = model
     logger.info("loaded model %s (version %s)", uri, version)
@@ -487,19 +495,31 @@ def score(patient: PatientRecord | dict[str, Any] | str | Path, model: str = DEF
         return score_stored(str(patient).strip(), store, model, explain=explain, top_k=top_k,
                             cache_dir=cache_dir)
     record = _as_record(patient)
+    bm = load_board_model(model)
+    problems: list[str] = []
     if record.images:
-        from icipredict.predict.radiomics import with_image_radiomics
+        from icipredict.predict.radiomics import model_radiomics, with_image_radiomics
 
-        record = with_image_radiomics([record], cache=cache_dir,
+        # The model's own settings and rule: other settings give other numbers per image.
+        engine, rule, problems = model_radiomics(getattr(bm, "radiomics", None))
+        record = with_image_radiomics([record], cache=cache_dir, engine=engine, rule=rule,
                                       base_dir=image_dir if image_dir is not None else image_root,
                                       allowed_root=image_root)[0]
-    bm = load_board_model(model)
     frame = record_frame(record)
     out = bm.predict(frame, horizons=list(CURVE_MONTHS), explain=explain)
-    return board_score(record, frame.iloc[0], out.iloc[0], bm, top_k=top_k)
+    s = board_score(record, frame.iloc[0], out.iloc[0], bm, top_k=top_k)
+    s.warnings += settings_warnings(problems)
+    return s
 
 
-def stored_patient(store: str | Path, patient_id: str, *, cache_dir: str | Path | None = None
+def settings_warnings(problems: list[str]) -> list[BoardWarning]:
+    """Board warnings for radiomics computed differently from training
+    (:func:`icipredict.predict.radiomics.model_radiomics`)."""
+    return [BoardWarning(code="radiomics_settings_mismatch", message=m) for m in problems]
+
+
+def stored_patient(store: str | Path, patient_id: str, *, cache_dir: str | Path | None = None,
+                   radiomics: dict[str, Any] | None = None
                    ) -> tuple[PatientRecord, pd.DataFrame, int]:
     """One stored patient as the model input row (built as training built it) and a record.
 
@@ -507,7 +527,8 @@ def stored_patient(store: str | Path, patient_id: str, *, cache_dir: str | Path 
     (patients, labs, treatments, first sample with its mutations and panel genes: TMB and gene
     flags as in training) joined with its radiomics (stored rows, precomputed tables and images,
     :func:`icipredict.predict.radiomics.imaging_radiomics`). The record holds the same values
-    (for completeness and domain warnings).
+    (for completeness and domain warnings). ``radiomics`` is the model's ``radiomics.json``
+    (:attr:`BoardModel.radiomics`; None: the training defaults).
 
     Returns
     -------
@@ -520,9 +541,18 @@ def stored_patient(store: str | Path, patient_id: str, *, cache_dir: str | Path 
     UnknownPatientError
         When the ID is not in the store.
     """
+    record, frame, n_errors, _ = _stored_patient(store, patient_id, cache_dir=cache_dir,
+                                                 radiomics=radiomics)
+    return record, frame, n_errors
+
+
+def _stored_patient(store: str | Path, patient_id: str, *, cache_dir: str | Path | None,
+                    radiomics: dict[str, Any] | None
+                    ) -> tuple[PatientRecord, pd.DataFrame, int, list[str]]:
+    """:func:`stored_patient` plus the radiomics-settings problems (when images were read)."""
     from icipredict.cohort.store import CohortStore
     from icipredict.features.builder import patient_frame
-    from icipredict.predict.radiomics import imaging_radiomics
+    from icipredict.predict.radiomics import imaging_radiomics, model_radiomics
     from icipredict.predict.record import stored_record
 
     cohort = CohortStore(store).cohort(patient_ids=[patient_id])
@@ -530,12 +560,16 @@ def stored_patient(store: str | Path, patient_id: str, *, cache_dir: str | Path 
         raise UnknownPatientError(f"patient {patient_id!r} is not in the cohort store "
                                   "(IDs are the store's pseudonyms, e.g. P-1a2b...)",
                                   file=store, column="patient_id")
-    rad, errors = imaging_radiomics(cohort.imaging, cohort.radiomics, cache=cache_dir)
+    engine, rule, problems = model_radiomics(radiomics)
+    rad, errors = imaging_radiomics(cohort.imaging, cohort.radiomics, cache=cache_dir,
+                                    engine=engine, rule=rule)
     if len(errors):
         # Never log the error rows: image paths can carry source IDs.
         logger.warning("radiomics failed for %d stored lesion(s)", len(errors))
     frame = patient_frame(cohort, rad)
-    return stored_record(cohort, patient_id, rad), frame, len(errors)
+    if not len(cohort.imaging):
+        problems = []  # nothing computed here: the settings did not matter
+    return stored_record(cohort, patient_id, rad), frame, len(errors), problems
 
 
 def score_stored(patient_id: str, store: str | Path, model: str = DEFAULT_MODEL, *,
@@ -564,10 +598,12 @@ def score_stored(patient_id: str, store: str | Path, model: str = DEFAULT_MODEL,
     UnknownPatientError
         When the ID is not in the store.
     """
-    record, frame, n_errors = stored_patient(store, patient_id, cache_dir=cache_dir)
     bm = load_board_model(model)
+    record, frame, n_errors, problems = _stored_patient(store, patient_id, cache_dir=cache_dir,
+                                                        radiomics=getattr(bm, "radiomics", None))
     out = bm.predict(frame, horizons=list(CURVE_MONTHS), explain=explain)
     s = board_score(record, frame.iloc[0], out.iloc[0], bm, top_k=top_k)
+    s.warnings += settings_warnings(problems)
     if n_errors:
         s.warnings.append(BoardWarning(code="imaging_unreadable", message=(
             f"{n_errors} stored lesion image(s) of this patient could not be read; their "
@@ -613,18 +649,25 @@ def score_batch(patients: list[PatientRecord | dict[str, Any]] | str | Path,
             records[i - 1] = r.model_copy(update={"patient_id": f"row-{i}"})
     if not records:
         return []
-    if any(r.images for r in records):
-        from icipredict.predict.radiomics import with_image_radiomics
+    bm = load_board_model(model)
+    problems: list[str] = []
+    imaged = [bool(r.images) for r in records]
+    if any(imaged):
+        from icipredict.predict.radiomics import model_radiomics, with_image_radiomics
 
+        engine, rule, problems = model_radiomics(getattr(bm, "radiomics", None))
         records = with_image_radiomics(
             records, labels=[f"record {i} ({r.patient_id})" for i, r in enumerate(records, 1)],
-            cache=cache_dir, base_dir=image_dir if image_dir is not None else image_root,
+            cache=cache_dir, engine=engine, rule=rule,
+            base_dir=image_dir if image_dir is not None else image_root,
             allowed_root=image_root, source=source)
-    bm = load_board_model(model)
     frame = record_frame(records)
     out = bm.predict(frame, horizons=list(CURVE_MONTHS), explain=explain)
     scores = [board_score(r, frame.iloc[i], out.iloc[i], bm, top_k=top_k)
               for i, r in enumerate(records)]
+    for s, has_images in zip(scores, imaged, strict=True):
+        if has_images:
+            s.warnings += settings_warnings(problems)
     return sort_scores(scores, sort_by)
 
 
@@ -651,17 +694,22 @@ def score_store(store: str | Path, patient_ids: list[str] | None = None, *,
     """
     from icipredict.cohort.store import CohortStore
     from icipredict.features.builder import patient_frame
-    from icipredict.predict.radiomics import imaging_radiomics
+    from icipredict.predict.radiomics import imaging_radiomics, model_radiomics
 
     ids = None if patient_ids is None else [str(p) for p in patient_ids]
     cohort = CohortStore(store).cohort(centres, patient_ids=ids)
-    # Radiomics as training built them (stored rows, precomputed tables, images via the cache).
+    bm = load_board_model(model)
+    # Radiomics as training built them (stored rows, precomputed tables, images via the cache)
+    # with the model's recorded settings and lesion rule.
+    engine, rule, problems = model_radiomics(getattr(bm, "radiomics", None))
+    if problems and len(cohort.imaging):
+        for m in problems:
+            logger.warning("radiomics_settings_mismatch: %s", m)
     rad, errors = imaging_radiomics(cohort.imaging, cohort.radiomics, cache=cache_dir,
-                                    n_jobs=2)
+                                    engine=engine, rule=rule, n_jobs=2)
     if len(errors):
         logger.warning("radiomics failed for %d stored lesion(s)", len(errors))
     frame = patient_frame(cohort, rad)
-    bm = load_board_model(model)
     out = bm.predict(frame, horizons=list(REPORT_MONTHS), explain=False).reset_index(drop=True)
     out.insert(0, "patient_id", frame.index.to_numpy())
     out["risk_group"] = [risk_group(_f(s), bm.risk_groups).group for s in out["risk_score"]]

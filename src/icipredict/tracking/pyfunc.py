@@ -1038,6 +1038,39 @@ def risk_tertiles(risk: np.ndarray) -> dict[str, Any]:
             "rule": "low: risk < cut_points[0]; high: risk >= cut_points[1]"}
 
 
+#: Bundle file recording how radiomics were computed in training (absent without imaging).
+RADIOMICS_FILE = "radiomics.json"
+
+
+def radiomics_record(settings: str | Path = "default", rule: str = "largest") -> dict[str, Any]:
+    """How training computed radiomics: the ``radiomics.json`` entry of the bundle.
+
+    Parameters
+    ----------
+    settings
+        What the engine was built from: a builtin name (``"default"``, ``"ibsi"``) or a settings
+        YAML path (its name and text are recorded, so the board can rebuild the same engine).
+    rule
+        Lesion aggregation rule given to ``radiomics_matrix``.
+
+    Returns
+    -------
+    dict
+        ``engine``, ``engine_version``, ``settings_hash``, ``settings_source`` (the builtin
+        name, or ``{"file": name, "content": text}``) and ``rule``.
+    """
+    from icipredict.features.radiomics_engine import BUILTIN_SETTINGS, PyRadiomicsEngine
+
+    engine = PyRadiomicsEngine(settings)
+    if str(settings) in BUILTIN_SETTINGS:
+        source: Any = str(settings)
+    else:
+        path = Path(settings)
+        source = {"file": path.name, "content": path.read_text(encoding="utf-8")}
+    return {"engine": engine.name, "engine_version": engine.version,
+            "settings_hash": engine.settings_hash, "settings_source": source, "rule": rule}
+
+
 def write_bundle(
     folder: str | Path,
     *,
@@ -1049,6 +1082,7 @@ def write_bundle(
     response_refits: list[Any] | None = None,
     survival_refits: dict[str, list[Any]] | None = None,
     info: dict[str, Any] | None = None,
+    radiomics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write the registry model's artifact folder (JSON + native model files).
 
@@ -1071,6 +1105,9 @@ def write_bundle(
         per-patient intervals, saved natively under ``<part>/bootstrap/refit_<r>``.
     info
         Extra manifest entries (model names, experiment, ...).
+    radiomics
+        From :func:`radiomics_record`: written to ``radiomics.json`` (and the manifest's
+        ``radiomics`` entry) when the feature spec reads imaging; ignored otherwise.
 
     Returns
     -------
@@ -1119,6 +1156,10 @@ def write_bundle(
     manifest["refits"] = refits
     manifest["what_is_pickled"] = pickled
     manifest.update(info or {})
+    # The board must compute radiomics as training did; without imaging there is nothing to pin.
+    if radiomics is not None and "imaging" in builder.spec_.modalities:
+        manifest["radiomics"] = {"file": RADIOMICS_FILE, **radiomics}
+        (folder / RADIOMICS_FILE).write_text(json.dumps(radiomics, indent=2, allow_nan=False))
     domain = training_domain(training_frame, columns)
     (folder / "domain.json").write_text(json.dumps(domain, indent=2, allow_nan=False))
     (folder / "risk_groups.json").write_text(json.dumps(
@@ -1194,5 +1235,5 @@ __all__ = [
     "linear_state", "export_survival", "input_columns",
     "log_registry_model", "mlflow_signature", "output_columns", "pip_requirements",
     "response_interval", "risk_tertiles", "synthetic_example", "training_domain",
-    "write_bundle", "RADIOMICS_PREFIX",
+    "write_bundle", "RADIOMICS_PREFIX", "RADIOMICS_FILE", "radiomics_record",
 ]

@@ -33,6 +33,10 @@ from icipredict.tracking.mlflow_setup import configure_tracking
 logger = logging.getLogger(__name__)
 
 ENDPOINTS = ("os", "pfs")
+#: Radiomics settings of training runs (recorded in the model's ``radiomics.json``).
+RADIOMICS_SETTINGS = "default"
+#: Lesion aggregation rule of training runs (recorded in the model's ``radiomics.json``).
+RADIOMICS_RULE = "largest"
 #: Default folder of the radiomics feature cache.
 DEFAULT_CACHE = Path.home() / ".cache" / "icipredict" / "radiomics"
 
@@ -125,6 +129,7 @@ def _radiomics(cohort, spec, cache_dir, progress: bool) -> pd.DataFrame | None: 
     if "imaging" not in spec.modalities:
         return None
     from icipredict.features.imaging import extract_cohort, radiomics_matrix
+    from icipredict.features.radiomics_engine import PyRadiomicsEngine
 
     parts = []
     if len(cohort.radiomics):
@@ -133,6 +138,7 @@ def _radiomics(cohort, spec, cache_dir, progress: bool) -> pd.DataFrame | None: 
         cache = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE
         cache.mkdir(parents=True, exist_ok=True)
         long, errors = extract_cohort(cohort.imaging, cache_dir=cache, n_jobs=2,
+                                      engine=PyRadiomicsEngine(RADIOMICS_SETTINGS),
                                       progress=progress)
         if len(errors):
             # Never log the error table: image paths can carry source IDs.
@@ -144,7 +150,7 @@ def _radiomics(cohort, spec, cache_dir, progress: bool) -> pd.DataFrame | None: 
         return None
     cols = ["patient_id", "lesion_id", "feature", "value"]
     long = pd.concat([p[[c for c in cols if c in p.columns]] for p in parts], ignore_index=True)
-    return radiomics_matrix(long).set_index("patient_id")
+    return radiomics_matrix(long, rule=RADIOMICS_RULE).set_index("patient_id")
 
 
 def _survival_y(frame: pd.DataFrame, end: str) -> tuple[np.ndarray, np.ndarray]:
@@ -543,7 +549,9 @@ def train_experiment(
                 response_uncertainty=unc, response_refits=refits.pop("response", None),
                 survival_refits=refits,
                 info={"experiment": config.name, "config_hash": config.config_hash(),
-                      "models": {t: s.name for t, s in specs.items()}})
+                      "models": {t: s.name for t, s in specs.items()}},
+                radiomics=(pyfunc.radiomics_record(RADIOMICS_SETTINGS, RADIOMICS_RULE)
+                           if "imaging" in final.builder.spec_.modalities else None))
             info = pyfunc.log_registry_model(tmp / "bundle")
         log_cohort_lineage(frame.drop(columns=["split"], errors="ignore"),
                            source=source["uri"], name=source["name"],
