@@ -16,7 +16,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from icipredict._util import read_yaml, validation_problems
 from icipredict.cohort.schema import CohortError
@@ -61,22 +69,14 @@ class FeatureSpec(BaseModel):
     missing_indicators: bool = Field(
         False, description="Add missing_<modality> (1 = all of that modality's inputs missing).")
 
-    @field_validator("clinical")
+    @field_validator("clinical", "genomic")
     @classmethod
-    def _known_clinical(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(CLINICAL_FEATURES))
+    def _known_features(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        known = {"clinical": CLINICAL_FEATURES, "genomic": GENOMIC_FEATURES}[info.field_name]
+        unknown = sorted(set(value) - set(known))
         if unknown:
-            raise ValueError(f"unknown clinical feature(s) {unknown}; known: "
-                             f"{list(CLINICAL_FEATURES)}")
-        return value
-
-    @field_validator("genomic")
-    @classmethod
-    def _known_genomic(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(GENOMIC_FEATURES))
-        if unknown:
-            raise ValueError(f"unknown genomic feature(s) {unknown}; known: "
-                             f"{list(GENOMIC_FEATURES)}")
+            raise ValueError(f"unknown {info.field_name} feature(s) {unknown}; known: "
+                             f"{list(known)}")
         return value
 
     @field_validator("genes", mode="before")
