@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -134,16 +135,32 @@ def test_small_batches_score_exactly_as_large_ones(tmp_path):
         pd.testing.assert_frame_equal(small, big.iloc[rows])
 
 
-def test_large_batches_in_blocks_give_the_unblocked_numbers(tmp_path, monkeypatch):
-    """Blocks of rows (CHUNK_ROWS) are concatenated into the same table, explain included."""
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("intervals", [True, False])
+def test_large_batches_in_blocks_give_the_unblocked_numbers(tmp_path, monkeypatch, threads,
+                                                             intervals):
+    """Blocks of rows (CHUNK_ROWS), scored by one or several threads, fill the same table as
+    one unblocked call, explain and null intervals included."""
     model = _bundle(tmp_path, 300, 6, XGBResponse(n_estimators=30, max_depth=2, n_jobs=1),
                     n_refits=4, survival=True)
     frame, _, _ = _patients(50, np.random.default_rng(7))
     frame.loc[frame.index[::5], "albumin"] = np.nan  # missing values -> nullable columns
-    params = {"horizons": [6.0, 12.0], "explain": True}
+    params = {"horizons": [6.0, 12.0], "explain": True, "intervals": intervals}
     whole = model.predict(None, frame, params=params)
     monkeypatch.setattr(pyfunc, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(pyfunc, "MAX_THREADS", threads)
+    monkeypatch.setattr(pyfunc, "_cores", lambda: 4)
     blocks = model.predict(None, frame, params=params)
     pd.testing.assert_frame_equal(blocks, whole, check_exact=False, rtol=1e-12, atol=1e-14)
-    assert blocks["os_survival_12m_ci_low"].notna().all()
+    assert blocks["os_survival_12m_ci_low"].notna().all() == intervals
+    assert blocks["median_os_months"].dtype == object
     assert any(c.startswith("contrib_") for c in blocks.columns)
+
+
+def test_an_empty_batch_gives_an_empty_table(tmp_path):
+    model = _bundle(tmp_path, 300, 6, XGBResponse(n_estimators=10, max_depth=2, n_jobs=1),
+                    n_refits=2, survival=True)
+    frame, _, _ = _patients(5, np.random.default_rng(8))
+    out = model.predict(None, frame.iloc[:0], params={"horizons": [12.0]})
+    assert len(out) == 0
+    assert list(out.columns) == pyfunc.output_columns([12.0])

@@ -187,17 +187,21 @@ class BoardModel:
         ``intervals=False`` skips the bootstrap refits (null CI columns): the bulk path for
         point estimates, several times faster on large batches.
         """
-        if self.input_columns is not None:
-            frame = frame.reindex(columns=self.input_columns)
         params = {"horizons": list(horizons), "explain": bool(explain)}
         if not intervals:
             params["intervals"] = False
         python_model = self._python_model()
+        columns = self.input_columns
         if python_model is not None:
             # The icipredict registry model checks its own input (required columns, numbers
-            # with the row and column of a bad value); MLflow's generic enforcement of the
-            # ``any``-typed numeric columns is a Python loop over every value (~40k rows/s).
+            # with the row and column of a bad value) and reads only its own columns, so a
+            # frame that has them all goes in without a copy; MLflow's generic enforcement of
+            # the ``any``-typed numeric columns is a Python loop over every value (~40k rows/s).
+            if columns is not None and not set(columns).issubset(frame.columns):
+                frame = frame.reindex(columns=columns)
             return python_model.predict(None, frame, params=params)
+        if columns is not None:
+            frame = frame.reindex(columns=columns)
         return self.pyfunc.predict(frame, params=params)
 
     def _python_model(self) -> Any:

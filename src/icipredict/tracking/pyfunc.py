@@ -41,9 +41,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import pickle
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,8 @@ DMATRIX_ROWS = 512
 #: only): block-sized temporaries stay in cache and are reused, where full-batch ones cost more
 #: in page faults than the arithmetic.
 CHUNK_ROWS = 16_384
+#: At most this many threads score the blocks of one batch (one per available core).
+MAX_THREADS = 8
 
 ENTRY_CODE = """\
 # Models-from-code entry of the icipredict registry model (nothing here is pickled).
@@ -722,6 +726,12 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
                     np.stack([f[0] for f in forms], axis=1), np.stack([f[1] for f in forms], 1),
                     np.array([f[2] for f in forms]), [sc.t0 for sc in scorers],
                     [sc.h0 for sc in scorers])
+        # OS and PFS Cox risks of a block in one matrix product (see _risks).
+        cox = {end: sc for end, sc in self.surv.items() if sc.kind == "coxph"}
+        forms = [sc.linear_form(self.names) for sc in cox.values()]
+        self._risk_form = (list(cox), np.stack([f[0] for f in forms], axis=1),
+                           np.stack([f[1] for f in forms], axis=1),
+                           np.array([f[2] for f in forms])) if cox else None
         ranges = self.manifest.get("feature_ranges") or {}
         names = self.builder.feature_names_out_
         self.lower = np.array([ranges.get(n, (-np.inf, np.inf))[0] for n in names], dtype=float)
@@ -769,7 +779,9 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
                     raise CohortError(f"expected a number in {name}, got "
                                       f"{frame[name].iloc[first]!r}", row=first + 1, column=name)
                 frame[name] = values.astype(float)
-            else:
+            elif frame[name].dtype != object:
+                # pandas string/categorical columns: plain objects for the builder. Object
+                # columns pass as they are (the builder's factorize treats None/NaN/NA alike).
                 frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
         return frame
 
@@ -830,6 +842,20 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
             cache[key] = xgb.DMatrix(M, missing=np.nan, nthread=1)
         return scorer.proba_matrix(M, cache[key])
 
+    def _risks(self, Z: np.ndarray, X: pd.DataFrame | None) -> dict[str, np.ndarray]:
+        """Risk score of each survival model for the rows of ``Z`` (see :meth:`_numbers`)."""
+        risks = {end: scorer.risk(X) for end, scorer in self.surv.items()
+                 if scorer.kind == "pickle"}
+        if self._risk_form is not None:
+            ends, C, D, e = self._risk_form
+            missing = np.isnan(Z)
+            if missing.any():
+                lp = np.where(missing, 0.0, Z) @ C + missing @ D + e
+            else:  # the builder imputed every value (the usual case)
+                lp = Z @ C + e
+            risks.update({end: np.ascontiguousarray(lp[:, k]) for k, end in enumerate(ends)})
+        return risks
+
     def _survival_bands(self, end: str, Z: np.ndarray, point: np.ndarray, hs: np.ndarray
                         ) -> tuple[np.ndarray, np.ndarray] | None:
         """Refit intervals of S(t) at ``hs``, each ``(n, len(hs))``; None without refits."""
@@ -875,9 +901,7 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
             p, low, high = nan, nan, nan
         num["response_probability"], num["response_ci_low"], num["response_ci_high"] = \
             p, low, high
-        risks = {end: (scorer.risk(X) if scorer.kind == "pickle" else
-                       scorer_risk(scorer, Z, self.names, cache))
-                 for end, scorer in self.surv.items()}
+        risks = self._risks(Z, X)
         num["risk_score"] = risks.get("os", risks.get("pfs", nan))
         for end in ("os", "pfs"):
             scorer = self.surv.get(end)
@@ -927,93 +951,91 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
             raise CohortError("explain=True needs a response model; this model has none")
         frame = self._frame(model_input)
         n = len(frame)
-        index = frame.index
         hs = np.asarray(horizons, dtype=float)
-        if n <= CHUNK_ROWS:
-            num = self._numbers(frame, hs, intervals, explain, n)
-        else:
-            parts = [self._numbers(frame.iloc[start:start + CHUNK_ROWS], hs, intervals,
-                                   explain, n) for start in range(0, n, CHUNK_ROWS)]
-            num = {key: (pd.concat([part[key] for part in parts]) if key == "contrib" else
-                         np.concatenate([part[key] for part in parts]))
-                   for key in parts[0]}
-        out: dict[str, Any] = {}
-        out["response_probability"] = num["response_probability"]
-        out["response_ci_low"] = _nullable(num["response_ci_low"])
-        out["response_ci_high"] = _nullable(num["response_ci_high"])
-        out["risk_score"] = num["risk_score"]
-        for end in ("os", "pfs"):
-            surv = num[f"surv_{end}"]
-            for j, h in enumerate(horizons):
-                out[f"{end}_survival_{horizon_label(h)}m"] = surv[:, j]
-        for end in ("os", "pfs"):
-            m = np.asarray(num[f"median_{end}"], dtype=float)
-            median = m.astype(object)
-            median[np.isnan(m)] = None  # not reached: JSON null
-            out[f"median_{end}_months"] = median
-        nan = np.full(n, np.nan)
-        for end in ("os", "pfs"):
-            lo, hi = num.get(f"band_{end}_low"), num.get(f"band_{end}_high")
-            for j, h in enumerate(horizons):
-                col = f"{end}_survival_{horizon_label(h)}m"
-                out[f"{col}_ci_low"] = _nullable(nan if lo is None else lo[:, j])
-                out[f"{col}_ci_high"] = _nullable(nan if hi is None else hi[:, j])
-        out["missing_modalities"] = self.missing_modalities(frame)
-        result = _table(out, index)
+        names = output_columns(horizons)[:-1]  # all numbers; missing_modalities is text
+        # Every block writes its rows of one column-major block of numbers (no per-block
+        # arrays to concatenate, no copy into the result frame): at a million rows those
+        # full-batch copies cost as much as the scoring.
+        numbers = np.empty((n, len(names)), order="F")
+
+        # Sliced here, before any thread starts: the threads then only read their own slice.
+        blocks = [(start, frame.iloc[start:start + CHUNK_ROWS])
+                  for start in range(0, max(n, 1), CHUNK_ROWS)]
+
+        def score_block(block: tuple[int, pd.DataFrame]) -> pd.DataFrame | None:
+            start, rows = block
+            num = self._numbers(rows, hs, intervals, explain, len(rows))
+            for k, values in enumerate(_number_columns(num, len(hs))):
+                numbers[start:start + len(rows), k] = values
+            return num.get("contrib")
+
+        contribs = _map_blocks(score_block, blocks)
+        result = pd.DataFrame(numbers, index=frame.index, columns=names, copy=False)
+        for k, name in enumerate(names):
+            # Medians are always objects (None where not reached: JSON null); intervals are
+            # objects when any is null. Set as object Series: pandas would otherwise scan each
+            # million-row object array for dates.
+            if name.startswith("median_") or ("_ci_" in name and np.isnan(numbers[:, k]).any()):
+                values = _nullable(numbers[:, k], always=True)
+                result[name] = pd.Series(values, index=result.index, dtype=object, copy=False)
+        result["missing_modalities"] = pd.Series(self.missing_modalities(frame),
+                                                 index=result.index, dtype=object, copy=False)
         if explain:
-            contrib = num["contrib"].add_prefix("contrib_")
-            result = pd.concat([result, contrib], axis=1)
+            contrib = pd.concat(contribs) if len(contribs) > 1 else contribs[0]
+            result = pd.concat([result, contrib.add_prefix("contrib_")], axis=1)
         result.index = model_input.index if isinstance(model_input, pd.DataFrame) else result.index
         return result
 
 
-def _table(columns: dict[str, np.ndarray], index: pd.Index) -> pd.DataFrame:
-    """``pd.DataFrame(columns, index=index)``, built without pandas' block consolidation.
+def _number_columns(num: dict[str, Any], n_horizons: int) -> list[np.ndarray]:
+    """A block's numbers (:meth:`ICIPredictModel._numbers`) in :func:`output_columns` order."""
+    n = len(num["response_probability"])
+    nan = np.full(n, np.nan)
+    columns = [num["response_probability"], num["response_ci_low"], num["response_ci_high"],
+               num["risk_score"]]
+    for end in ("os", "pfs"):
+        columns += [num[f"surv_{end}"][:, j] for j in range(n_horizons)]
+    columns += [num["median_os"], num["median_pfs"]]
+    for end in ("os", "pfs"):
+        low, high = num.get(f"band_{end}_low"), num.get(f"band_{end}_high")
+        for j in range(n_horizons):
+            columns += [nan if low is None else low[:, j], nan if high is None else high[:, j]]
+    return columns
 
-    The float columns are written once into one column-major block and the object columns
-    inserted at their places: for a million rows, consolidating the dict's columns cost more
-    than scoring them.
+
+def _map_blocks(score_block: Any, blocks: list[Any]) -> list[Any]:
+    """``[score_block(b) for b in blocks]``, computed by one thread per available core.
+
+    The blocks are independent and the heavy steps (XGBoost, numpy) release the GIL, so the
+    cores share a large batch; each XGBoost call then runs single-threaded (block-sized
+    ``n_total``), and results keep the order of ``blocks``.
     """
-    floats = [k for k, v in columns.items() if v.dtype == np.float64]
-    if len(columns) - len(floats) > 60:  # pandas warns about fragmented frames past 100 blocks
-        return pd.DataFrame(columns, index=index)
-    block = np.empty((len(index), len(floats)), order="F")
-    for j, k in enumerate(floats):
-        block[:, j] = columns[k]
-    table = pd.DataFrame(block, index=index, columns=floats, copy=False)
-    for loc, (k, v) in enumerate(columns.items()):
-        if v.dtype != np.float64:
-            table.insert(loc, k, v)
-    return table
+    workers = min(len(blocks), _cores(), MAX_THREADS)
+    if workers < 2:
+        return [score_block(b) for b in blocks]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="icipredict-score") as pool:
+        return list(pool.map(score_block, blocks))
 
 
-def _nullable(values: np.ndarray) -> np.ndarray:
-    """Floats, or objects with None for missing (JSON null, never NaN) when any is missing."""
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _nullable(values: np.ndarray, *, always: bool = False) -> np.ndarray:
+    """Floats, or objects with None for missing (JSON null, never NaN) when any is missing
+    (``always``: objects in any case)."""
     values = np.asarray(values, dtype=float)
     missing = np.isnan(values)
-    if not missing.any():
+    if not missing.any() and not always:
         return values
     if missing.all():
         return np.full(len(values), None, dtype=object)
     out = values.astype(object)
     out[np.isnan(values)] = None
     return out
-
-
-def scorer_risk(scorer: SurvivalScorer, Z: np.ndarray, names: list[str],
-                cache: dict[tuple, np.ndarray] | None = None) -> np.ndarray:
-    """:meth:`SurvivalScorer.risk` from a builder-ordered matrix ``Z`` (columns ``names``)."""
-    where = {n: j for j, n in enumerate(names)}
-    kept = [where.get(scorer.features[i], -1) for i in scorer.kept_idx]
-    # Only the kept columns, row-contiguous (np.take), in one pass each: this runs on every
-    # block of a million-row batch.
-    sel = np.take(Z, [max(i, 0) for i in kept], axis=1)
-    absent = [k for k, i in enumerate(kept) if i < 0]
-    if absent:
-        sel[:, absent] = np.nan
-    sel = np.where(np.isnan(sel), scorer.impute[scorer.kept_idx], sel)
-    sel -= scorer.mean
-    return sel @ scorer.coef
 
 
 # ------------------------------------------------------------------------------ writing + logging
@@ -1230,7 +1252,7 @@ def log_registry_model(bundle: str | Path, *, name: str = "model") -> Any:
 
 __all__ = [
     "DEFAULT_HORIZONS", "ICIPredictModel", "ResponseScorer", "SurvivalScorer",
-    "LinearLogit", "bootstrap_refits", "calibration_uncertainty", "scorer_risk",
+    "LinearLogit", "bootstrap_refits", "calibration_uncertainty",
     "survival_interval", "export_response", "feature_ranges",
     "linear_state", "export_survival", "input_columns",
     "log_registry_model", "mlflow_signature", "output_columns", "pip_requirements",
