@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from test_runs import trained
@@ -319,5 +320,39 @@ def test_cli_predict_by_patient_id(champion, stored, tmp_path):
     res = CliRunner().invoke(app, [*base, "--patient-id", "P-0000000000000000"])
     assert res.exit_code == 2 and "not in the cohort store" in res.output
     res = CliRunner().invoke(app, ["predict", "--patient-id", pid, "--model", champion["uri"]],
+                             env={"ICIPREDICT_STORE": ""})
+    assert res.exit_code == 2 and "--store" in res.output
+
+
+def test_cli_weekly_list_from_a_store_query(champion, stored, tmp_path):
+    """predict-list --store: the query's patients, sorted, each with the score it gets alone."""
+    from typer.testing import CliRunner
+
+    from icipredict.cli import app
+    from icipredict.predict.scorer import score_stored
+
+    cohort = stored["cohort"]
+    centre = cohort.patients["centre"].value_counts().index[-1]  # the smallest centre
+    want = set(cohort.patients.loc[cohort.patients["centre"] == centre, "patient_id"])
+    out = tmp_path / "week"
+    base = ["predict-list", "--store", str(stored["path"]), "--model", champion["uri"],
+            "--tracking-uri", champion["tracking"], "--cache-dir", str(stored["cache"])]
+    res = CliRunner().invoke(app, [*base, "--centre", centre, "--out-dir", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out / "list.csv")
+    assert set(table["patient_id"]) == want
+    probs = table["response_probability"].tolist()
+    assert probs == sorted(probs, reverse=True)
+    first = table.iloc[0]
+    alone = score_stored(first["patient_id"], stored["path"], champion["uri"],
+                         cache_dir=stored["cache"])
+    assert first["response_probability"] == pytest.approx(alone.response.probability)
+    assert (out / f"{first['patient_id']}.html").is_file()
+    res = CliRunner().invoke(app, [*base, "--started-from", "2999-01-01", "--out-dir",
+                                   str(tmp_path / "none")])
+    assert res.exit_code == 0 and "no patient matches" in res.output
+    res = CliRunner().invoke(app, [*base, "--started-from", "last monday"])
+    assert res.exit_code == 2 and "YYYY-MM-DD" in res.output
+    res = CliRunner().invoke(app, ["predict-list", "--centre", centre, "--model", champion["uri"]],
                              env={"ICIPREDICT_STORE": ""})
     assert res.exit_code == 2 and "--store" in res.output

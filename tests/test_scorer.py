@@ -215,3 +215,77 @@ def test_store_query_includes_radiomics(model_uri, stored, monkeypatch):
     frame = seen["frame"]
     want = stored["radiomics"].reindex(frame.index)
     pd.testing.assert_frame_equal(frame[want.columns], want, check_names=False)
+
+
+def test_find_patients_applies_every_condition(stored, tmp_path):
+    """The store query equals the same filter done by hand on the stored tables."""
+    import shutil
+
+    import duckdb
+
+    from icipredict.cohort.schema import CohortError
+    from icipredict.cohort.store import CohortStore
+
+    co = stored["cohort"]
+    store = CohortStore(stored["store"])
+    pats = co.patients.merge(co.treatments[["patient_id", "start_date"]], on="patient_id",
+                             how="left")
+    assert store.find_patients() == sorted(
+        pats["patient_id"], key=lambda p: (pats.set_index("patient_id").loc[p, "centre"], p))
+    start = pd.to_datetime(pats["start_date"])
+    anchor = pats[start.notna()].iloc[len(pats) // 3]  # a window around one patient's start
+    centre, types = anchor["centre"], [anchor["cancer_type"], "MEL"]
+    lo, hi = pd.Timestamp(anchor["start_date"]) - pd.Timedelta(days=400), \
+        pd.Timestamp(anchor["start_date"]) + pd.Timedelta(days=400)
+    want = pats.loc[(pats["centre"] == centre) & pats["cancer_type"].isin(types)
+                    & (start >= lo) & (start <= hi), "patient_id"]
+    got = store.find_patients(centres=[centre], cancer_types=types,
+                              started_from=lo.date().isoformat(), started_to=hi.date())
+    assert got == sorted(want) and anchor["patient_id"] in got
+    assert len(store.find_patients(started_from="2000-01-01")) == int(start.notna().sum())
+    some = list(pats["patient_id"].iloc[:5])
+    assert store.find_patients(patient_ids=some + some[:1]) == \
+        [p for p in store.find_patients() if p in some]
+    with pytest.raises(CohortError, match=r"not in the cohort store: \['P-nobody'\]"):
+        store.find_patients(patient_ids=[some[0], "P-nobody"])
+    with pytest.raises(CohortError, match="started_from must be a day as YYYY-MM-DD"):
+        store.find_patients(started_from="1/2/2016")
+    with pytest.raises(CohortError, match=r"centre\(s\) \['Atlantis'\] not in the store"):
+        store.find_patients(centres=["Atlantis"])
+    # New patients have no outcome yet: clear two patients' outcomes in a copy of the store.
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(stored["store"], copy)
+    con = duckdb.connect(str(copy))
+    con.execute("UPDATE outcomes SET bor = NULL, responder = NULL, os_months = NULL, "
+                "os_event = NULL, pfs_months = NULL, pfs_event = NULL WHERE patient_id = ?",
+                [some[0]])
+    con.execute("DELETE FROM outcomes WHERE patient_id = ?", [some[1]])
+    con.close()
+    assert CohortStore(copy).find_patients(without_outcome=True) == \
+        [p for p in store.find_patients() if p in some[:2]]
+
+
+def test_weekly_list_from_a_store_query_scores_as_each_patient_alone(model_uri, stored):
+    from icipredict.predict.scorer import StoreQuery, score_store_list, score_stored
+
+    ids = _some_patients(stored)
+    scores = score_store_list(stored["store"], StoreQuery(patient_ids=ids), model_uri,
+                              explain=True, top_k=5, cache_dir=stored["cache"])
+    assert sorted(s.patient_id for s in scores) == sorted(ids)
+    probs = [s.response.probability for s in scores]
+    assert probs == sorted(probs, reverse=True)  # the board's order
+    for s in scores:
+        alone = score_stored(s.patient_id, stored["store"], model_uri, top_k=5,
+                             cache_dir=stored["cache"]).to_dict()
+        got = s.to_dict()
+        for key in ("response", "os", "pfs", "risk", "reasons", "warnings", "completeness",
+                    "missing_modalities", "cancer_type", "drug_class"):
+            assert got[key] == alone[key], (s.patient_id, key)
+    centre = stored["cohort"].patients["centre"].iloc[0]
+    by_centre = score_store_list(stored["store"], StoreQuery(centres=[centre]), model_uri,
+                                 sort_by="risk", cache_dir=stored["cache"])
+    assert len(by_centre) == int((stored["cohort"].patients["centre"] == centre).sum())
+    risks = [s.risk.score for s in by_centre]
+    assert risks == sorted(risks, reverse=True)
+    assert score_store_list(stored["store"], StoreQuery(started_from="2099-01-01"),
+                            model_uri) == []

@@ -161,3 +161,32 @@ def test_record_images_are_scored(stored_client):
     r = stored_client["client"].post("/score", json=rec, headers=AUTH)
     assert r.status_code == 200, r.text
     assert r.json()["completeness"]["imaging"] == 1.0
+
+
+def test_weekly_list_as_a_store_query(stored_client, client):
+    from icipredict.predict.scorer import score_stored
+
+    c, net = stored_client["client"], stored_client["net"]
+    pats = net["cohort"].patients
+    centre = pats["centre"].iloc[0]
+    r = c.post("/score/store", json={"centres": [centre]}, headers=AUTH,
+               params={"html": "true"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    ids = [s["patient_id"] for s in body["scores"]]
+    assert sorted(ids) == sorted(pats.loc[pats["centre"] == centre, "patient_id"])
+    probs = [s["response"]["probability"] for s in body["scores"]]
+    assert probs == sorted(probs, reverse=True)
+    assert body["scores"][0]["response"] == score_stored(
+        ids[0], net["store"], stored_client["uri"], cache_dir=net["cache"]).to_dict()["response"]
+    assert ids[0] in body["list_html"]
+    # bad queries: field-named 422s; no store: 422; no token: 401
+    r = c.post("/score/store", json={"started_from": "next week"}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "started_from"
+    r = c.post("/score/store", json={"patient_ids": ["P-0000000000000000"]}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "patient_id"
+    r = c.post("/score/store", json={"centre": ["typo"]}, headers=AUTH)
+    assert r.status_code == 422
+    r = client.post("/score/store", json={}, headers=AUTH)
+    assert r.status_code == 422 and "no cohort store" in r.json()["errors"][0]["message"]
+    assert c.post("/score/store", json={}).status_code == 401

@@ -549,22 +549,67 @@ def predict_cmd(
 
 @app.command("predict-list")
 def predict_list_cmd(
-    patients: Annotated[Path, typer.Argument(help="CSV (one patient per row) or JSON list.")],
+    patients: Annotated[Path | None, typer.Argument(
+        help="CSV (one patient per row) or JSON list of records; or leave out and query the "
+        "cohort store (--store with --centre/--cancer-type/--started-from/...).")] = None,
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for list.html/.csv and "
-                                          "one report per patient.")],
+                                          "one report per patient.")] = Path("weekly-list"),
+    store: Annotated[Path | None, typer.Option(
+        "--store", envvar="ICIPREDICT_STORE",
+        help="Cohort store to query instead of a list file.")] = None,
+    patient_id: Annotated[list[str] | None, typer.Option(
+        "--patient-id", help="Store query: these pseudonymous IDs (repeat the option).")] = None,
+    centre: Annotated[list[str] | None, typer.Option(
+        "--centre", help="Store query: patients of this centre (repeatable).")] = None,
+    cancer_type: Annotated[list[str] | None, typer.Option(
+        "--cancer-type", help="Store query: this cancer type, OncoTree code (repeatable).")
+    ] = None,
+    started_from: Annotated[str | None, typer.Option(
+        "--started-from", help="Store query: ICI start on or after YYYY-MM-DD.")] = None,
+    started_to: Annotated[str | None, typer.Option(
+        "--started-to", help="Store query: ICI start on or before YYYY-MM-DD.")] = None,
+    without_outcome: Annotated[bool, typer.Option(
+        "--without-outcome", help="Store query: only patients with no outcome recorded yet.")
+    ] = False,
     model: str = ModelOption,
     sort_by: Annotated[str, typer.Option("--sort-by", help="response or risk")] = "response",
+    cache_dir: Annotated[Path | None, typer.Option(
+        "--cache-dir", envvar="ICIPREDICT_RADIOMICS_CACHE",
+        help="Radiomics feature cache for stored image + mask files.")] = None,
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri")] = None,
 ) -> None:
-    """Score the weekly list: sorted HTML and CSV plus one report per patient."""
-    from icipredict.predict.report import write_list
-    from icipredict.predict.scorer import score_batch
+    """Score the weekly list: sorted HTML and CSV plus one report per patient.
 
+    The list is a file of patient records, or a query of the cohort store, e.g.
+    icipredict predict-list --store cohort.duckdb --centre Leiden --started-from 2026-11-23
+    """
+    from icipredict.predict.report import write_list
+    from icipredict.predict.scorer import StoreQuery, score_batch, score_store_list
+
+    query_given = any([patient_id, centre, cancer_type, started_from, started_to,
+                       without_outcome])
+    if (patients is None) == (store is None):
+        fail(CohortError("give either a list file (PATIENTS) or --store with a query"))
+    if query_given and store is None:
+        fail(CohortError("--patient-id/--centre/--cancer-type/--started-from/--started-to/"
+                         "--without-outcome query the cohort store: add --store"))
+    if sort_by not in ("response", "risk"):
+        fail(CohortError(f"--sort-by must be response or risk, got {sort_by!r}"))
     _set_tracking(tracking_uri)
     try:
-        scores = score_batch(patients, model, sort_by=sort_by)
+        if store is not None:
+            query = StoreQuery(patient_ids=patient_id or None, centres=centre or None,
+                               cancer_types=cancer_type or None, started_from=started_from,
+                               started_to=started_to, without_outcome=without_outcome)
+            scores = score_store_list(store, query, model, sort_by=sort_by, cache_dir=cache_dir)
+        else:
+            scores = score_batch(patients, model, sort_by=sort_by, cache_dir=cache_dir,
+                                 image_dir=patients.parent)
     except CohortError as exc:
         fail(exc)
+    if not scores:
+        console.print("[yellow]no patient matches the query[/]: nothing written")
+        return
     paths = write_list(scores, out_dir)
     console.print(f"{len(scores)} patient(s) scored: {paths['html']} and {paths['csv']}")
 

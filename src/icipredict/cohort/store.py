@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -441,6 +441,76 @@ class CohortStore:
             return [r[0] for r in con.execute(
                 "SELECT DISTINCT centre FROM ingests ORDER BY centre").fetchall()]
 
+    def find_patients(self, *, patient_ids: Sequence[str] | None = None,
+                      centres: Sequence[str] | None = None,
+                      cancer_types: Sequence[str] | None = None,
+                      started_from: str | date | None = None,
+                      started_to: str | date | None = None,
+                      without_outcome: bool = False) -> list[str]:
+        """Pseudonymous IDs of the stored patients matching every given condition.
+
+        The tumour board's store query (e.g. this week's new patients of one centre).
+
+        Parameters
+        ----------
+        patient_ids
+            Only these IDs; an ID not in the store raises (naming every unknown one).
+        centres, cancer_types
+            Only patients of these centres / cancer types (OncoTree codes as stored).
+        started_from, started_to
+            ICI start date (``treatments.start_date``) on or after / on or before this day
+            (ISO ``YYYY-MM-DD``); patients without a start date are then left out.
+        without_outcome
+            Only patients with no recorded outcome yet (no response and no survival time).
+
+        Returns
+        -------
+        list of str
+            Patient IDs ordered by centre, then ID.
+        """
+        where, params = [], []
+        if centres is not None:
+            centres = [str(c) for c in centres]
+            unknown = sorted(set(centres) - set(self.centres()))
+            if unknown:
+                raise CohortError(f"centre(s) {unknown} not in the store "
+                                  f"(stored: {self.centres()})", column="centre")
+            where.append("list_contains(?, p.centre)")
+            params.append(centres)
+        if cancer_types is not None:
+            where.append("list_contains(?, p.cancer_type)")
+            params.append([str(c) for c in cancer_types])
+        bounds = {"started_from": started_from, "started_to": started_to}
+        for name, op in (("started_from", ">="), ("started_to", "<=")):
+            if bounds[name] is not None:
+                where.append(f"t.start_date {op} ?")
+                params.append(_as_day(bounds[name], name))
+        if without_outcome:
+            where.append("(o.patient_id IS NULL OR (o.bor IS NULL AND o.responder IS NULL "
+                         "AND o.os_months IS NULL AND o.pfs_months IS NULL))")
+        ids = None if patient_ids is None else list(dict.fromkeys(str(p) for p in patient_ids))
+        if ids is not None:
+            where.append("list_contains(?, p.patient_id)")
+            params.append(ids)
+        sql = ("SELECT p.patient_id FROM patients p "
+               "LEFT JOIN treatments t ON t.centre = p.centre AND t.patient_id = p.patient_id "
+               "LEFT JOIN outcomes o ON o.centre = p.centre AND o.patient_id = p.patient_id"
+               + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY p.centre, p.patient_id")
+        with self._connect(read_only=True) as con:
+            found = [r[0] for r in con.execute(sql, params).fetchall()]
+            if ids is not None:
+                known = {r[0] for r in con.execute(
+                    "SELECT patient_id FROM patients WHERE list_contains(?, patient_id)",
+                    [ids]).fetchall()}
+                unknown = [p for p in ids if p not in known]
+                if unknown:
+                    raise CohortError(f"patient ID(s) not in the cohort store: {unknown[:10]}"
+                                      f"{' ...' if len(unknown) > 10 else ''} (IDs are the "
+                                      "store's pseudonyms, e.g. P-1a2b...)", file=self.path,
+                                      column="patient_id")
+        return found
+
     def table(self, name: str) -> pd.DataFrame:
         """One store table (or ``ingests``) as stored, including the ``centre`` column."""
         if name not in CONTRACTS and name not in ("ingests", "brca_registry"):
@@ -548,6 +618,19 @@ class CohortStore:
                 "SELECT centre, version, ingested_at, content_hash, key_fingerprint, source, "
                 + ", ".join(f"n_{n}" for n in CONTRACTS)
                 + f" FROM ingests {where} ORDER BY centre, version", params).df()
+
+
+def _as_day(value: str | date, name: str) -> date:
+    """An ISO day (``YYYY-MM-DD``) or a date; a clear error naming the option otherwise."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise CohortError(f"{name} must be a day as YYYY-MM-DD, got {value!r}",
+                          column=name) from None
 
 
 def reverse_km_median(time: pd.Series, event: pd.Series) -> float:

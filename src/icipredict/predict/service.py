@@ -1,7 +1,8 @@
 """REST API and board web page (FastAPI): ``icipredict serve``.
 
 Endpoints: ``POST /score`` (one record, or ``{"patient_id": ...}`` of the cohort store when the
-app has one), ``POST /score/batch`` (a list, sorted), ``GET /models``,
+app has one), ``POST /score/batch`` (a list, sorted), ``POST /score/store`` (a weekly list as a
+query of the cohort store: IDs, centres, cancer types, ICI start window), ``GET /models``,
 ``GET /health``, the board page ``GET /board`` and OpenAPI docs at ``/docs``. Every endpoint but
 ``/health`` needs ``Authorization: Bearer <token>`` (token from ``ICIPREDICT_API_TOKEN``;
 compared in constant time); the board page keeps the token in the browser session and sends it
@@ -24,15 +25,19 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict
 
+from icipredict.cohort.schema import CohortError
 from icipredict.predict.record import RecordError, json_schema
 from icipredict.predict.report import render_list, render_report
 from icipredict.predict.scorer import (
     DEFAULT_MODEL,
+    StoreQuery,
     UnknownPatientError,
     load_board_model,
     score,
     score_batch,
+    score_store_list,
     score_stored,
 )
 
@@ -43,6 +48,18 @@ IMAGE_ROOT_ENV = "ICIPREDICT_IMAGE_ROOT"
 MAX_BODY_BYTES = 1_000_000
 MAX_BATCH = 5000
 _BOARD_PAGE = Path(__file__).with_name("templates") / "board.html"
+
+
+class StoreQueryBody(BaseModel):
+    """``POST /score/store``: which stored patients (every given condition must hold)."""
+
+    model_config = ConfigDict(extra="forbid")
+    patient_ids: list[str] | None = None
+    centres: list[str] | None = None
+    cancer_types: list[str] | None = None
+    started_from: str | None = None  # ICI start on or after, YYYY-MM-DD
+    started_to: str | None = None  # ICI start on or before, YYYY-MM-DD
+    without_outcome: bool = False
 
 
 def create_app(model: str = DEFAULT_MODEL, *, token: str | None = None,
@@ -163,6 +180,30 @@ def create_app(model: str = DEFAULT_MODEL, *, token: str | None = None,
         _check_images(records, [f"record {i}" for i in range(1, len(records) + 1)])
         scores = score_batch(records, _model(model_uri), sort_by=sort_by, cache_dir=cache_dir,
                              image_root=image_root)
+        body: dict[str, Any] = {"scores": [s.to_dict() for s in scores]}
+        if html:
+            body["list_html"] = render_list(scores)
+        return JSONResponse(body)
+
+    @app.post("/score/store", dependencies=[Depends(auth)])
+    def score_query(query: StoreQueryBody, model_uri: str | None = None,
+                    sort_by: str = "response", html: bool = False) -> JSONResponse:
+        """Score a weekly list given as a cohort-store query; sorted like ``/score/batch``."""
+        if store is None:
+            raise RecordError([{"field": "query", "message": (
+                "this server has no cohort store to query; send the patient records")}])
+        from icipredict.cohort.store import CohortStore
+
+        q = StoreQuery(**query.model_dump())
+        try:
+            n = len(CohortStore(store).find_patients(**query.model_dump()))
+            if n > MAX_BATCH:
+                raise HTTPException(413, f"the query matches {n} patients; at most {MAX_BATCH} "
+                                    "per request (narrow it)")
+            scores = score_store_list(store, q, _model(model_uri), sort_by=sort_by,
+                                      cache_dir=cache_dir)
+        except CohortError as exc:
+            raise RecordError([{"field": exc.column or "query", "message": exc.message}]) from None
         body: dict[str, Any] = {"scores": [s.to_dict() for s in scores]}
         if html:
             body["list_html"] = render_list(scores)
