@@ -59,6 +59,7 @@ from icipredict.cohort.schema import CohortError
 from icipredict.features.builder import RADIOMICS_PREFIX, FeatureBuilder
 from icipredict.features.clinical import BINARY, NUMERIC
 from icipredict.features.genomic import gene_column
+from icipredict.tracking.xgb_trees import TreeEnsemble
 
 logger = logging.getLogger(__name__)
 
@@ -355,6 +356,12 @@ class ResponseScorer:
             b.set_param({"nthread": 1})
             self.boosters.append(b)
         self._parallel: list[Any] | None = None
+        # Batches of up to DMATRIX_ROWS rows walk the trees in numpy: one XGBoost predict call
+        # per booster costs ~90 us of Python set-up, which dominates a one-patient board score
+        # (~100 boosters with the refits). None (XGBoost scores) when the self-check declines.
+        models = ([(folder / name).read_bytes() for name in entry["boosters"]]
+                  if all(name.endswith(".json") for name in entry["boosters"]) else None)
+        self.trees = TreeEnsemble.from_boosters(self.boosters, models)
 
     def _boosters_for(self, n: int) -> list[Any]:
         if n < PARALLEL_ROWS:
@@ -381,11 +388,15 @@ class ResponseScorer:
 
         ``dmatrix``, an ``xgboost.DMatrix`` of ``Z``, may be given for XGBoost models: for a
         few rows, predicting from one shared DMatrix is cheaper than ``inplace_predict``'s
-        per-call set-up (same margins). ``n_total``: the size of the whole batch when ``Z`` is
-        one block of it (chooses the XGBoost thread count, see :data:`PARALLEL_ROWS`).
+        per-call set-up (same margins). Both are skipped for up to :data:`DMATRIX_ROWS` rows
+        when the trees are walked in numpy (:attr:`trees`, the same margins again).
+        ``n_total``: the size of the whole batch when ``Z`` is one block of it (chooses the
+        XGBoost thread count, see :data:`PARALLEL_ROWS`).
         """
         if self.kind in ("linear", "linear_calibrated"):
             margins = [m.margin(Z) for m in self.linear]
+        elif self.trees is not None and len(Z) <= DMATRIX_ROWS:
+            margins = list(self.trees.margins(Z))  # XGBoost's margins, without its calls
         elif dmatrix is not None:
             margins = [np.asarray(b.predict(dmatrix, output_margin=True, validate_features=False),
                                   dtype=float).ravel() for b in self.boosters]
@@ -416,8 +427,11 @@ class ResponseScorer:
             return pd.DataFrame(values, columns=self.features, index=X.index)
         import xgboost as xgb
 
-        dm = xgb.DMatrix(self._matrix(X), missing=np.nan, feature_names=self.features)
-        total = sum(b.predict(dm, pred_contribs=True) for b in self.boosters)
+        # No feature names: _matrix's columns are the boosters' by construction, and checking
+        # the names again costs half of a one-patient explanation.
+        dm = xgb.DMatrix(self._matrix(X), missing=np.nan, nthread=1)
+        total = sum(b.predict(dm, pred_contribs=True, validate_features=False)
+                    for b in self.boosters)
         values = np.asarray(total) / len(self.boosters)
         return pd.DataFrame(values[:, :-1], columns=self.features, index=X.index)
 
