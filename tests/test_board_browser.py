@@ -35,13 +35,21 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def net(tmp_path_factory):
+    from board_store import small_store
+
+    return small_store(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, net):
     import uvicorn
 
     uri = setup_registry(tmp_path_factory.mktemp("registry"))
     port = _free_port()
-    config = uvicorn.Config(create_app(uri, token=TOKEN), host="127.0.0.1", port=port,
-                            log_level="warning")
+    config = uvicorn.Config(create_app(uri, token=TOKEN, store=net["store"],
+                                       cache_dir=net["cache"]),
+                            host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -75,6 +83,44 @@ def _png_is_not_blank(data: bytes) -> bool:
     return len(rows) > 5
 
 
+def _browser(pw):  # noqa: ANN001, ANN202 - playwright objects
+    return pw.chromium.launch(
+        executable_path=_chromium(),
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--no-first-run"])
+
+
+def test_board_page_scores_a_store_query(server, net):
+    """The weekly list as a store query: the page shows the centre's patients, best first."""
+    from playwright.sync_api import sync_playwright
+
+    pats = net["cohort"].patients
+    centre = pats["centre"].iloc[0]
+    want = set(pats.loc[pats["centre"] == centre, "patient_id"])
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1400})
+            page.goto(f"{server}/board")
+            page.fill("#token", TOKEN)
+            page.fill("#q-centres", f" {centre} ")
+            page.click("#querylist")
+            rows = page.frame_locator("#list").locator("tr:has(td)")
+            rows.first.wait_for(timeout=20000)
+            shown = [rows.nth(i).locator("td").nth(1).inner_text() for i in range(rows.count())]
+            assert set(shown) == want
+            # a malformed date is named on the page
+            page.fill("#q-centres", "")
+            page.evaluate("document.getElementById('q-from').type = 'text'")
+            page.fill("#q-from", "next week")
+            page.click("#querylist")
+            page.wait_for_function(
+                "document.getElementById('listerror').textContent.length > 0")
+            assert "started_from" in page.inner_text("#listerror")
+        finally:
+            browser.close()
+
+
 def test_board_page_scores_a_record(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -83,10 +129,7 @@ def test_board_page_scores_a_record(server, tmp_path):
     path = tmp_path / "record.json"
     path.write_text(json.dumps(record))
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=_chromium(),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = _browser(pw)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 1400})
             page.goto(f"{server}/board")
