@@ -118,7 +118,8 @@ def _bundle(tmp_path):
                               "clinical": ["age", "albumin"], "genomic": ["tmb"],
                               "cancer_type": "none"}).fit(frame)
     X = builder.transform(frame)
-    response = CalibratedResponse(XGBResponse(n_estimators=25, max_depth=3, n_jobs=1), cv=3)
+    response = CalibratedResponse(XGBResponse(n_estimators=25, max_depth=3, n_jobs=1),
+                                  methods=("sigmoid",), cv=3)
     model = response.fit(X, y)
     refits = pyfunc.bootstrap_refits(response, X, y, n_refits=3, seed=0, strata=y)
     folder = tmp_path / "bundle"
@@ -128,13 +129,15 @@ def _bundle(tmp_path):
 
 
 def test_registry_model_scores_the_same_without_the_walker(tmp_path):
+    """Walker + one Platt block give the numbers of XGBoost + calibrators one by one."""
     folder, frame = _bundle(tmp_path)
     fast = pyfunc.ICIPredictModel().load_bundle(folder)
     slow = pyfunc.ICIPredictModel().load_bundle(folder)
     scorers = [fast.response, *fast.response_refits]
-    assert all(sc.trees is not None for sc in scorers)
+    assert all(sc.trees is not None and sc._platt is not None for sc in scorers)
     for sc in [slow.response, *slow.response_refits]:
         sc.trees = None  # XGBoost's own predict
+        sc._platt = None  # the calibrators one by one
     rows = frame.sample(30, random_state=1)
     rows.loc[rows.index[:5], ["age", "tmb"]] = np.nan
     for batch in (rows.iloc[:1], rows):

@@ -341,6 +341,13 @@ class ResponseScorer:
             return
         self.features = entry["features"]
         self.calibrators = entry["calibrators"]
+        # All-Platt calibration (the usual case) as one expit over a (folds, rows) block.
+        self._platt = (
+            (np.array([[c["a"]] for c in self.calibrators], dtype=float),
+             np.array([[c["b"]] for c in self.calibrators], dtype=float))
+            if self.calibrators and all(c is not None and c["method"] == "sigmoid"
+                                        for c in self.calibrators)
+            else None)
         if self.kind in ("linear", "linear_calibrated"):
             self.linear = [LinearLogit(json.loads((folder / name).read_text()))
                            for name in entry["linear"]]
@@ -396,7 +403,7 @@ class ResponseScorer:
         if self.kind in ("linear", "linear_calibrated"):
             margins = [m.margin(Z) for m in self.linear]
         elif self.trees is not None and len(Z) <= DMATRIX_ROWS:
-            margins = list(self.trees.margins(Z))  # XGBoost's margins, without its calls
+            margins = self.trees.margins(Z)  # XGBoost's margins, without its calls
         elif dmatrix is not None:
             margins = [np.asarray(b.predict(dmatrix, output_margin=True, validate_features=False),
                                   dtype=float).ravel() for b in self.boosters]
@@ -404,6 +411,12 @@ class ResponseScorer:
             margins = [np.asarray(b.inplace_predict(Z, predict_type="margin", missing=np.nan),
                                   dtype=float).ravel() for b in self._boosters_for(n_total or len(Z))]
         out = np.zeros(len(Z))
+        if self._platt is not None:
+            a, b = self._platt
+            # Summed fold by fold, in order: the same numbers as the general loop below.
+            for probability in expit(-(a * np.asarray(margins) + b)):
+                out += probability
+            return np.clip(out / len(margins), 0.0, 1.0)
         for margin, cal in zip(margins, self.calibrators, strict=True):
             if cal is None:
                 out += expit(margin)
