@@ -860,7 +860,7 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
         if scorer.kind in ("linear", "linear_calibrated"):
             return scorer.proba_matrix(self._columns(Z, scorer.features, float, cache))
         M = self._columns(Z, scorer.features, np.float32, cache)
-        if len(M) > DMATRIX_ROWS:
+        if len(M) > DMATRIX_ROWS or scorer.trees is not None:  # inplace, or the tree walker
             return scorer.proba_matrix(M, n_total=n_total)
         key = ("dmatrix", tuple(scorer.features))
         if key not in cache:  # one DMatrix shared by the point model and its refits
