@@ -182,3 +182,109 @@ def test_further_response_models_are_compared_on_the_same_held_out_patients(demo
     assert m["cv_xgb_small_minus_tmb_cmp_auc_ci_low"] <= diff \
         <= m["cv_xgb_small_minus_tmb_cmp_auc_ci_high"]
     assert 0 <= m["cv_xgb_small_minus_tmb_cmp_auc_p"] <= 1
+
+
+# -- radiomics settings chosen by the experiment ---------------------------------------------
+
+def _model_radiomics_json(model_uri: str) -> Path:
+    import mlflow
+
+    from icipredict.tracking import pyfunc
+
+    local = Path(mlflow.artifacts.download_artifacts(model_uri))
+    [path] = list(local.rglob(pyfunc.RADIOMICS_FILE))
+    return path
+
+
+@pytest.fixture(scope="module")
+def binned(demo):
+    """A second, small run on two imaged centres of the demo store with binWidth 50 (the
+    default is 25); the demo's default-settings cache serves the comparison."""
+    import mlflow
+
+    from icipredict.features.radiomics_engine import SETTINGS_DIR
+    from icipredict.tracking.runs import train_experiment
+    from mlflow_helpers import fresh_tracking_uri
+
+    root = demo["root"]
+    exp = root / "experiments"
+    (exp / "radiomics").mkdir(exist_ok=True)
+    default_text = (SETTINGS_DIR / "pyradiomics_default.yaml").read_text()
+    assert "binWidth: 25" in default_text
+    (exp / "radiomics" / "ct_bw50.yaml").write_text(
+        default_text.replace("binWidth: 25", "binWidth: 50"))
+    base = (f"cohort:\n  store: {{path: {root / 'demo.duckdb'}, "
+            "centres: [lindenhof, riverside]}\n"
+            "features: features.yaml\nmodels: [xgb.yaml]\ntargets: [response]\n"
+            "validation: {scheme: kfold, n_splits: 2}\nn_bootstrap: 20\ninterval_refits: 0\n"
+            "tracking: {experiment: demo-bw, registered_model: null}\n")
+    (exp / "bw50.yaml").write_text("name: demo_bw50\n" + base + "radiomics:\n"
+                                   "  settings: radiomics/ct_bw50.yaml\n  lesion_rule: largest\n")
+    (exp / "bw25.yaml").write_text("name: demo_bw25\n" + base)
+    uri = fresh_tracking_uri(root / "experiments")
+    try:
+        result = train_experiment(exp / "bw50.yaml", tracking_uri=uri, progress=False,
+                                  cache_dir=root / "cache")
+        yield {"result": result, "uri": uri, "exp": exp, "cache": root / "cache",
+               "settings": exp / "radiomics" / "ct_bw50.yaml"}
+    finally:
+        mlflow.set_tracking_uri(demo["uri"])
+        mlflow.set_registry_uri(demo["uri"])
+
+
+def test_default_run_records_todays_radiomics_json(demo):
+    """No radiomics: key -> the builtin settings and the largest lesion, written as before."""
+    from icipredict.features.radiomics_engine import PyRadiomicsEngine
+
+    path = _model_radiomics_json(demo["result"].model_uri)
+    engine = PyRadiomicsEngine("default")
+    today = {"engine": "pyradiomics", "engine_version": engine.version,
+             "settings_hash": engine.settings_hash, "settings_source": "default",
+             "rule": "largest"}
+    assert path.read_text() == json.dumps(today, indent=2)
+
+
+def test_experiment_radiomics_settings_reach_features_bundle_tags_and_board(demo, binned):
+    import mlflow
+
+    from icipredict.features.radiomics_engine import PyRadiomicsEngine
+    from icipredict.predict.radiomics import model_radiomics
+    from icipredict.tracking.experiment import load_experiment
+    from icipredict.tracking.runs import load_training_frame
+
+    default_hash = PyRadiomicsEngine("default").settings_hash
+    want = PyRadiomicsEngine(binned["settings"])
+    assert want.settings_hash != default_hash
+
+    # the bundle records the chosen settings: their hash and the file's text
+    record = json.loads(_model_radiomics_json(binned["result"].model_uri).read_text())
+    assert record["settings_hash"] == want.settings_hash
+    assert record["settings_source"] == {"file": "ct_bw50.yaml",
+                                         "content": binned["settings"].read_text()}
+    assert record["rule"] == "largest"
+
+    # the board rebuilds an engine with the same settings, without any mismatch
+    engine, rule, problems = model_radiomics(record)
+    assert engine.settings_hash == want.settings_hash and rule == "largest" and problems == []
+
+    # the run is tagged with them
+    run = mlflow.MlflowClient(binned["uri"]).get_run(binned["result"].run_id)
+    assert run.data.tags["radiomics_settings_hash"] == want.settings_hash
+    assert run.data.tags["radiomics_settings_source"] == "file:ct_bw50.yaml"
+    assert run.data.params["radiomics.settings"] == "radiomics/ct_bw50.yaml"
+    # ... and its features were computed (and cached) under those settings
+    cache = binned["cache"] / f"pyradiomics-{want.version}"
+    assert any((cache / want.settings_hash).rglob("*"))
+
+    # same patients, same lesions: the shape is unchanged, a binned texture feature is not
+    bw50, _ = load_training_frame(load_experiment(binned["exp"] / "bw50.yaml"),
+                                  cache_dir=binned["cache"])
+    bw25, _ = load_training_frame(load_experiment(binned["exp"] / "bw25.yaml"),
+                                  cache_dir=binned["cache"])
+    assert list(bw50.index) == list(bw25.index)
+    imaged = bw25["radiomics_original_shape_VoxelVolume"].notna()
+    assert imaged.sum() >= 10
+    for col in ("radiomics_original_shape_VoxelVolume", "radiomics_original_firstorder_Mean"):
+        np.testing.assert_allclose(bw50.loc[imaged, col], bw25.loc[imaged, col])
+    contrast = "radiomics_original_glcm_Contrast"
+    assert (~np.isclose(bw50.loc[imaged, contrast], bw25.loc[imaged, contrast])).any()

@@ -99,3 +99,82 @@ def test_missing_referenced_file_names_the_field(tmp_path):
 def test_flatten():
     assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": [{"e": 3}]}) == {
         "a.b": 1, "a.c": [1, 2], "d.0.e": 3}
+
+
+# -- radiomics: settings --------------------------------------------------------------------
+
+def test_radiomics_defaults_are_the_builtin_settings_and_largest_lesion(tmp_path):
+    config = load_experiment(_write(tmp_path, BASE))
+    assert config.radiomics_settings == "default"
+    assert config.radiomics.lesion_rule == "largest" and config.radiomics.is_default()
+    params = config.flat_params()
+    assert params["radiomics.settings"] == "default"
+    assert params["radiomics.lesion_rule"] == "largest"
+
+
+def test_radiomics_settings_file_resolves_next_to_the_experiment(tmp_path):
+    (tmp_path / "radiomics").mkdir()
+    settings = tmp_path / "radiomics" / "ct_bw50.yaml"
+    settings.write_text("setting: {binWidth: 50}\nfeatureClass: {firstorder: }\n")
+    path = _write(tmp_path, BASE + "radiomics:\n  settings: radiomics/ct_bw50.yaml\n"
+                  "  lesion_rule: volume_weighted\n")
+    config = load_experiment(path)
+    assert config.radiomics_settings == settings.resolve()
+    assert config.radiomics.lesion_rule == "volume_weighted"
+    assert not config.radiomics.is_default()
+    builtin = load_experiment(_write(tmp_path, BASE + "radiomics: {settings: ibsi}\n"))
+    assert builtin.radiomics_settings == "ibsi"
+
+
+def test_missing_radiomics_settings_file_names_experiment_and_key(tmp_path):
+    path = _write(tmp_path, BASE + "radiomics:\n  settings: radiomics/nowhere.yaml\n")
+    with pytest.raises(CohortError, match="nowhere.yaml") as info:
+        load_experiment(path)
+    err = info.value
+    assert err.file == str(path) and err.column == "radiomics.settings" and err.row == 7
+    # without the path check, the same error comes when training asks for the settings
+    config = load_experiment(path, check_paths=False)
+    with pytest.raises(CohortError, match="nowhere.yaml") as later:
+        config.radiomics_settings  # noqa: B018
+    assert later.value.column == "radiomics.settings"
+
+
+@pytest.mark.parametrize(("content", "key", "words"), [
+    ("setting: {binWidth: -5}\n", "setting.binWidth", "greater than 0"),
+    ("setting: {binwidth: 5}\n", "setting.binwidth", "Extra inputs"),
+    ("featureClass: {glcm: [NoSuchFeature]}\n", "featureClass", "NoSuchFeature"),
+    ("- just a list\n", None, "mapping"),
+])
+def test_invalid_radiomics_settings_name_both_files_and_keys(tmp_path, content, key, words):
+    settings = tmp_path / "bad_settings.yaml"
+    settings.write_text(content)
+    path = _write(tmp_path, BASE + "radiomics:\n  lesion_rule: largest\n"
+                  "  settings: bad_settings.yaml\n")
+    with pytest.raises(CohortError) as info:
+        load_experiment(path)
+    err = info.value
+    assert err.file == str(path) and err.column == "radiomics.settings" and err.row == 8
+    text = str(err)
+    assert str(settings) in text and words in text  # the settings file and its problem
+    if key:
+        assert key in text
+
+
+def test_unknown_lesion_rule_is_refused_at_load(tmp_path):
+    path = _write(tmp_path, BASE + "radiomics:\n  lesion_rule: smallest\n")
+    with pytest.raises(CohortError, match="largest") as info:
+        load_experiment(path)
+    assert info.value.column == "radiomics.lesion_rule" and info.value.row == 7
+
+
+def test_config_hash_of_an_in_memory_default_config_is_unchanged_by_the_radiomics_key():
+    from icipredict.tracking.experiment import ExperimentConfig
+
+    data = {"name": "x", "cohort": {"store": {}}, "features": "f.yaml", "models": ["m.yaml"]}
+    config = ExperimentConfig.model_validate(data)
+    import hashlib
+
+    old = hashlib.sha256(config.model_dump_json(exclude={"radiomics"}).encode()).hexdigest()[:12]
+    assert config.config_hash() == old
+    other = ExperimentConfig.model_validate({**data, "radiomics": {"settings": "ibsi"}})
+    assert other.config_hash() != old

@@ -13,6 +13,9 @@ Example::
     targets: [response, os, pfs]
     validation: {scheme: split_column, column: split, test_value: test}
     tracking: {experiment: icipredict-rf16, registered_model: icipredict}
+    radiomics:                                # optional; default: builtin settings, largest
+      settings: radiomics/ct_bw25.yaml        # pyradiomics params file, or default / ibsi
+      lesion_rule: largest                    # or volume_weighted
 
 Relative paths resolve against the YAML file's folder, then against the project root (the folder
 holding ``experiments/``), so both ``../models/rf16.yaml`` and ``models/rf16.yaml`` work. Errors
@@ -130,6 +133,26 @@ class Tracking(BaseModel):
         return value
 
 
+class Radiomics(BaseModel):
+    """How radiomics are computed from images for this experiment (training and the board).
+
+    The settings are recorded in the registry model's ``radiomics.json`` (hash and source), so
+    the board recomputes image features with the same settings.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    settings: str = Field(
+        "default", description="pyradiomics parameter YAML (relative to the experiment file) "
+        "or a builtin name (default, ibsi).")
+    lesion_rule: Literal["largest", "volume_weighted"] = Field(
+        "largest", description="How a patient's lesions become one row (radiomics_matrix).")
+
+    def is_default(self) -> bool:
+        """True for the settings every run used before this key existed."""
+        return self == Radiomics()
+
+
 class ExperimentConfig(BaseModel):
     """One experiment: cohort, feature spec, model spec(s), targets, validation, tracking."""
 
@@ -146,6 +169,7 @@ class ExperimentConfig(BaseModel):
                                   description="Survival horizons in months.")
     validation: Validation = Field(default_factory=Validation)
     tracking: Tracking = Field(default_factory=Tracking)
+    radiomics: Radiomics = Field(default_factory=Radiomics)
     n_bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for CIs.")
     interval_refits: int = Field(
         20, ge=0, le=200, description="Refits of the response/Cox models on bootstrap "
@@ -209,11 +233,38 @@ class ExperimentConfig(BaseModel):
         return [self.resolve(f.column_map, f"cohort.files.{i}.column_map")
                 for i, f in enumerate(self.cohort.files or [])]
 
+    @property
+    def radiomics_settings(self) -> str | Path:
+        """The radiomics settings to build the engine from: a builtin name or an absolute path."""
+        from icipredict.features.radiomics_engine import BUILTIN_SETTINGS
+
+        name = self.radiomics.settings
+        return name if name in BUILTIN_SETTINGS else self.resolve(name, "radiomics.settings")
+
+    def check_radiomics(self) -> None:
+        """Raise :class:`CohortError` naming this file and ``radiomics.settings`` when the
+        settings file is missing or does not validate (the message carries the settings file's
+        own error: its path and key)."""
+        from icipredict.features.radiomics_engine import load_settings
+
+        if self.radiomics.settings == "default":
+            return  # the builtin default ships with the package and is tested there
+        settings = self.radiomics_settings
+        try:
+            load_settings(settings)
+        except CohortError as exc:
+            raise CohortError(f"radiomics settings {self.radiomics.settings!r} are invalid: "
+                              f"{exc}", file=self.source_path,
+                              row=_line_of(self.source_path, "radiomics.settings"),
+                              column="radiomics.settings") from exc
+
     def check_paths(self) -> None:
-        """Raise :class:`CohortError` naming the field when a referenced file is missing."""
+        """Raise :class:`CohortError` naming the field when a referenced file is missing (or,
+        for ``radiomics.settings``, invalid)."""
         self.feature_spec_path  # noqa: B018 - resolving raises on a missing file
         self.model_spec_paths  # noqa: B018
         self.column_map_paths  # noqa: B018
+        self.check_radiomics()
 
     def load_specs(self) -> tuple[Any, list[Any]]:
         """Read and validate the feature spec and model specs (errors name the spec file)."""
@@ -229,7 +280,9 @@ class ExperimentConfig(BaseModel):
         if self.source_path is not None and self.source_path.is_file():
             data = self.source_path.read_bytes()
         else:
-            data = self.model_dump_json().encode()
+            # Default radiomics left out: configs without the key hash as they always did.
+            data = self.model_dump_json(
+                exclude={"radiomics"} if self.radiomics.is_default() else None).encode()
         return hashlib.sha256(data).hexdigest()[:12]
 
     def flat_params(self) -> dict[str, str]:
@@ -283,7 +336,8 @@ def load_experiment(path: str | Path, *, check_paths: bool = True) -> Experiment
     path
         The YAML file (e.g. ``experiments/rf16_reproduction.yaml``).
     check_paths
-        Also check that the referenced feature spec, model specs and column maps exist.
+        Also check that the referenced feature spec, model specs and column maps exist, and that
+        the radiomics settings file (``radiomics.settings``) exists and validates.
 
     Raises
     ------

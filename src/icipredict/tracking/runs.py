@@ -33,9 +33,10 @@ from icipredict.tracking.mlflow_setup import configure_tracking
 logger = logging.getLogger(__name__)
 
 ENDPOINTS = ("os", "pfs")
-#: Radiomics settings of training runs (recorded in the model's ``radiomics.json``).
+#: Radiomics settings of training runs without a ``radiomics:`` key in their config (recorded
+#: in the model's ``radiomics.json``).
 RADIOMICS_SETTINGS = "default"
-#: Lesion aggregation rule of training runs (recorded in the model's ``radiomics.json``).
+#: Lesion aggregation rule of training runs without a ``radiomics:`` key (``radiomics.json``).
 RADIOMICS_RULE = "largest"
 #: Default folder of the radiomics feature cache.
 DEFAULT_CACHE = Path.home() / ".cache" / "icipredict" / "radiomics"
@@ -87,11 +88,13 @@ def load_training_frame(config: ExperimentConfig, *, cache_dir: str | Path | Non
 
     spec = read_spec(config.feature_spec_path)
     genes = spec.genes or ()
+    # The experiment's radiomics settings and lesion rule (defaults without a radiomics: key).
+    how = {"settings": config.radiomics_settings, "rule": config.radiomics.lesion_rule}
     if config.cohort.store is not None:
         st = config.cohort.store
         path = _store_path(config, st.path)
         cohort = CohortStore(path).cohort(st.centres or None)
-        rad = _radiomics(cohort, spec, cache_dir, progress)
+        rad = _radiomics(cohort, spec, cache_dir, progress, **how)
         frame = patient_frame(cohort, rad, genes=genes, include_outcomes=True)
         source = {"uri": str(path), "name": f"{config.name}-store",
                   "query": {"centres": st.centres or "all"}}
@@ -99,7 +102,7 @@ def load_training_frame(config: ExperimentConfig, *, cache_dir: str | Path | Non
         frames = []
         for fs, cmap in zip(config.cohort.files or [], config.column_map_paths, strict=True):
             cohort = load_source(cmap)
-            rad = _radiomics(cohort, spec, cache_dir, progress)
+            rad = _radiomics(cohort, spec, cache_dir, progress, **how)
             part = patient_frame(cohort, rad, genes=genes, include_outcomes=True)
             if fs.split is not None:
                 part["split"] = fs.split
@@ -124,8 +127,15 @@ def _store_path(config: ExperimentConfig, path: str | None) -> Path:
         return Path(path)  # the store raises its own clear error when it is absent
 
 
-def _radiomics(cohort, spec, cache_dir, progress: bool) -> pd.DataFrame | None:  # noqa: ANN001
-    """Wide radiomics (index patient_id) from the store's table and/or the images."""
+def _radiomics(cohort, spec, cache_dir, progress: bool, *,  # noqa: ANN001
+               settings: str | Path = RADIOMICS_SETTINGS,
+               rule: str = RADIOMICS_RULE) -> pd.DataFrame | None:
+    """Wide radiomics (index patient_id) from the store's table and/or the images.
+
+    ``settings`` (builtin name or pyradiomics YAML path) builds the engine; the feature cache
+    keys entries by its settings hash, so runs with other settings never share features.
+    ``rule`` combines a patient's lesions (``radiomics_matrix``).
+    """
     if "imaging" not in spec.modalities:
         return None
     from icipredict.features.imaging import extract_cohort, radiomics_matrix
@@ -138,7 +148,7 @@ def _radiomics(cohort, spec, cache_dir, progress: bool) -> pd.DataFrame | None: 
         cache = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE
         cache.mkdir(parents=True, exist_ok=True)
         long, errors = extract_cohort(cohort.imaging, cache_dir=cache, n_jobs=2,
-                                      engine=PyRadiomicsEngine(RADIOMICS_SETTINGS),
+                                      engine=PyRadiomicsEngine(settings),
                                       progress=progress)
         if len(errors):
             # Never log the error table: image paths can carry source IDs.
@@ -150,7 +160,7 @@ def _radiomics(cohort, spec, cache_dir, progress: bool) -> pd.DataFrame | None: 
         return None
     cols = ["patient_id", "lesion_id", "feature", "value"]
     long = pd.concat([p[[c for c in cols if c in p.columns]] for p in parts], ignore_index=True)
-    return radiomics_matrix(long, rule=RADIOMICS_RULE).set_index("patient_id")
+    return radiomics_matrix(long, rule=rule).set_index("patient_id")
 
 
 def _survival_y(frame: pd.DataFrame, end: str) -> tuple[np.ndarray, np.ndarray]:
@@ -458,6 +468,11 @@ def train_experiment(
     uri = tracking_uri or config.tracking.tracking_uri
     experiment_id = configure_tracking(uri, config.tracking.experiment,
                                        artifact_location=config.tracking.artifact_location)
+    imaging = "imaging" in feature_spec.modalities
+    # Built before the (slow) radiomics step: a settings file that vanished since the config
+    # was loaded fails here, naming the config's radiomics.settings.
+    rad_record = (pyfunc.radiomics_record(config.radiomics_settings,
+                                          config.radiomics.lesion_rule) if imaging else None)
     frame, source = load_training_frame(config, cache_dir=cache_dir, progress=progress)
     splitter, groups = splitter_for(config, frame)
     folds = list(splitter.split(frame, _strata(frame), groups))
@@ -473,6 +488,8 @@ def train_experiment(
                          "validation_scheme": config.validation.scheme,
                          "feature_spec": feature_spec.name,
                          "models": ",".join(s.name for s in model_specs)})
+        if rad_record is not None:
+            mlflow.set_tags(_radiomics_tags(rad_record))
         mlflow.log_params(config.flat_params())
         if config.source_path is not None:
             mlflow.log_artifact(str(config.source_path), "config")
@@ -550,8 +567,8 @@ def train_experiment(
                 survival_refits=refits,
                 info={"experiment": config.name, "config_hash": config.config_hash(),
                       "models": {t: s.name for t, s in specs.items()}},
-                radiomics=(pyfunc.radiomics_record(RADIOMICS_SETTINGS, RADIOMICS_RULE)
-                           if "imaging" in final.builder.spec_.modalities else None))
+                radiomics=(rad_record if "imaging" in final.builder.spec_.modalities
+                           else None))
             info = pyfunc.log_registry_model(tmp / "bundle")
         log_cohort_lineage(frame.drop(columns=["split"], errors="ignore"),
                            source=source["uri"], name=source["name"],
@@ -573,6 +590,16 @@ def train_experiment(
                        metrics=cv_metrics, fold_metrics=fold_table,
                        config_hash=config.config_hash(), seconds=seconds,
                        what_is_pickled=manifest["what_is_pickled"])
+
+
+def _radiomics_tags(record: dict[str, Any]) -> dict[str, str]:
+    """MLflow tags naming the radiomics settings of a run (hash, source, engine, rule)."""
+    source = record["settings_source"]
+    return {"radiomics_settings_hash": str(record["settings_hash"]),
+            "radiomics_settings_source": (source if isinstance(source, str)
+                                          else f"file:{source['file']}"),
+            "radiomics_engine": f"{record['engine']} {record['engine_version']}",
+            "radiomics_lesion_rule": str(record["rule"])}
 
 
 def _strata(frame: pd.DataFrame) -> np.ndarray:
