@@ -144,6 +144,7 @@ def test_missing_radiomics_settings_file_names_experiment_and_key(tmp_path):
     ("setting: {binwidth: 5}\n", "setting.binwidth", "Extra inputs"),
     ("featureClass: {glcm: [NoSuchFeature]}\n", "featureClass", "NoSuchFeature"),
     ("- just a list\n", None, "mapping"),
+    ("setting: {binWidth: [\n", None, "expected"),
 ])
 def test_invalid_radiomics_settings_name_both_files_and_keys(tmp_path, content, key, words):
     settings = tmp_path / "bad_settings.yaml"
@@ -155,7 +156,7 @@ def test_invalid_radiomics_settings_name_both_files_and_keys(tmp_path, content, 
     err = info.value
     assert err.file == str(path) and err.column == "radiomics.settings" and err.row == 8
     text = str(err)
-    assert str(settings) in text and words in text  # the settings file and its problem
+    assert str(settings) in text and words in text  # the settings file and its problem  # the settings file and its problem
     if key:
         assert key in text
 

@@ -252,9 +252,11 @@ class ExperimentConfig(BaseModel):
         settings = self.radiomics_settings
         try:
             load_settings(settings)
-        except CohortError as exc:
+        except (CohortError, yaml.YAMLError) as exc:
+            detail = str(exc) if isinstance(exc, CohortError) else \
+                f"file {settings}: not valid YAML ({' '.join(str(exc).split())})"
             raise CohortError(f"radiomics settings {self.radiomics.settings!r} are invalid: "
-                              f"{exc}", file=self.source_path,
+                              f"{detail}", file=self.source_path,
                               row=_line_of(self.source_path, "radiomics.settings"),
                               column="radiomics.settings") from exc
 
