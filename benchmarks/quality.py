@@ -15,6 +15,13 @@ adds the range of the per-centre AUCs. Under each table, a paired comparison of 
 the row's published baseline (RF16 on Chowell, LLR6 on LORIS and LOCO) on the same patients:
 AUC difference with paired-bootstrap CI and DeLong p, OS C difference with paired-bootstrap CI.
 
+Our response candidates on the published splits: tuned L1 logistic regression on a log view of
+all features, tuned XGBoost, a random forest on all features, the LORIS recipe (caps, median
+imputation, every column standardised, L1; ``LorisLLR6``) on all features with C tuned, the
+published LLR6 recipe as a member, three averaged ensembles (LLR / LLR6 recipe / LORIS-recipe-all
+each + XGB + RF) and a stacked ensemble (logistic regression on the five members' inner-CV
+out-of-fold log-odds, :class:`~icipredict.modeling.response.StackedEnsemble`).
+
 Everything is chosen on training data only: hyperparameters by inner 5-fold CV (model specs in
 ``models/``), the calibration method by inner-CV log-loss, and "ours (selected)" is the
 candidate with the best inner-CV AUC. The test set (held-out centre) is scored once per model.
@@ -48,8 +55,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.special import logit
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
 from sksurv.util import Surv
 
 from icipredict.config import SHARED_DATA
@@ -71,7 +79,11 @@ from icipredict.modeling.baselines import (
     chowell_features,
     response_target,
 )
-from icipredict.modeling.response import AveragedEnsemble, CalibratedResponse
+from icipredict.modeling.response import (
+    AveragedEnsemble,
+    CalibratedResponse,
+    StackedEnsemble,
+)
 from icipredict.modeling.search import tune_and_fit
 from icipredict.modeling.spec import ModelSpec, load_spec
 
@@ -96,6 +108,14 @@ N_ITER = {"full": {}, "quick": {"xgb_response": 3, "xgb_cox": 3}}
 #: Threads per XGBoost fit and parallel search candidates (2 cores: 1 x 2 beats 2 x 1).
 XGB_THREADS, SEARCH_JOBS = 1, 2
 LOCO_PATIENTS, LOCO_SEED = 3000, 7
+#: Candidate names of the split rows: LORIS-recipe members, averaged ensembles, the stack.
+LORIS_ALL, LLR6_MEMBER = "LORIS recipe (all, tuned C)", "LLR6 recipe (member)"
+AVERAGES = {
+    "Ensemble (LLR+XGB+RF)": ("LLR (all, tuned C)", "XGB (tuned)", "RF (all features)"),
+    "Ensemble (LLR6+XGB+RF)": (LLR6_MEMBER, "XGB (tuned)", "RF (all features)"),
+    "Ensemble (LORIS-all+XGB+RF)": (LORIS_ALL, "XGB (tuned)", "RF (all features)"),
+}
+STACK = "Stacked (5 members, LR on inner OOF)"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -131,6 +151,12 @@ class UnbalancedLLR(LinearLLR):
             random_state=self.random_state).fit(Z, np.asarray(y))
         self.coef_, self.intercept_ = self.model_.coef_, self.model_.intercept_
         return self
+
+
+def loris_all_tuned(features: list[str], grid: list[float], seed: int = 0) -> GridSearchCV:
+    """The LORIS recipe on ``features`` with C chosen by 5-fold AUC on the data it is fitted on."""
+    cv = StratifiedKFold(5, shuffle=True, random_state=seed)
+    return GridSearchCV(LorisLLR6(features=features), {"C": list(grid)}, scoring="roc_auc", cv=cv)
 
 
 def fmt_params(params: dict) -> str:
@@ -236,7 +262,8 @@ def paired_table(y: dict[str, np.ndarray], p: dict[str, np.ndarray],
            "| OS C difference vs " + baseline + " [95% CI] | bootstrap p |",
            "|---|---|---|---|---|---|"]
     for name, prob in p.items():
-        if name == baseline or not name.startswith(("Ours", "LLR (", "XGB", "RF (", "Ens")):
+        if name == baseline or not name.startswith(
+                ("Ours", "LLR (", "XGB", "RF (", "Ens", "LORIS", "Stack")):
             continue
         boot = compare_auc(resp, prob, base, n_boot=N_BOOT, seed=0)
         dl = delong_test(resp, prob, base)
@@ -297,35 +324,67 @@ def run_split(
     notes.append(f"xgb ({xgb_spec.search.n_iter} candidates): {fmt_params(xgb_search.best_params_)} "
                  f"(inner AUC {xgb_search.best_score_:.3f})")
     c_best = llr_search.best_params_["C"]
+    # LORIS recipe on all features: C from the llr_tuned grid by 5-fold AUC on the training
+    # patients (same footing as the other tuned members: tuned once, then cross-validated).
+    all_features = [c for c in Xtr.columns if c != "cancer_group"]
+    loris_search = loris_all_tuned(all_features, load_spec("llr_tuned").search.space["C"])
+    loris_search.fit(Xtr, y)
+    notes.append(f"{LORIS_ALL}: C={loris_search.best_params_['C']} "
+                 f"(inner AUC {loris_search.best_score_:.3f})")
     members = {
         "LLR (all, tuned C)": LinearLLR(C=c_best),
         "XGB (tuned)": xgb_spec.build(**xgb_search.best_params_),
         "RF (all features)": RF16Forest(n_estimators=300),  # 300 trees: CV cost on 2 cores
+        # LORIS recipe (caps, median imputation, every column standardised, L1) on all features.
+        LORIS_ALL: LorisLLR6(C=loris_search.best_params_["C"], features=all_features),
+        # The published LLR6 recipe itself (C = 0.1, 6 features), as a member.
+        LLR6_MEMBER: LorisLLR6(features=LLR6_FEATURES),
     }
     oof = {}
     for name, model in members.items():
         t0 = time.perf_counter()
         oof[name] = oof_proba(model, Xtr, y)
         log.warning("inner CV %s: %.0f s", name, time.perf_counter() - t0)
-    ens_name = "Ensemble (LLR+XGB+RF)"
-    # Same folds, members fitted on the same fold data: the ensemble's OOF is their mean.
-    oof[ens_name] = np.mean([oof[n] for n in members], axis=0)
+    # Same folds, members fitted on the same fold data: an average's OOF is their mean.
+    for ens_name, names in AVERAGES.items():
+        oof[ens_name] = np.mean([oof[n] for n in names], axis=0)
+    # Stacking: meta logistic regression on the members' OOF log-odds (training only); its own
+    # inner-CV AUC from a second-level 5-fold CV of the meta model on those OOF features.
+    stack_names = list(members)
+    stack = StackedEnsemble(list(members.items()))
+    z = np.column_stack([logit(np.clip(oof[n], 1e-6, 1 - 1e-6)) for n in stack_names])
+    oof[STACK] = oof_proba(LogisticRegression(C=stack.C), z, y, seed=1)
     for name, p in oof.items():
         notes.append(f"inner-CV {name}: AUC {auc_score(y, p):.3f}, "
-                     f"cal. slope {calibration_slope(y, p):.2f}")
+                     f"cal. slope {calibration_slope(y, p):.2f}"
+                     + (" (= the LLR6 row's model)" if name == LLR6_MEMBER else ""))
     selected = max(oof, key=lambda n: auc_score(y, oof[n]))
     notes.append(f"selected by inner-CV AUC: {selected}")
 
     fitted = {name: model.fit(Xtr, y) for name, model in members.items()}
-    ensemble = AveragedEnsemble([(n, m) for n, m in members.items()])
-    ensemble.estimators_ = list(fitted.items())  # reuse the fitted members (equal weights)
-    ensemble.classes_ = fitted["XGB (tuned)"].classes_
-    ensemble.weights_ = np.full(len(fitted), 1 / len(fitted))
-    fitted[ens_name] = ensemble
+    # How optimistic is "tune on all training, then cross-validate"? The nested version (C
+    # re-tuned inside every outer fold) of the same candidate, as a diagnostic only.
+    nested = oof_proba(clone(loris_search), Xtr, y)
+    notes.append(f"nested inner-CV {LORIS_ALL} (C re-tuned in each fold; diagnostic, not used "
+                 f"for selection): AUC {auc_score(y, nested):.3f}")
+    candidates: dict[str, object] = dict(members)
+    for ens_name, names in AVERAGES.items():
+        ensemble = AveragedEnsemble([(n, members[n]) for n in names])
+        candidates[ens_name] = ensemble
+        ensemble.estimators_ = [(n, fitted[n]) for n in names]  # reuse the fitted members
+        ensemble.classes_ = fitted["XGB (tuned)"].classes_
+        ensemble.weights_ = np.full(len(names), 1 / len(names))
+        fitted[ens_name] = ensemble
+    stack.estimators_ = [(n, fitted[n]) for n in stack_names]  # reuse the fitted members
+    stack.fit_meta([oof[n] for n in stack_names], y)
+    notes.append(f"{STACK} meta coefficients: " + ", ".join(
+        f"{n} {c:.2f}" for n, c in zip(stack_names, stack.meta_.coef_[0], strict=True)))
+    candidates[STACK] = StackedEnsemble(list(members.items()))
+    fitted[STACK] = stack
     p_test = {name: m.predict_proba(Xte)[:, 1] for name, m in fitted.items()}
     for name, p in p_test.items():
-        add(name, p)
-    candidates = {**members, ens_name: ensemble}
+        if name != LLR6_MEMBER:  # identical to the LLR6 row
+            add(name, p)
 
     calibrated = CalibratedResponse(candidates[selected]).fit(Xtr, y)
     notes.append(f"calibration of {selected}: {calibrated.method_} "

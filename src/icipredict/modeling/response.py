@@ -1,4 +1,4 @@
-"""Response models (responder = CR/PR): XGBoost, probability calibration and an averaged ensemble.
+"""Response models (responder = CR/PR): XGBoost, calibration, averaged and stacked ensembles.
 
 All are scikit-learn classifiers on a numeric feature DataFrame ``X`` with ``predict_proba``;
 models with natural per-feature attributions expose ``contributions(X)`` (log-odds scale, rows
@@ -254,6 +254,92 @@ class AveragedEnsemble(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         probs = [est.predict_proba(X) for _, est in self.estimators_]
         return np.tensordot(self.weights_, np.stack(probs), axes=1)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Class labels at probability 0.5."""
+        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+
+
+def _logit_columns(probs: Sequence[np.ndarray]) -> np.ndarray:
+    """Stack positive-class probabilities as logit columns (clipped away from 0 and 1)."""
+    p = np.clip(np.column_stack(probs), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+class StackedEnsemble(ClassifierMixin, BaseEstimator):
+    """Stacking: a logistic regression on the members' out-of-fold log-odds.
+
+    On the training data only: each member's out-of-fold probabilities (``cv`` stratified folds)
+    become the meta-features (as logits); a logistic regression (``C``) is fitted on them; the
+    members are then refitted on all of ``X``. Prediction feeds the refitted members' logits to
+    the meta model. The test set never enters the meta model.
+
+    Parameters
+    ----------
+    estimators
+        ``[(name, estimator), ...]`` of unfitted classifiers with ``predict_proba``.
+    C
+        Inverse L2 strength of the meta logistic regression.
+    cv
+        Number of stratified folds for the out-of-fold meta-features.
+    random_state
+        Seed of the fold split.
+    """
+
+    def __init__(
+        self,
+        estimators: Sequence[tuple[str, BaseEstimator]],
+        C: float = 1.0,
+        cv: int = 5,
+        random_state: int = 0,
+    ) -> None:
+        self.estimators = estimators
+        self.C = C
+        self.cv = cv
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> StackedEnsemble:
+        """Fit the meta model on out-of-fold member probabilities, then refit the members."""
+        y = np.asarray(y)
+        folds = StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state)
+        oof = [cross_val_predict(clone(est), X, y, cv=folds, method="predict_proba")[:, 1]
+               for _, est in self.estimators]
+        self.fit_meta(oof, y)
+        self.estimators_ = [(name, clone(est).fit(X, y)) for name, est in self.estimators]
+        if isinstance(X, pd.DataFrame):
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = np.shape(X)[1]
+        return self
+
+    def fit_meta(self, oof: Sequence[np.ndarray], y: np.ndarray) -> StackedEnsemble:
+        """Fit only the meta model on given out-of-fold member probabilities.
+
+        Lets a caller that already holds the members' out-of-fold predictions (and fitted
+        members, set as ``estimators_``) avoid refitting them.
+
+        Parameters
+        ----------
+        oof
+            One array of out-of-fold positive-class probabilities per member, in member order.
+        y
+            0/1 training outcomes.
+
+        Returns
+        -------
+        StackedEnsemble
+            ``self`` with ``meta_`` and ``classes_`` set.
+        """
+        if len(oof) != len(self.estimators):
+            raise ValueError(f"expected {len(self.estimators)} out-of-fold arrays, got {len(oof)}")
+        self.meta_ = LogisticRegression(C=self.C).fit(_logit_columns(oof), np.asarray(y))
+        self.classes_ = self.meta_.classes_
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Meta-model probabilities ``(n, 2)`` from the refitted members."""
+        check_is_fitted(self, "estimators_")
+        probs = [est.predict_proba(X)[:, 1] for _, est in self.estimators_]
+        return self.meta_.predict_proba(_logit_columns(probs))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Class labels at probability 0.5."""
