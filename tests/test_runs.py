@@ -152,6 +152,25 @@ def test_cli_train_prints_run_and_metrics(demo, monkeypatch):
     assert seen["tracking_uri"] == demo["uri"] and seen["progress"] is False
     assert demo["result"].run_id in out.output
     assert "response AUC" in out.output and "OS Harrell C" in out.output
+    assert f"icipredict register {demo['result'].run_id} --name icipredict" in \
+        " ".join(out.output.split())  # rich wraps long lines
+
+    # --register: the config's registered_model (default "icipredict"), alias challenger
+    import mlflow
+
+    base = ["train", "--tracking-uri", demo["uri"], "--no-progress", "--register"]
+    out = CliRunner().invoke(cli.app, [*base, str(root / "experiments" / "demo.yaml")])
+    assert out.exit_code == 0, out.output
+    mlflow.set_tracking_uri(demo["uri"])
+    mv = mlflow.MlflowClient().get_model_version_by_alias("icipredict", "challenger")
+    assert mv.run_id == demo["result"].run_id
+    assert f"version {mv.version}" in " ".join(out.output.split())
+    unnamed = root / "experiments" / "unnamed.yaml"
+    unnamed.write_text((root / "experiments" / "demo.yaml").read_text().replace(
+        "tracking: {experiment: demo-test}", "tracking: {experiment: demo-test, "
+        "registered_model: null}"))
+    out = CliRunner().invoke(cli.app, [*base, str(unnamed)])
+    assert out.exit_code == 2 and "tracking.registered_model" in out.output
 
 
 def test_missing_config_is_a_clear_error(tmp_path):

@@ -451,11 +451,23 @@ def train_cmd(
         "--cache-dir", help="Radiomics feature cache folder.")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress",
                                            help="Show progress bars.")] = True,
+    register: Annotated[bool, typer.Option(
+        "--register/--no-register", help="Register the model under the config's "
+        "tracking.registered_model (alias challenger) once trained.")] = False,
 ) -> None:
     """Train an experiment (validation folds as nested runs, refit, registry model) in MLflow."""
+    from mlflow.exceptions import MlflowException
+
+    from icipredict.tracking.experiment import load_experiment
+    from icipredict.tracking.registry import register as register_run
     from icipredict.tracking.runs import summary_lines, train_experiment
 
     try:
+        name = load_experiment(experiment).tracking.registered_model
+        if register and name is None:
+            raise CohortError("--register needs tracking.registered_model in the experiment "
+                              "config (it is null)", file=experiment,
+                              column="tracking.registered_model")
         result = train_experiment(experiment, tracking_uri=tracking_uri, progress=progress,
                                   cache_dir=cache_dir)
     except CohortError as exc:
@@ -465,7 +477,16 @@ def train_cmd(
     console.print(_rich_table(result.fold_metrics, "Held-out folds"))
     for line in summary_lines(result):
         console.print(f"  {line}")
-    console.print(f"Register it with: icipredict register {result.run_id} --name NAME")
+    if register:
+        try:
+            version = register_run(result.run_id, name)
+        except (ValueError, MlflowException) as exc:
+            fail(exc)
+        console.print(f"Registered [bold]{name}[/] version {version} (alias challenger); "
+                      f"promote it with: icipredict promote {name} {version} --eval-data ...")
+    else:
+        console.print(f"Register it with: icipredict register {result.run_id} "
+                      f"--name {name or 'NAME'}")
 
 
 # ---------------------------------------------------------------------------------------------

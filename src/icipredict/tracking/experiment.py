@@ -118,7 +118,8 @@ class Tracking(BaseModel):
                               description="sqlite:///file.db or http(s)://host:port.")
     experiment: str = "icipredict"
     registered_model: str | None = Field(
-        "icipredict", description="Registry name to register the trained model under (None: don't)."
+        "icipredict", description="Registry name for the trained model: `icipredict train "
+        "--register` registers it under this name (alias challenger); the demo uses it too."
     )
     artifact_location: str | None = None
 
