@@ -216,6 +216,35 @@ def test_harrell_c_matches_lifelines_and_sksurv_including_resamples():
         assert rep == pytest.approx(ref, abs=1e-12)
 
 
+@pytest.mark.parametrize("looped", [False, True])
+def test_harrell_c_within_strata_pools_each_strata_pairs(monkeypatch, looped):
+    """A stratified C counts only pairs inside one stratum: the per-stratum sksurv counts
+    pooled; a per-stratum shift of the risk (another fold model's scale) leaves it unchanged."""
+    from icipredict.evaluation import survival_metrics as sm
+
+    if looped:  # the large-n path must give the same numbers
+        monkeypatch.setattr(sm, "_MAX_PAIRWISE_N", 10)
+    time, event, risk, _ = _survival(300, seed=4)
+    fold = np.repeat(["a", "b", "c"], 100)
+    num = den = 0.0
+    for f in np.unique(fold):
+        m = fold == f
+        _, conc, disc, tied_risk, _ = concordance_index_censored(event[m].astype(bool),
+                                                                 time[m], risk[m])
+        num += conc + 0.5 * tied_risk
+        den += conc + disc + tied_risk
+    est = harrell_c(time, event, risk, strata=fold, n_boot=50)
+    assert est.value == pytest.approx(num / den, abs=1e-12)
+    assert est.contains(est.value)
+    shifted = risk + np.select([fold == "a", fold == "b"], [3.0, -2.0], 0.0)
+    assert harrell_c(time, event, shifted, strata=fold, n_boot=0).value == \
+        pytest.approx(est.value, abs=1e-12)
+    assert harrell_c(time, event, shifted, n_boot=0).value != \
+        pytest.approx(harrell_c(time, event, risk, n_boot=0).value, abs=1e-3)
+    with pytest.raises(CohortError, match="strata has 3 values"):
+        harrell_c(time, event, risk, strata=["a", "b", "c"])
+
+
 def test_uno_c_matches_sksurv_within_training_follow_up():
     time, event, risk, _ = _survival(600, seed=2)
     tr, te = slice(0, 300), slice(300, 600)

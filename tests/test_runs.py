@@ -183,6 +183,21 @@ def test_missing_config_is_a_clear_error(tmp_path):
     assert "experiment config not found" in out.output
 
 
+def test_within_fold_c_pools_the_fold_cs(demo):
+    """The within-fold C is a pair-weighted mean of the held-out folds' own C-indices, so it
+    lies between the smallest and the largest; the summary prints it next to the pooled C."""
+    from icipredict.tracking.runs import summary_lines
+
+    m, folds = demo["result"].metrics, demo["result"].fold_metrics
+    for end in ("os", "pfs"):
+        c = m[f"cv_{end}_harrell_c_within_fold"]
+        assert folds[f"{end}_harrell_c"].min() - 1e-12 <= c <= folds[f"{end}_harrell_c"].max()
+        assert m[f"cv_{end}_harrell_c_within_fold_ci_low"] <= c
+        assert c <= m[f"cv_{end}_harrell_c_within_fold_ci_high"]
+    assert any(line.startswith("OS Harrell C, pairs within a fold:")
+               for line in summary_lines(demo["result"]))
+
+
 def test_fold_table_matches_centres(demo):
     folds = demo["result"].fold_metrics
     assert folds["n_test"].sum() == 300

@@ -343,10 +343,14 @@ def step_train(ctx: DemoContext) -> str:
     ctx.folds = loco_table(ctx.run_id)
     m = ctx.metrics
     what = "reused unchanged run" if ctx.reused_run else "run"
+    within = ""
+    if "cv_os_harrell_c_within_fold" in m:  # runs logged before this metric existed lack it
+        within = (f" (pairs within a centre: OS C {m['cv_os_harrell_c_within_fold']:.3f}, "
+                  f"PFS C {m.get('cv_pfs_harrell_c_within_fold', float('nan')):.3f})")
     return (f"{what} {ctx.run_id} ({ctx.tracking_uri}); pooled held-out-centre AUC "
             f"{m.get('cv_response_auc', float('nan')):.3f}, OS C "
             f"{m.get('cv_os_harrell_c', float('nan')):.3f}, PFS C "
-            f"{m.get('cv_pfs_harrell_c', float('nan')):.3f}")
+            f"{m.get('cv_pfs_harrell_c', float('nan')):.3f}{within}")
 
 
 # ------------------------------------------------------------------------------ 5 registry

@@ -85,12 +85,16 @@ def to_structured(time, event) -> np.ndarray:
 
 # --------------------------------------------------------------------------- concordance
 def _pair_matrices(
-    time: np.ndarray, event: np.ndarray, risk: np.ndarray, weight: np.ndarray
+    time: np.ndarray, event: np.ndarray, risk: np.ndarray, weight: np.ndarray,
+    strata: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Numerator and denominator pair matrices of a (weighted) concordance index."""
+    """Numerator and denominator pair matrices of a (weighted) concordance index
+    (with ``strata``: only pairs within one stratum)."""
     later = time[None, :] > time[:, None]
     tied_censored = (time[None, :] == time[:, None]) & ~event[None, :]
     comparable = event[:, None] & (later | tied_censored)
+    if strata is not None:
+        comparable &= strata[:, None] == strata[None, :]
     diff = risk[:, None] - risk[None, :]
     score = np.where(np.abs(diff) <= _TIED_TOL, 0.5, (diff > 0).astype(float))
     den = comparable * weight[:, None]
@@ -98,12 +102,13 @@ def _pair_matrices(
 
 
 def _weighted_concordance(
-    time, event, risk, weight, idx: np.ndarray | None, alpha: float
+    time, event, risk, weight, idx: np.ndarray | None, alpha: float,
+    strata: np.ndarray | None = None,
 ) -> tuple[Estimate, np.ndarray]:
     n = time.size
     if n > _MAX_PAIRWISE_N:
-        return _looped_concordance(time, event, risk, weight, idx, alpha)
-    num, den = _pair_matrices(time, event, risk, weight)
+        return _looped_concordance(time, event, risk, weight, idx, alpha, strata)
+    num, den = _pair_matrices(time, event, risk, weight, strata)
     total = den.sum()
     if total == 0:
         raise CohortError("no comparable pairs: concordance is undefined")
@@ -117,12 +122,15 @@ def _weighted_concordance(
     return Estimate(value, low, high), reps
 
 
-def _looped_concordance(time, event, risk, weight, idx, alpha):
+def _looped_concordance(time, event, risk, weight, idx, alpha, strata=None):
     def one(rows):
         t, e, r, w = time[rows], event[rows], risk[rows], weight[rows]
+        g = None if strata is None else strata[rows]
         num, den = 0.0, 0.0
         for i in np.flatnonzero(e & (w > 0)):
             mask = (t > t[i]) | ((t == t[i]) & ~e)
+            if g is not None:
+                mask &= g == g[i]
             d = r[i] - r[mask]
             num += w[i] * (np.sum(d > _TIED_TOL) + 0.5 * np.sum(np.abs(d) <= _TIED_TOL))
             den += w[i] * mask.sum()
@@ -136,7 +144,8 @@ def _looped_concordance(time, event, risk, weight, idx, alpha):
 
 
 def harrell_c(
-    time, event, risk, *, n_boot: int = N_BOOT, seed: int = 0, alpha: float = 0.05
+    time, event, risk, *, strata=None, n_boot: int = N_BOOT, seed: int = 0,
+    alpha: float = 0.05
 ) -> Estimate:
     """Harrell's concordance index with a bootstrap CI (equals sksurv's point estimate).
 
@@ -146,12 +155,20 @@ def harrell_c(
         Follow-up time and event flag (1 = event).
     risk
         Risk score; higher = earlier event. Pass ``-p`` for a response probability.
+    strata
+        Optional group label per patient: only pairs within one group count (a stratified C,
+        e.g. over the held-out folds of a cross-validation, whose risk scores come from
+        different models on different scales). Without it: all pairs (sksurv's C).
     n_boot, seed, alpha
         Bootstrap resamples (stratified on the event flag), seed, 1 - confidence level.
     """
     time, event, risk = check_survival(time, event, risk)
+    if strata is not None:
+        strata = np.asarray(pd.factorize(pd.Series(np.asarray(strata)))[0])
+        if strata.size != time.size:
+            raise CohortError(f"strata has {strata.size} values for {time.size} patients")
     idx = bootstrap_indices(time.size, n_boot, strata=event, seed=seed) if n_boot else None
-    return _weighted_concordance(time, event, risk, np.ones(time.size), idx, alpha)[0]
+    return _weighted_concordance(time, event, risk, np.ones(time.size), idx, alpha, strata)[0]
 
 
 def _train_limit(train_time: np.ndarray) -> float:

@@ -337,6 +337,34 @@ def _metrics(frame: pd.DataFrame, pred: pd.DataFrame, train: pd.DataFrame,
     return {k: float(v) for k, v in out.items() if v is not None and np.isfinite(v)}, notes
 
 
+def _within_fold_c(frame: pd.DataFrame, oof: pd.DataFrame,
+                   config: ExperimentConfig) -> dict[str, float]:
+    """``cv_<end>_harrell_c_within_fold``: Harrell's C over pairs of one held-out fold only.
+
+    The pooled ``cv_<end>_harrell_c`` also compares patients of different folds, whose risk
+    scores come from different fold models (a Cox linear predictor is centred on its own
+    training data), so it can be pulled down or up by the scales alone.
+    """
+    from icipredict.evaluation.survival_metrics import harrell_c
+
+    out: dict[str, float] = {}
+    for end in ENDPOINTS:
+        if f"risk_{end}" not in oof:
+            continue
+        ok, y = _survival_y(frame, end)
+        ev, tm = y.dtype.names
+        try:
+            est = harrell_c(y[tm], y[ev], oof[f"risk_{end}"].to_numpy()[ok],
+                            strata=oof["_fold"].to_numpy()[ok], n_boot=config.n_bootstrap,
+                            seed=config.seed)
+        except (CohortError, ValueError) as exc:
+            logger.warning("%s within-fold C: %s", end, exc)
+            continue
+        out.update({k: v for k, v in est.to_dict(f"cv_{end}_harrell_c_within_fold").items()
+                    if np.isfinite(v)})
+    return out
+
+
 # ------------------------------------------------------------------------------ helpers
 @contextmanager
 def _progress(enabled: bool, total: int) -> Iterator[Any]:
@@ -515,7 +543,7 @@ def train_experiment(
                 mlflow.log_metrics(metrics)
                 if notes:
                     mlflow.set_tag("notes", "; ".join(notes)[:5000])
-            oof_parts.append(pred)
+            oof_parts.append(pred.assign(_fold=k))
             rows.append({"fold": k, "held_out": name, "n_train": len(tr), "n_test": len(te),
                          **{m: metrics.get(m) for m in ("response_auc", "os_harrell_c",
                                                         "pfs_harrell_c")}})
@@ -534,6 +562,8 @@ def train_experiment(
         if "prob" in oof:
             cv_metrics.update(_comparator_metrics(held, oof, specs["response"].name, comparators,
                                                   config))
+        if config.validation.scheme != "repeated_kfold" and len(folds) > 1:
+            cv_metrics.update(_within_fold_c(held, oof, config))
         mlflow.log_metrics(cv_metrics)
         if notes:
             mlflow.set_tag("notes", "; ".join(notes)[:5000])
@@ -644,7 +674,9 @@ def summary_lines(result: TrainResult) -> list[str]:
     m = result.metrics
     lines = []
     for key, label in (("cv_response_auc", "response AUC"), ("cv_os_harrell_c", "OS Harrell C"),
+                       ("cv_os_harrell_c_within_fold", "OS Harrell C, pairs within a fold"),
                        ("cv_pfs_harrell_c", "PFS Harrell C"),
+                       ("cv_pfs_harrell_c_within_fold", "PFS Harrell C, pairs within a fold"),
                        ("cv_response_calibration_slope", "calibration slope")):
         if key in m:
             lo, hi = m.get(f"{key}_ci_low"), m.get(f"{key}_ci_high")
