@@ -10,6 +10,7 @@ import struct
 import threading
 import time
 import zlib
+from contextlib import contextmanager
 
 import pytest
 
@@ -83,78 +84,70 @@ def _png_is_not_blank(data: bytes) -> bool:
     return len(rows) > 5
 
 
-def _browser(pw):  # noqa: ANN001, ANN202 - playwright objects
-    return pw.chromium.launch(
-        executable_path=_chromium(),
-        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync", "--no-first-run"])
+@contextmanager
+def _board_page(server: str):  # noqa: ANN202 - yields a playwright Page
+    """The board page in headless Debian chromium, the API token entered."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=_chromium(),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1400})
+            page.goto(f"{server}/board")
+            page.fill("#token", TOKEN)
+            yield page
+        finally:
+            browser.close()
 
 
 def test_board_page_scores_a_store_query(server, net):
     """The weekly list as a store query: the page shows the centre's patients, best first."""
-    from playwright.sync_api import sync_playwright
-
     pats = net["cohort"].patients
     centre = pats["centre"].iloc[0]
     want = set(pats.loc[pats["centre"] == centre, "patient_id"])
-    with sync_playwright() as pw:
-        browser = _browser(pw)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1400})
-            page.goto(f"{server}/board")
-            page.fill("#token", TOKEN)
-            page.fill("#q-centres", f" {centre} ")
-            page.click("#querylist")
-            rows = page.frame_locator("#list").locator("tr:has(td)")
-            rows.first.wait_for(timeout=20000)
-            shown = [rows.nth(i).locator("td").nth(1).inner_text() for i in range(rows.count())]
-            assert set(shown) == want
-            # a malformed date is named on the page
-            page.fill("#q-centres", "")
-            page.evaluate("document.getElementById('q-from').type = 'text'")
-            page.fill("#q-from", "next week")
-            page.click("#querylist")
-            page.wait_for_function(
-                "document.getElementById('listerror').textContent.length > 0")
-            assert "started_from" in page.inner_text("#listerror")
-        finally:
-            browser.close()
+    with _board_page(server) as page:
+        page.fill("#q-centres", f" {centre} ")
+        page.click("#querylist")
+        rows = page.frame_locator("#list").locator("tr:has(td)")
+        rows.first.wait_for(timeout=20000)
+        shown = [rows.nth(i).locator("td").nth(1).inner_text() for i in range(rows.count())]
+        assert set(shown) == want
+        # a malformed date is named on the page
+        page.fill("#q-centres", "")
+        page.evaluate("document.getElementById('q-from').type = 'text'")
+        page.fill("#q-from", "next week")
+        page.click("#querylist")
+        page.wait_for_function("document.getElementById('listerror').textContent.length > 0")
+        assert "started_from" in page.inner_text("#listerror")
 
 
 def test_board_page_scores_a_record(server, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     record = {"patient_id": "web-1", "cancer_type": "NSCLC", "tmb": 20, "albumin": "38 g/L",
               "nlr": 3, "age": 70}
     path = tmp_path / "record.json"
     path.write_text(json.dumps(record))
-    with sync_playwright() as pw:
-        browser = _browser(pw)
+    with _board_page(server) as page:
+        page.set_input_files("#file", str(path))
+        page.wait_for_function("document.getElementById('record').value.includes('web-1')")
+        page.click("#score")
         try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1400})
-            page.goto(f"{server}/board")
-            page.fill("#token", TOKEN)
-            page.set_input_files("#file", str(path))
-            page.wait_for_function(
-                "document.getElementById('record').value.includes('web-1')")
-            page.click("#score")
-            try:
-                page.wait_for_selector("#board-probability", timeout=15000)
-            except Exception:
-                pytest.fail(f"no score shown; page error: {page.inner_text('#error')!r}")
-            text = page.inner_text("#board-probability")
-            assert text.startswith("Response probability:") and text.endswith("%")
-            report = page.frame_locator("#report").locator("#response-probability")
-            assert report.inner_text(timeout=15000).endswith("%")
-            shot = page.screenshot(full_page=False)
-            assert _png_is_not_blank(shot)
-            (tmp_path / "board.png").write_bytes(shot)
+            page.wait_for_selector("#board-probability", timeout=15000)
+        except Exception:
+            pytest.fail(f"no score shown; page error: {page.inner_text('#error')!r}")
+        text = page.inner_text("#board-probability")
+        assert text.startswith("Response probability:") and text.endswith("%")
+        report = page.frame_locator("#report").locator("#response-probability")
+        assert report.inner_text(timeout=15000).endswith("%")
+        shot = page.screenshot(full_page=False)
+        assert _png_is_not_blank(shot)
+        (tmp_path / "board.png").write_bytes(shot)
 
-            # An invalid record shows every problem on the page.
-            page.fill("#record", json.dumps({"cancer_type": "??", "albumin": 40}))
-            page.click("#score")
-            page.wait_for_function("document.getElementById('error').textContent.length > 0")
-            err = page.inner_text("#error")
-            assert "cancer_type" in err and "albumin" in err
-        finally:
-            browser.close()
+        # An invalid record shows every problem on the page.
+        page.fill("#record", json.dumps({"cancer_type": "??", "albumin": 40}))
+        page.click("#score")
+        page.wait_for_function("document.getElementById('error').textContent.length > 0")
+        err = page.inner_text("#error")
+        assert "cancer_type" in err and "albumin" in err
