@@ -333,6 +333,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                 absent = np.ones(n, dtype=bool)
                 for c in cols:
                     absent &= np.isnan(raw[c])
+                    if not absent.any():  # one value seen in every row: the rest cannot matter
+                        break
                 out[:, position[name]] = absent
             else:
                 out[:, position[name]] = 1.0
@@ -342,7 +344,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                 continue
             median = self.medians_.get(c)
             if median is not None:
-                values = np.where(np.isnan(values), median, values)
+                missing = np.isnan(values)
+                if missing.any():
+                    values = np.where(missing, median, values)
             if spec.scaling == "standard" and self.means_.get(c) is not None:
                 values = (values - self.means_[c]) / self.scales_[c]
             out[:, j] = values
