@@ -369,6 +369,12 @@ class ResponseScorer:
         models = ([(folder / name).read_bytes() for name in entry["boosters"]]
                   if all(name.endswith(".json") for name in entry["boosters"]) else None)
         self.trees = TreeEnsemble.from_boosters(self.boosters, models)
+        # Batches of more than DMATRIX_ROWS rows: the same trees compiled to C (built, or taken
+        # from the per-user cache, on the first such batch; None: XGBoost's inplace_predict).
+        from icipredict.tracking.xgb_compiled import CompiledTrees
+
+        self.compiled = (CompiledTrees(self.trees, self.boosters)
+                         if self.trees is not None else None)
 
     def _boosters_for(self, n: int) -> list[Any]:
         if n < PARALLEL_ROWS:
@@ -396,7 +402,8 @@ class ResponseScorer:
         ``dmatrix``, an ``xgboost.DMatrix`` of ``Z``, may be given for XGBoost models: for a
         few rows, predicting from one shared DMatrix is cheaper than ``inplace_predict``'s
         per-call set-up (same margins). Both are skipped for up to :data:`DMATRIX_ROWS` rows
-        when the trees are walked in numpy (:attr:`trees`, the same margins again).
+        when the trees are walked in numpy (:attr:`trees`, the same margins again), and for
+        larger batches when they are compiled (:attr:`compiled`, the same margins again).
         ``n_total``: the size of the whole batch when ``Z`` is one block of it (chooses the
         XGBoost thread count, see :data:`PARALLEL_ROWS`).
         """
@@ -404,6 +411,9 @@ class ResponseScorer:
             margins = [m.margin(Z) for m in self.linear]
         elif self.trees is not None and len(Z) <= DMATRIX_ROWS:
             margins = self.trees.margins(Z)  # XGBoost's margins, without its calls
+        elif (len(Z) > DMATRIX_ROWS and self.compiled is not None
+              and self.compiled.ready()):
+            margins = self.compiled.margins(Z)  # XGBoost's margins again, ~2x faster
         elif dmatrix is not None:
             margins = [np.asarray(b.predict(dmatrix, output_margin=True, validate_features=False),
                                   dtype=float).ravel() for b in self.boosters]
