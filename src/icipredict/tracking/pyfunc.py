@@ -116,6 +116,8 @@ def input_columns(builder: FeatureBuilder) -> list[dict[str, Any]]:
             if name == "nlr":
                 cols += [("nlr", "clinical"), ("neutrophils", "clinical"),
                          ("lymphocytes", "clinical")]
+            elif name == "drug_combination":  # derived from the drug class, not an input
+                cols.append(("drug_class", "clinical"))
             elif name in NUMERIC or name in BINARY or name == "drug_class":
                 cols.append((name, "clinical"))
     if "genomic" in spec.modalities:
