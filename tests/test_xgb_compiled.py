@@ -8,9 +8,8 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-import xgboost as xgb
 
-from icipredict.modeling.response import CalibratedResponse, XGBResponse
+import xgb_models as xm
 from icipredict.tracking import pyfunc, xgb_compiled
 from icipredict.tracking.xgb_compiled import CompiledTrees
 from icipredict.tracking.xgb_trees import TreeEnsemble
@@ -23,39 +22,10 @@ def _cache(tmp_path_factory, monkeypatch):
     monkeypatch.delenv(xgb_compiled.ENV_SWITCH, raising=False)
 
 
-def _data(n: int = 400, p: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, p)).astype(np.float32)
-    X[:, 1] = np.round(X[:, 1])  # ties: many rows exactly at a threshold candidate
-    y = (rng.random(n) < 1 / (1 + np.exp(-(X[:, 0] - X[:, 1] + 0.5 * X[:, 2])))).astype(int)
-    X[rng.random(X.shape) < 0.15] = np.nan
-    return X, y
-
-
-def _booster(X, y, **params) -> xgb.Booster:
-    params = {"objective": "binary:logistic", "max_depth": 3, "eta": 0.3, "nthread": 1,
-              "seed": 0, **params}
-    rounds = params.pop("rounds", 15)
-    return xgb.train(params, xgb.DMatrix(X, y, missing=np.nan), rounds)
-
-
 def _kernel(boosters) -> CompiledTrees:
     ensemble = TreeEnsemble.from_boosters(boosters)
     assert ensemble is not None
     return CompiledTrees(ensemble, boosters)
-
-
-def _rows(kernel: CompiledTrees, X: np.ndarray, seed: int) -> np.ndarray:
-    """Training-like rows with extra NaNs plus rows at, just below and just above thresholds."""
-    rng = np.random.default_rng(seed)
-    extra = X[rng.integers(len(X), size=2000)].copy()
-    extra[rng.random(extra.shape) < 0.2] = np.nan
-    return np.concatenate([extra, kernel.ensemble.probe(1000, seed=seed + 1)])
-
-
-def _xgb_margins(boosters, Z):
-    return np.stack([b.inplace_predict(Z, predict_type="margin", missing=np.nan)
-                     for b in boosters])
 
 
 @pytest.mark.parametrize("params", [
@@ -66,36 +36,36 @@ def _xgb_margins(boosters, Z):
     {"min_split_loss": 1e6},  # no split at all: depth 0
 ])
 def test_margins_are_xgboosts_to_the_bit(params):
-    X, y = _data(seed=len(str(params)))
-    booster = _booster(X, y, **params)
+    X, y = xm.data(seed=len(str(params)))
+    booster = xm.booster(X, y, **params)
     kernel = _kernel([booster])
     assert kernel.ready()
-    Z = _rows(kernel, X, seed=3)
+    Z = xm.probe_rows(kernel.ensemble, X, seed=3, n_extra=2000, n_probe=1000)
     assert np.isnan(Z).any()
     ours = kernel.margins(Z)
     assert ours.shape == (1, len(Z)) and ours.dtype == np.float64
-    np.testing.assert_array_equal(ours.astype(np.float32), _xgb_margins([booster], Z))
+    np.testing.assert_array_equal(ours.astype(np.float32), xm.xgb_margins([booster], Z))
 
 
 def test_several_boosters_of_different_sizes_and_layouts():
-    X, y = _data(seed=5)
-    boosters = [_booster(X, y, rounds=4, max_depth=2, base_score=0.2),
-                _booster(X, y, rounds=23, max_depth=5),
-                _booster(X, y, rounds=1, max_depth=3, base_score=0.9)]
+    X, y = xm.data(seed=5)
+    boosters = [xm.booster(X, y, rounds=4, max_depth=2, base_score=0.2),
+                xm.booster(X, y, rounds=23, max_depth=5),
+                xm.booster(X, y, rounds=1, max_depth=3, base_score=0.9)]
     kernel = _kernel(boosters)
     assert kernel.ready()
-    Z = _rows(kernel, X, seed=8)
+    Z = xm.probe_rows(kernel.ensemble, X, seed=8, n_extra=2000, n_probe=1000)
     for rows in (Z, Z[:1], Z[:0], np.asfortranarray(Z), Z.astype(np.float64)):
         np.testing.assert_array_equal(kernel.margins(rows).astype(np.float32),
-                                      _xgb_margins(boosters, np.ascontiguousarray(rows)))
+                                      xm.xgb_margins(boosters, np.ascontiguousarray(rows)))
     with pytest.raises(ValueError, match="features"):
         kernel.margins(Z[:, :3])
 
 
 def test_the_second_build_comes_from_the_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    X, y = _data(seed=11)
-    booster = _booster(X, y, rounds=7)
+    X, y = xm.data(seed=11)
+    booster = xm.booster(X, y, rounds=7)
     assert _kernel([booster]).ready()
     files = list((tmp_path / "icipredict" / "trees").iterdir())
     assert [f.suffix for f in files] == [".so"]  # no temporary left behind
@@ -108,16 +78,16 @@ def test_the_second_build_comes_from_the_cache(monkeypatch, tmp_path):
     again = _kernel([booster])
     assert again.ready()
     np.testing.assert_array_equal(again.margins(X).astype(np.float32),
-                                  _xgb_margins([booster], X))
+                                  xm.xgb_margins([booster], X))
     # Another model is not in the cache: without a compiler it falls back.
-    assert not _kernel([_booster(X, y, rounds=8)]).ready()
+    assert not _kernel([xm.booster(X, y, rounds=8)]).ready()
 
 
 def test_fallbacks(monkeypatch, tmp_path, caplog):
     caplog.set_level("DEBUG", logger="icipredict.tracking.xgb_compiled")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    X, y = _data(seed=12)
-    booster, other = _booster(X, y), _booster(X, y, max_depth=2, seed=1)
+    X, y = xm.data(seed=12)
+    booster, other = xm.booster(X, y), xm.booster(X, y, max_depth=2, seed=1)
 
     monkeypatch.setenv("PATH", str(tmp_path))  # no cc/gcc
     kernel = _kernel([booster])
@@ -143,38 +113,15 @@ def test_fallbacks(monkeypatch, tmp_path, caplog):
     assert "failed" in caplog.text
 
 
-def _frame(n: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"age": rng.normal(62, 10, n), "albumin": rng.normal(3.8, 0.5, n),
-                          "tmb": rng.normal(1.5, 1, n), "cancer_type": "NSCLC"})
-    frame.loc[frame.index[::7], "albumin"] = np.nan
-    return frame
-
-
 def test_registry_model_scores_a_large_batch_the_same_with_the_kernel(tmp_path):
-    from icipredict.features.builder import FeatureBuilder
-
-    frame = _frame(240, 0)
-    rng = np.random.default_rng(1)
-    y = (rng.random(len(frame)) < 1 / (1 + np.exp(-(frame["tmb"] - 1.5)))).astype(int)
-    builder = FeatureBuilder({"name": "sim", "modalities": ["clinical", "genomic"],
-                              "clinical": ["age", "albumin"], "genomic": ["tmb"],
-                              "cancer_type": "none"}).fit(frame)
-    X = builder.transform(frame)
-    response = CalibratedResponse(XGBResponse(n_estimators=25, max_depth=3, n_jobs=1),
-                                  methods=("sigmoid",), cv=3)
-    model = response.fit(X, y)
-    refits = pyfunc.bootstrap_refits(response, X, y, n_refits=3, seed=0, strata=y)
-    folder = tmp_path / "bundle"
-    pyfunc.write_bundle(folder, builder=builder, response_model=model, survival_models={},
-                        training_frame=frame, response_refits=refits, survival_refits={})
+    folder = xm.calibrated_bundle(tmp_path / "bundle")
     fast = pyfunc.ICIPredictModel().load_bundle(folder)
     slow = pyfunc.ICIPredictModel().load_bundle(folder)
     for sc in [slow.response, *slow.response_refits]:
         sc.compiled = None  # XGBoost's inplace_predict
     scorers = [fast.response, *fast.response_refits]
 
-    batch = _frame(pyfunc.CHUNK_ROWS + 3000, 5)  # two blocks, scored in threads
+    batch = xm.patients(pyfunc.CHUNK_ROWS + 3000, 5)  # two blocks, scored in threads
     batch.loc[batch.index[::5], ["age", "tmb"]] = np.nan
     fast.predict(None, batch.iloc[:3], params={"horizons": [12.0]})
     assert not any(sc.compiled._tried for sc in scorers)  # small batches do not compile

@@ -10,38 +10,9 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from icipredict.modeling.response import CalibratedResponse, XGBResponse
+import xgb_models as xm
 from icipredict.tracking import pyfunc
 from icipredict.tracking.xgb_trees import TOLERANCE, TreeEnsemble
-
-
-def _data(n: int = 400, p: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, p)).astype(np.float32)
-    X[:, 1] = np.round(X[:, 1])  # ties: many rows exactly at a threshold candidate
-    y = (rng.random(n) < 1 / (1 + np.exp(-(X[:, 0] - X[:, 1] + 0.5 * X[:, 2])))).astype(int)
-    X[rng.random(X.shape) < 0.15] = np.nan
-    return X, y
-
-
-def _booster(X, y, **params) -> xgb.Booster:
-    params = {"objective": "binary:logistic", "max_depth": 3, "eta": 0.3, "nthread": 1,
-              "seed": 0, **params}
-    rounds = params.pop("rounds", 15)
-    return xgb.train(params, xgb.DMatrix(X, y, missing=np.nan), rounds)
-
-
-def _rows(ensemble: TreeEnsemble, X: np.ndarray, seed: int) -> np.ndarray:
-    """Training-like rows with extra NaNs plus rows at, just below and just above thresholds."""
-    rng = np.random.default_rng(seed)
-    extra = X[rng.integers(len(X), size=200)].copy()
-    extra[rng.random(extra.shape) < 0.2] = np.nan
-    return np.concatenate([extra, ensemble.probe(300, seed=seed + 1)])
-
-
-def _xgb_margins(boosters, Z):
-    return np.stack([b.inplace_predict(Z, predict_type="margin", missing=np.nan)
-                     for b in boosters]).astype(np.float64)
 
 
 @pytest.mark.parametrize("params", [
@@ -52,14 +23,14 @@ def _xgb_margins(boosters, Z):
     {"min_split_loss": 1e6},  # no split at all: every tree a single leaf
 ])
 def test_margins_are_xgboosts(params):
-    X, y = _data(seed=len(str(params)))
-    booster = _booster(X, y, **params)
+    X, y = xm.data(seed=len(str(params)))
+    booster = xm.booster(X, y, **params)
     ensemble = TreeEnsemble.from_boosters([booster])
     assert ensemble is not None
-    Z = _rows(ensemble, X, seed=3)
+    Z = xm.probe_rows(ensemble, X, seed=3)
     assert np.isnan(Z).any()
     assert ensemble.depth == (0 if "min_split_loss" in params else params.get("max_depth", 3))
-    ours, theirs = ensemble.margins(Z), _xgb_margins([booster], Z)
+    ours, theirs = ensemble.margins(Z), xm.xgb_margins([booster], Z)
     assert ours.shape == theirs.shape == (1, len(Z))
     # The same float32 operations in the same order: the same bits.
     np.testing.assert_array_equal(ours.astype(np.float32), theirs.astype(np.float32))
@@ -67,19 +38,19 @@ def test_margins_are_xgboosts(params):
 
 def test_several_boosters_of_different_sizes_at_once():
     """Boosters with other tree counts and base scores share one walk (padded with zeros)."""
-    X, y = _data(seed=5)
-    boosters = [_booster(X, y, rounds=4, max_depth=2, base_score=0.2),
-                _booster(X, y, rounds=23, max_depth=5),
-                _booster(X, y, rounds=1, max_depth=3, base_score=0.9)]
+    X, y = xm.data(seed=5)
+    boosters = [xm.booster(X, y, rounds=4, max_depth=2, base_score=0.2),
+                xm.booster(X, y, rounds=23, max_depth=5),
+                xm.booster(X, y, rounds=1, max_depth=3, base_score=0.9)]
     ensemble = TreeEnsemble.from_boosters(boosters)
     assert ensemble is not None
-    for Z in (_rows(ensemble, X, seed=8), X[:1], X[:0]):
-        np.testing.assert_allclose(ensemble.margins(Z), _xgb_margins(boosters, Z),
+    for Z in (xm.probe_rows(ensemble, X, seed=8), X[:1], X[:0]):
+        np.testing.assert_allclose(ensemble.margins(Z), xm.xgb_margins(boosters, Z),
                                    rtol=0, atol=TOLERANCE)
 
 
 def test_unsupported_models_fall_back(caplog):
-    X, y = _data(seed=2)
+    X, y = xm.data(seed=2)
     multi = xgb.train({"objective": "multi:softprob", "num_class": 3, "nthread": 1},
                       xgb.DMatrix(X, np.arange(len(y)) % 3, missing=np.nan), 3)
     linear = xgb.train({"objective": "binary:logistic", "booster": "gblinear", "nthread": 1},
@@ -99,38 +70,16 @@ def test_unsupported_models_fall_back(caplog):
 
 
 def test_a_model_file_that_is_not_the_booster_fails_the_check():
-    X, y = _data(seed=4)
-    booster, other = _booster(X, y), _booster(X, y, max_depth=2, seed=1)
+    X, y = xm.data(seed=4)
+    booster, other = xm.booster(X, y), xm.booster(X, y, max_depth=2, seed=1)
     assert TreeEnsemble.from_boosters([booster], [bytes(booster.save_raw("json"))]) is not None
     assert TreeEnsemble.from_boosters([booster], [bytes(other.save_raw("json"))]) is None
 
 
-def _bundle(tmp_path):
-    from icipredict.features.builder import FeatureBuilder
-
-    rng = np.random.default_rng(0)
-    n = 240
-    frame = pd.DataFrame({"age": rng.normal(62, 10, n), "albumin": rng.normal(3.8, 0.5, n),
-                          "tmb": rng.normal(1.5, 1, n), "cancer_type": "NSCLC"})
-    frame.loc[frame.index[::7], "albumin"] = np.nan
-    y = (rng.random(n) < 1 / (1 + np.exp(-(frame["tmb"] - 1.5)))).astype(int)
-    builder = FeatureBuilder({"name": "sim", "modalities": ["clinical", "genomic"],
-                              "clinical": ["age", "albumin"], "genomic": ["tmb"],
-                              "cancer_type": "none"}).fit(frame)
-    X = builder.transform(frame)
-    response = CalibratedResponse(XGBResponse(n_estimators=25, max_depth=3, n_jobs=1),
-                                  methods=("sigmoid",), cv=3)
-    model = response.fit(X, y)
-    refits = pyfunc.bootstrap_refits(response, X, y, n_refits=3, seed=0, strata=y)
-    folder = tmp_path / "bundle"
-    pyfunc.write_bundle(folder, builder=builder, response_model=model, survival_models={},
-                        training_frame=frame, response_refits=refits, survival_refits={})
-    return folder, frame
-
-
 def test_registry_model_scores_the_same_without_the_walker(tmp_path):
     """Walker + one Platt block give the numbers of XGBoost + calibrators one by one."""
-    folder, frame = _bundle(tmp_path)
+    folder = xm.calibrated_bundle(tmp_path / "bundle")
+    frame = xm.patients(240, 0)
     fast = pyfunc.ICIPredictModel().load_bundle(folder)
     slow = pyfunc.ICIPredictModel().load_bundle(folder)
     scorers = [fast.response, *fast.response_refits]
