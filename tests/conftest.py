@@ -1,15 +1,38 @@
-"""Shared fixtures: the real public data folder (skip with a reason when absent)."""
+"""Shared fixtures: the real public data folder (skip with a reason when absent).
+
+The whole test run lives in a temporary home: HOME and the XDG folders point at a fresh folder
+*before* icipredict is imported (its default paths are read at import), so no test reads or writes
+the user's ``~/.config`` or ``~/.cache`` and no result depends on what is there. The pseudonym
+key is fixed for the session for the same reason (session fixtures ingest before any
+function-scoped fixture runs).
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from icipredict.config import SHARED_DATA
+#: The test suite's pseudonymisation secret (never a production key).
+TEST_PSEUDONYM_KEY = "test-secret-not-for-production-0123456789abcdef"
 
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="icipredict-test-home-"))
+atexit.register(shutil.rmtree, _SESSION_HOME, ignore_errors=True)
+for _var, _sub in {"HOME": ".", "XDG_CONFIG_HOME": ".config", "XDG_CACHE_HOME": ".cache",
+                   "XDG_DATA_HOME": ".local/share", "XDG_STATE_HOME": ".local/state"}.items():
+    (_SESSION_HOME / _sub).mkdir(parents=True, exist_ok=True)
+    os.environ[_var] = str((_SESSION_HOME / _sub).resolve())
+for _var in ("ICIPREDICT_PSEUDONYM_KEY_FILE", "ICIPREDICT_STORE", "ICIPREDICT_RADIOMICS_CACHE",
+             "MLFLOW_TRACKING_URI"):
+    os.environ.pop(_var, None)
+os.environ["ICIPREDICT_PSEUDONYM_KEY"] = TEST_PSEUDONYM_KEY
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+
+from icipredict.config import SHARED_DATA  # noqa: E402  (after the environment is set)
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +55,7 @@ def chowell_dir(shared_data: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _pseudonym_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """A fixed test secret so pseudonyms are reproducible within the suite."""
-    monkeypatch.setenv("ICIPREDICT_PSEUDONYM_KEY", "test-secret-not-for-production")
+    monkeypatch.setenv("ICIPREDICT_PSEUDONYM_KEY", TEST_PSEUDONYM_KEY)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from conftest import TEST_PSEUDONYM_KEY
 from icipredict.cli import app
 from icipredict.cohort.store import CohortStore
 from icipredict.demo import STEPS, DemoContext, harmonisation_table, run_demo, step_ingest
@@ -53,7 +54,7 @@ def full_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoContext:
     workdir = tmp_path_factory.mktemp("demo")
     fresh_tracking_uri(workdir)  # workdir/mlflow.db, where the demo tracks
     with pytest.MonkeyPatch.context() as mp:  # module scope: conftest's key is not set yet
-        mp.setenv("ICIPREDICT_PSEUDONYM_KEY", "test-secret-not-for-production")
+        mp.setenv("ICIPREDICT_PSEUDONYM_KEY", TEST_PSEUDONYM_KEY)
         return run_demo(DemoContext(workdir=workdir, n_patients=150, seed=11, n_weekly=8))
 
 

@@ -13,11 +13,12 @@ import pandas as pd
 import pytest
 
 from cohort_factory import make_cohort, patient_ids, sample_ids
+from conftest import TEST_PSEUDONYM_KEY
 from icipredict.cohort import pseudonym as ps
 from icipredict.cohort.schema import CONTRACTS, CohortError
 from icipredict.cohort.store import CohortStore, reverse_km_median, source_content_hash
 
-KEY = b"test-secret-not-for-production"  # the suite's key (conftest sets it in the environment)
+KEY = TEST_PSEUDONYM_KEY.encode()  # the suite's key (conftest sets it in the environment)
 
 
 @pytest.fixture

@@ -11,9 +11,13 @@ DEFAULT_STORE = Path(os.environ.get("ICIPREDICT_STORE", "icipredict.duckdb"))
 #: Environment variable holding the pseudonymisation secret (never stored with the data).
 PSEUDONYM_KEY_ENV = "ICIPREDICT_PSEUDONYM_KEY"
 
+#: The user's configuration and cache folders (XDG base directories, else ~/.config, ~/.cache).
+CONFIG_HOME = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+CACHE_HOME = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
 #: File holding the pseudonymisation secret when the environment variable is not set.
 PSEUDONYM_KEY_FILE = Path(
-    os.environ.get("ICIPREDICT_PSEUDONYM_KEY_FILE", Path.home() / ".config/icipredict/pseudonym.key")
+    os.environ.get("ICIPREDICT_PSEUDONYM_KEY_FILE", CONFIG_HOME / "icipredict" / "pseudonym.key")
 )
 
 #: Default MLflow tracking URI (a local SQLite file: the plain file store is refused by MLflow).

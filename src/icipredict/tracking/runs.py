@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from icipredict.cohort.schema import CohortError
+from icipredict.config import CACHE_HOME
 from icipredict.tracking.experiment import ExperimentConfig, load_experiment
 from icipredict.tracking.mlflow_setup import configure_tracking
 
@@ -39,7 +40,7 @@ RADIOMICS_SETTINGS = "default"
 #: Lesion aggregation rule of training runs without a ``radiomics:`` key (``radiomics.json``).
 RADIOMICS_RULE = "largest"
 #: Default folder of the radiomics feature cache.
-DEFAULT_CACHE = Path.home() / ".cache" / "icipredict" / "radiomics"
+DEFAULT_CACHE = CACHE_HOME / "icipredict" / "radiomics"
 
 
 @dataclass

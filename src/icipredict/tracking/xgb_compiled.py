@@ -55,7 +55,7 @@ def enabled() -> bool:
 
 def cache_dir() -> Path:
     """Per-user folder of compiled kernels: ``$XDG_CACHE_HOME/icipredict/trees``."""
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")  # read at call time
     return Path(root) / "icipredict" / "trees"
 
 
