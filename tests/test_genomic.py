@@ -134,6 +134,31 @@ def test_tmb_falls_back_to_reported():
     assert out["mut_TP53"].isna().all()  # no MAF at all: nothing profiled
 
 
+@pytest.mark.parametrize("drop", [["panel", "panel_size_mb"], ["panel_size_mb"]])
+def test_tmb_without_size_columns_is_missing_with_a_warning(drop, caplog):
+    """No panel size given at all: TMB is the reported one or missing, never a crash, never 0."""
+    samples = _samples().drop(columns=drop)
+    with caplog.at_level("WARNING", logger="icipredict.features.genomic"):
+        out = g.sample_genomics(_mutations(), samples, _panel_genes(), genes=["TP53"])
+    if "panel" in samples.columns:  # the panel name still gives the size (WES, IMPACT468)
+        assert out.loc["S1", "tmb_computed"] == pytest.approx(S1_COUNT / 1.22, rel=0.05)
+        assert out.loc["S5", "tmb_source"] is None  # TINY: unknown size, no reported TMB
+    else:
+        assert out["tmb_computed"].isna().all()
+        assert out["tmb"].tolist()[:2] == [3.0, 0.05]  # the reported values
+        assert "no panel size" in caplog.text
+    assert out.loc["S1", "mut_TP53"] == 1.0  # a positive call needs no panel
+
+
+def test_compute_tmb_wes_panel_without_size_column():
+    samples = _samples().drop(columns=["panel_size_mb"]).assign(panel="WES")
+    out = g.compute_tmb(_mutations(), samples)
+    wes = g.panel_size_mb("WES")
+    assert out.loc["S1", "tmb_computed"] == pytest.approx(S1_COUNT / wes)
+    assert out.loc["S3", "tmb_computed"] == 0.0  # sequenced, no eligible variant
+    assert np.isnan(out.loc["S4", "tmb_computed"])  # no MAF row: not known to be sequenced
+
+
 def test_tmb_agreement_matches_independent_statistics():
     rng = np.random.default_rng(0)
     reported = pd.Series(rng.gamma(2, 4, 50), index=[f"S{i}" for i in range(50)])

@@ -217,9 +217,10 @@ def sequenced_samples(mutations: pd.DataFrame, samples: pd.DataFrame,
 
 def _territory(samples: pd.DataFrame) -> pd.Series:
     """Panel size per sample; filled from the panel name when only that is given."""
-    size = pd.to_numeric(samples.get("panel_size_mb"), errors="coerce")
-    if size is None:
-        size = pd.Series(np.nan, index=samples.index)
+    if "panel_size_mb" in samples.columns:
+        size = pd.to_numeric(samples["panel_size_mb"], errors="coerce")
+    else:
+        size = pd.Series(np.nan, index=samples.index, dtype=float)
     if "panel" in samples.columns:
         def lookup(p: object) -> float:
             try:
@@ -266,6 +267,13 @@ def compute_tmb(mutations: pd.DataFrame, samples: pd.DataFrame, *,
     n = counts.where(~is_seq, counts.fillna(0))
     tmb = n / territory
     tmb = tmb.where(territory >= MIN_TERRITORY_MB)
+    unknown = is_seq & territory.isna().to_numpy()
+    if unknown.any():
+        # Sequenced, but the coding territory is unknown: no TMB can be computed (the reported
+        # one is used where given). Said once per call, never a crash and never a 0.
+        log.warning("%d sequenced sample(s) have no panel size (panel unknown or not given), "
+                    "e.g. %s: TMB not computed for them (reported TMB used where given)",
+                    int(unknown.sum()), list(territory.index[unknown][:3]))
     out = pd.DataFrame({"n_nonsynonymous": n.astype("Float64").astype("Int64"),
                         "panel_size_mb": territory, "tmb_computed": tmb.astype(float)})
     out.index.name = "sample_id"
