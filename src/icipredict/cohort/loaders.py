@@ -32,7 +32,7 @@ from icipredict.cohort._frame import (
 )
 from icipredict.cohort.cbioportal import load_cbioportal
 from icipredict.cohort.column_map import ColumnMap, FileMap, read_column_map
-from icipredict.cohort.maf import load_maf
+from icipredict.cohort.maf import MafRead, load_maf, read_maf
 from icipredict.cohort.schema import (
     CONTRACTS,
     SOURCE_ROW,
@@ -239,7 +239,7 @@ def load_column_map(
 
     cohort = Cohort(**cast_tables(combined))
     if column_map.mutations:
-        cohort.mutations = load_maf(resolve_data_path(column_map, column_map.mutations, data_dir))
+        _add_maf(cohort, read_maf(resolve_data_path(column_map, column_map.mutations, data_dir)))
     source = per_file[0][1] if len(per_file) == 1 else map_path
     cohort.validate(source=source)
     log.info("loaded %d patients of centre %s from %s", len(cohort.patients), centre,
@@ -309,6 +309,15 @@ def _combine(
     return combined, errors
 
 
+def _add_maf(cohort: Cohort, maf: MafRead) -> None:
+    """Put a read MAF into the cohort: somatic, germline and the dropped rows' reasons."""
+    cohort.mutations = maf.mutations
+    cohort.germline_mutations = maf.germline
+    for reason, count in maf.dropped.items():
+        key = f"{maf.path.name}: {reason}"
+        cohort.load_report[key] = cohort.load_report.get(key, 0) + count
+
+
 def _resolve_uris(frame: pd.DataFrame, folder: Path) -> None:
     """Make relative image/mask/radiomics paths absolute (relative to the data file's folder)."""
     for col in ("image_uri", "mask_uri", "radiomics_uri"):
@@ -343,7 +352,9 @@ def load_source(path: str | Path, *, centre: str | None = None,
     if name.endswith((".yaml", ".yml")):
         return load_column_map(path, centre=centre, data_dir=data_dir)
     if name.endswith((".maf", ".maf.gz")):
-        return Cohort(mutations=load_maf(path))
+        cohort = Cohort()
+        _add_maf(cohort, read_maf(path))
+        return cohort
     raise CohortError("unknown source type; expected a cBioPortal study folder (with "
                       "meta_study.txt), a column-map .yaml/.yml, or a .maf/.maf.gz file",
                       file=path)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import gzip
 import logging
 import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,35 @@ REQUIRED_MAF_COLUMNS = ("Tumor_Sample_Barcode", "Hugo_Symbol", "Variant_Classifi
 HGVSP_FALLBACKS = ("Protein_Change", "HGVSp")
 VAF_COLUMNS = ("VAF", "vaf", "t_vaf", "tumor_vaf", "Tumor_VAF", "i_TumorVAF_WU", "i_TumorVAF")
 COUNT_COLUMNS = ("t_alt_count", "t_ref_count")
+
+
+STATUS_COLUMNS = ("Mutation_Status", "Validation_Status")
+
+
+@dataclass
+class MafRead:
+    """What :func:`read_maf` made of one MAF file: every data row is accounted for.
+
+    Attributes
+    ----------
+    mutations
+        Somatic rows (``Mutation_Status`` Somatic, any case, or absent/empty): the canonical
+        ``mutations`` columns plus ``_source_row``.
+    germline
+        ``Mutation_Status = Germline`` rows, same columns; never somatic.
+    dropped
+        Reason -> number of rows that are not variants (e.g. ``"Mutation_Status=Wildtype"``).
+    n_rows
+        Data rows in the file: ``len(mutations) + len(germline) + sum(dropped.values())``.
+    path
+        The file read.
+    """
+
+    mutations: pd.DataFrame
+    germline: pd.DataFrame
+    dropped: dict[str, int] = field(default_factory=dict)
+    n_rows: int = 0
+    path: Path = Path()
 
 
 def _is_gzip(path: Path) -> bool:
@@ -108,7 +138,25 @@ def _read_arrow(path: Path, gz: bool, skip: int, columns: list[str], threads: bo
 
 
 def load_maf(path: str | Path, *, validate: bool = True) -> pd.DataFrame:
-    """Read a MAF file into the canonical ``mutations`` table.
+    """Read a MAF file's somatic variants: ``read_maf(path, validate=validate).mutations``.
+
+    Parameters
+    ----------
+    path
+        ``.maf``, ``.maf.gz`` or cBioPortal ``data_mutations*.txt``.
+    validate
+        Apply the strict checks (see the module docstring).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical mutation columns plus ``_source_row``; germline and non-variant rows excluded.
+    """
+    return read_maf(path, validate=validate).mutations
+
+
+def read_maf(path: str | Path, *, validate: bool = True) -> MafRead:
+    """Read a MAF file: somatic variants, germline variants apart, other rows counted by reason.
 
     Parameters
     ----------
@@ -119,9 +167,9 @@ def load_maf(path: str | Path, *, validate: bool = True) -> pd.DataFrame:
 
     Returns
     -------
-    pandas.DataFrame
-        Canonical mutation columns plus ``_source_row`` (1-based line in the file, counting the
-        ``#`` lines and the header).
+    MafRead
+        ``mutations`` and ``germline`` have the canonical mutation columns plus ``_source_row``
+        (1-based line in the file, counting the ``#`` lines and the header).
 
     Raises
     ------
@@ -145,6 +193,7 @@ def load_maf(path: str | Path, *, validate: bool = True) -> pd.DataFrame:
     vaf_col = next((c for c in VAF_COLUMNS if c in header), None)
     wanted = [c for c in MAF_COLUMNS if c in header and c != "HGVSp_Short"]
     wanted += [c for c in (hgvsp, vaf_col) if c is not None]
+    wanted += [c for c in STATUS_COLUMNS if c in header]
     if vaf_col is None:
         wanted += [c for c in COUNT_COLUMNS if c in header]
     try:
@@ -174,10 +223,42 @@ def load_maf(path: str | Path, *, validate: bool = True) -> pd.DataFrame:
     else:
         out["start_position"] = pd.array([pd.NA] * len(out), dtype="Int64")
     out["vaf"], names["vaf"] = _vaf(table, vaf_col, path, out)
+    kind, dropped = _classify(table)
+    somatic = out[kind == "somatic"].reset_index(drop=True)
+    germline = out[kind == "germline"].reset_index(drop=True)
     if validate:
-        validate_table(out, "mutations", source=path, column_names=names)
-    log.info("read %d variants of %d samples from %s", len(out), out["sample_id"].nunique(), path)
-    return out
+        validate_table(somatic, "mutations", source=path, column_names=names)
+        validate_table(germline, "germline_mutations", source=path, column_names=names)
+    log.info("read %d somatic variants of %d samples from %s (%d germline, dropped %s)",
+             len(somatic), somatic["sample_id"].nunique(), path, len(germline), dropped)
+    return MafRead(mutations=somatic, germline=germline, dropped=dropped, n_rows=len(out),
+                   path=path)
+
+
+def _status(table: pa.Table, name: str) -> np.ndarray:
+    """Trimmed values of a status column as an object array ('' when absent or empty)."""
+    if name not in table.column_names:
+        return np.full(table.num_rows, "", dtype=object)
+    values = pc.fill_null(pc.utf8_trim_whitespace(table[name]), "")
+    return np.asarray(values.to_pylist(), dtype=object)
+
+
+def _classify(table: pa.Table) -> tuple[np.ndarray, dict[str, int]]:
+    """Per row ``"somatic"``, ``"germline"`` or ``"dropped"``, and the dropped rows by reason."""
+    mutation = _status(table, "Mutation_Status")
+    validation = _status(table, "Validation_Status")
+    lower = np.char.lower(mutation.astype(str))
+    kind = np.full(table.num_rows, "dropped", dtype=object)
+    kind[(lower == "somatic") | (lower == "")] = "somatic"
+    kind[lower == "germline"] = "germline"
+    reasons = np.full(table.num_rows, None, dtype=object)
+    wild = np.char.lower(validation.astype(str)) == "wildtype"
+    reasons[wild] = "Validation_Status=" + validation[wild].astype(str)
+    bad = (kind == "dropped") & ~wild
+    reasons[bad] = "Mutation_Status=" + mutation[bad].astype(str)
+    kind[wild] = "dropped"
+    found = pd.Series(reasons[kind == "dropped"]).value_counts()
+    return kind, {str(k): int(v) for k, v in found.items()}
 
 
 def _strings(column: pa.ChunkedArray) -> np.ndarray:

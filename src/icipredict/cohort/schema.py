@@ -204,6 +204,16 @@ MUTATIONS = TableContract(
     ),
 )
 
+GERMLINE_MUTATIONS = TableContract(
+    name="germline_mutations",
+    description=(
+        "Germline variants (MAF Mutation_Status = Germline), kept apart from the somatic "
+        "``mutations``: never counted in TMB nor in the somatic BRCA1/2 registry. Same columns as "
+        "``mutations``."
+    ),
+    columns=MUTATIONS.columns,
+)
+
 LABS = TableContract(
     name="labs",
     description="Baseline blood values at ICI start, one row per patient, in canonical units.",
@@ -298,7 +308,7 @@ PANEL_GENES = TableContract(
 CONTRACTS: dict[str, TableContract] = {
     c.name: c
     for c in (PATIENTS, SAMPLES, MUTATIONS, LABS, TREATMENTS, IMAGING, OUTCOMES, RADIOMICS,
-              PANEL_GENES)
+              PANEL_GENES, GERMLINE_MUTATIONS)
 }
 
 #: Columns that hold identifiers to pseudonymise, per table.
@@ -312,6 +322,7 @@ ID_COLUMNS: dict[str, tuple[str, ...]] = {
     "outcomes": ("patient_id",),
     "radiomics": ("patient_id",),
     "panel_genes": (),
+    "germline_mutations": ("sample_id",),
 }
 
 
@@ -336,6 +347,8 @@ class Cohort:
     """A harmonised cohort: the contract tables as DataFrames.
 
     Tables a source does not provide are empty (with canonical columns), never absent.
+    ``load_report`` is not a table: ``"<file name>: <reason>"`` -> number of source rows the
+    loaders dropped for that reason (e.g. ``"data_mutations.txt: Mutation_Status=Wildtype"``).
     """
 
     patients: pd.DataFrame = field(default_factory=lambda: empty_table("patients"))
@@ -347,6 +360,9 @@ class Cohort:
     outcomes: pd.DataFrame = field(default_factory=lambda: empty_table("outcomes"))
     radiomics: pd.DataFrame = field(default_factory=lambda: empty_table("radiomics"))
     panel_genes: pd.DataFrame = field(default_factory=lambda: empty_table("panel_genes"))
+    germline_mutations: pd.DataFrame = field(
+        default_factory=lambda: empty_table("germline_mutations"))
+    load_report: dict[str, int] = field(default_factory=dict)
 
     TABLES = tuple(CONTRACTS)
 
@@ -370,7 +386,7 @@ class Cohort:
         for name, df in self.tables().items():
             cols = CONTRACTS[name].column_names
             out[name] = df.drop(columns=[SOURCE_ROW], errors="ignore").reindex(columns=cols)
-        return Cohort(**out)
+        return Cohort(**out, load_report=dict(self.load_report))
 
     def frame(self) -> pd.DataFrame:
         """One row per patient: patients + labs + treatments + outcomes + first sample's genomics."""
@@ -507,13 +523,16 @@ def _check_foreign_keys(cohort: Cohort, source: str | Path | None) -> Iterable[C
                 f"{name}: patient_id {df.at[idx, 'patient_id']!r} not in the patients table",
                 file=source, row=_row_of(df, idx), column="patient_id",
             )
-    if not cohort.mutations.empty and not cohort.samples.empty:
+    for name in ("mutations", "germline_mutations"):
+        df = getattr(cohort, name)
+        if df.empty or cohort.samples.empty:
+            continue
         samples = set(cohort.samples["sample_id"].dropna())
-        unknown = ~cohort.mutations["sample_id"].isin(samples)
+        unknown = ~df["sample_id"].isin(samples)
         if unknown.any():
-            idx = cohort.mutations.index[unknown][0]
+            idx = df.index[unknown][0]
             yield CohortError(
-                f"mutations: {int(unknown.sum())} variant(s) of sample(s) not in the samples "
-                f"table, e.g. {cohort.mutations.at[idx, 'sample_id']!r}",
-                file=source, row=_row_of(cohort.mutations, idx), column="Tumor_Sample_Barcode",
+                f"{name}: {int(unknown.sum())} variant(s) of sample(s) not in the samples "
+                f"table, e.g. {df.at[idx, 'sample_id']!r}",
+                file=source, row=_row_of(df, idx), column="Tumor_Sample_Barcode",
             )
