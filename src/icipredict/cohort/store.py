@@ -564,7 +564,8 @@ class CohortStore:
                     cond = ("list_contains(?, patient_id)" if "patient_id" in
                             CONTRACTS[name].column_names
                             else f"sample_id IN {in_samples.format('sample_id')}"
-                            if name == "mutations" else f"panel IN {in_samples.format('panel')}")
+                            if name in ("mutations", "germline_mutations")
+                            else f"panel IN {in_samples.format('panel')}")
                     where += (" AND " if where else " WHERE ") + cond
                     params = [*params, ids]
                 df = con.execute(f"SELECT {cols} FROM {name}{where}{order}", params).df()
