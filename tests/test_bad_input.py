@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from icipredict.cohort._frame import vocabulary_policy
 from icipredict.cohort.loaders import load_column_map, load_maf
 from icipredict.cohort.schema import CohortError, CohortErrors
 
@@ -47,7 +48,8 @@ def setup(tmp_path: Path, data: dict | None = None, columns: dict | None = None,
 
 
 def error_of(cmap: Path) -> CohortError:
-    with pytest.raises(CohortError) as info:
+    """The error of a strict load (unknown vocabulary refused, as ``ingest --strict``)."""
+    with pytest.raises(CohortError) as info, vocabulary_policy(strict=True):
         load_column_map(cmap)
     return info.value
 
@@ -156,6 +158,31 @@ def test_unknown_cancer_type(tmp_path: Path) -> None:
     err = error_of(cmap)
     assert located(err, path, 3, "Tumour")
     assert "unknown cancer type 'Dragon pox'" in str(err)
+
+
+@pytest.mark.parametrize("value", ["Dragon pox", "CNS"])
+def test_unknown_cancer_type_kept_as_other_with_a_warning(tmp_path: Path, caplog,
+                                                          value: str) -> None:
+    """Not strict (the default): one unknown type does not fail the file; it is kept as OTHER."""
+    cmap, path = setup(tmp_path, with_value("Tumour", 1, value))
+    with caplog.at_level("WARNING"), vocabulary_policy() as notes:
+        cohort = load_column_map(cmap)
+    types = cohort.patients.set_index("patient_id")["cancer_type"]
+    assert types.to_dict() == {"p1": "MEL", "p2": "OTHER", "p3": "RCC"}
+    assert f"unknown cancer type '{value}'" in caplog.text and "Tumour" in caplog.text
+    assert notes == {f"centre.csv: Tumour value '{value}' unknown, kept as 'OTHER'": 1}
+
+
+def test_unknown_vocabulary_values_become_missing(tmp_path: Path, caplog) -> None:
+    data = dict(GOOD, Sex=["male", "female", "dragon"], BOR=["PR", "Stable-ish", "CR"])
+    columns = dict(COLUMNS, sex="Sex", bor="BOR")
+    cmap, path = setup(tmp_path, data, columns)
+    with caplog.at_level("WARNING"), vocabulary_policy() as notes:
+        cohort = load_column_map(cmap)
+    p = cohort.patients.set_index("patient_id")
+    assert p["sex"].tolist()[:2] == ["male", "female"] and pd.isna(p.loc["p3", "sex"])
+    assert len(notes) == 2 and all("kept as missing" in k for k in notes)
+    assert "dragon" in caplog.text and "Stable-ish" in caplog.text
 
 
 def test_value_not_in_declared_recoding(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from icipredict.cohort import harmonise as hz
-from icipredict.cohort._frame import harmonise_frame, norm_key
+from icipredict.cohort._frame import harmonise_frame, norm_key, vocabulary_policy
 from icipredict.cohort.column_map import ColumnSpec
 from icipredict.cohort.schema import CohortError
 
@@ -145,10 +145,14 @@ def test_harmonise_frame_codings_and_derivations() -> None:
 
 def test_harmonise_frame_collects_located_errors() -> None:
     raw = pd.DataFrame({"id": ["a", "b", "c"], "t": ["1", "x", "y"], "ct": ["MEL", "Foo", "MEL"]})
-    h = harmonise_frame(raw, {"patient_id": ColumnSpec(column="id"),
-                              "os_months": ColumnSpec(column="t"),
-                              "cancer_type": ColumnSpec(column="ct")},
-                        file="f.csv", rows=np.array([2, 3, 4]))
+    specs = {"patient_id": ColumnSpec(column="id"), "os_months": ColumnSpec(column="t"),
+             "cancer_type": ColumnSpec(column="ct")}
+    with vocabulary_policy(strict=True):
+        h = harmonise_frame(raw, specs, file="f.csv", rows=np.array([2, 3, 4]))
     located = sorted((e.row, e.column) for e in h.errors)
     assert located == [(3, "ct"), (3, "t"), (4, "t")]
     assert all(e.file == "f.csv" for e in h.errors)
+    # not strict: the unknown type is kept as OTHER, the bad numbers are still errors
+    h = harmonise_frame(raw, specs, file="f.csv", rows=np.array([2, 3, 4]))
+    assert sorted((e.row, e.column) for e in h.errors) == [(3, "t"), (4, "t")]
+    assert h.frame["cancer_type"].tolist() == ["MEL", "OTHER", "MEL"]

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +44,44 @@ VOCABULARIES: dict[str, Callable[[object], object]] = {
     "smoking": hz.to_smoking,
 }
 MAX_PER_COLUMN = 5
+
+#: What an unknown value of a vocabulary becomes when ingest is not strict: cancer types go to
+#: the catch-all code, panels keep their name (their size is then unknown), everything else is
+#: missing ("unknown"). Each distinct unknown value is warned about once per file and column.
+UNKNOWN_VALUE_POLICY: dict[str, Callable[[object], object]] = {
+    "cancer_type": lambda v: hz.OTHER_CANCER_TYPE,
+    "panel": lambda v: str(v).strip(),
+}
+_STRICT_VOCABULARY: ContextVar[bool] = ContextVar("strict_vocabulary", default=False)
+_VOCABULARY_NOTES: ContextVar[dict[str, int] | None] = ContextVar("vocabulary_notes",
+                                                                   default=None)
+
+
+@contextmanager
+def vocabulary_policy(*, strict: bool = False) -> Iterator[dict[str, int]]:
+    """Choose how loaders inside the block treat values outside a vocabulary.
+
+    Parameters
+    ----------
+    strict
+        True: an unknown cancer type, drug class, response, panel, sex, MSI status or smoking
+        value is an error naming the file, row and column. False (the default): it is kept as
+        :data:`UNKNOWN_VALUE_POLICY` says, with a warning per distinct value.
+
+    Yields
+    ------
+    dict
+        Filled with ``"<file>: <column> value '<v>' unknown, kept as <x>"`` -> number of rows,
+        for the ingest report.
+    """
+    notes: dict[str, int] = {}
+    strict_token = _STRICT_VOCABULARY.set(strict)
+    notes_token = _VOCABULARY_NOTES.set(notes)
+    try:
+        yield notes
+    finally:
+        _STRICT_VOCABULARY.reset(strict_token)
+        _VOCABULARY_NOTES.reset(notes_token)
 _STATUS = re.compile(r"^\s*([01])\s*:")  # cBioPortal "1:DECEASED", "0:LIVING"
 
 
@@ -180,7 +220,8 @@ def _convert(canonical: str, spec: ColumnSpec, series: pd.Series, fail, file, co
              f"{sorted(spec.values, key=str)}", unknown, s)
         s = s_mapped.where(~unknown)
     if canonical in VOCABULARIES:
-        return _vocabulary(s, VOCABULARIES[canonical], fail)
+        return _vocabulary(s, VOCABULARIES[canonical], fail, canonical=canonical,
+                           column=spec.column, file=file)
     if col.kind == "str":
         return _as_id_string(s) if canonical.endswith("_id") else s.map(
             lambda v: v if not isinstance(v, str) else (v.lower() if canonical == "drug" else v))
@@ -201,7 +242,8 @@ def _convert(canonical: str, spec: ColumnSpec, series: pd.Series, fail, file, co
     return numeric
 
 
-def _vocabulary(s: pd.Series, fn: Callable[[object], object], fail) -> pd.Series:
+def _vocabulary(s: pd.Series, fn: Callable[[object], object], fail, *, canonical: str,
+                column: str, file: str | Path) -> pd.Series:
     mapping: dict[object, object] = {}
     bad: dict[object, str] = {}
     for u in pd.unique(s[s.notna()]):
@@ -209,6 +251,18 @@ def _vocabulary(s: pd.Series, fn: Callable[[object], object], fail) -> pd.Series
             mapping[u] = fn(u)
         except CohortError as exc:
             bad[u] = exc.message
+    if bad and not _STRICT_VOCABULARY.get():
+        fallback = UNKNOWN_VALUE_POLICY.get(canonical, lambda v: None)
+        notes = _VOCABULARY_NOTES.get()
+        for value, message in bad.items():
+            mapping[value] = kept = fallback(value)
+            n = int(s.eq(value).sum())
+            what = "missing (unknown)" if kept is None else repr(kept)
+            log.warning("%s: column %s: %s (%d row(s)); kept as %s (a --strict ingest refuses "
+                        "it)", Path(file).name, column, message, n, what)
+            if notes is not None:
+                notes[f"{Path(file).name}: {column} value {value!r} unknown, kept as {what}"] = n
+        bad = {}
     out = s.map(mapping).astype(object)
     for value, message in list(bad.items())[:MAX_PER_COLUMN]:
         fail(message.replace("{", "{{").replace("}", "}}"), s.eq(value), s)

@@ -97,6 +97,11 @@ CANCER_TYPES: dict[str, tuple[str, str]] = {
     "GBM": ("Glioma", "Others"),
 }
 
+#: Code of a cancer type outside :data:`CANCER_TYPES` (kept, with a warning, by a non-strict
+#: ingest; models treat it as a type they have not seen unless they were trained on it).
+OTHER_CANCER_TYPE = "OTHER"
+_OTHER_LABELS = ("Other", "Others")
+
 #: Chowell 2022 integer code of the 3-level group (column Cancer_Type2)
 CHOWELL_GROUP_CODE = {"Melanoma": 0, "NSCLC": 1, "Others": 2}
 
@@ -141,7 +146,7 @@ def to_oncotree(value: object) -> str:
     """
     if isinstance(value, str):
         key = value.strip()
-        if key in CANCER_TYPES:
+        if key in CANCER_TYPES or key == OTHER_CANCER_TYPE:
             return key
         low = " ".join(key.lower().replace("_", " ").split())
         # cBioPortal CANCER_TYPE values read "Bladder Cancer", "Renal Cell Carcinoma", ...
@@ -156,12 +161,12 @@ def to_oncotree(value: object) -> str:
 
 def cancer_type_label(code: str) -> str:
     """Return the published cohort label (e.g. ``"Head & Neck"``) of an OncoTree code."""
-    return CANCER_TYPES[code][0]
+    return CANCER_TYPES.get(code, _OTHER_LABELS)[0]
 
 
 def cancer_type_group(code: str) -> str:
     """Return Chowell 2022's 3-level group (Melanoma / NSCLC / Others) of an OncoTree code."""
-    return CANCER_TYPES[code][1]
+    return CANCER_TYPES.get(code, _OTHER_LABELS)[1]
 
 
 # --------------------------------------------------------------------------------------------

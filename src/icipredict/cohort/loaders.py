@@ -29,6 +29,7 @@ from icipredict.cohort._frame import (
     harmonise_frame,
     split_tables,
     validate_tables,
+    vocabulary_policy,
 )
 from icipredict.cohort.cbioportal import load_cbioportal
 from icipredict.cohort.column_map import ColumnMap, FileMap, read_column_map
@@ -328,18 +329,34 @@ def _resolve_uris(frame: pd.DataFrame, folder: Path) -> None:
 
 
 def load_source(path: str | Path, *, centre: str | None = None,
-                data_dir: str | Path | None = None) -> Cohort:
+                data_dir: str | Path | None = None, strict: bool = False) -> Cohort:
     """Load any supported source, chosen by what ``path`` is.
 
     - a folder with ``meta_study.txt`` -> cBioPortal study;
     - ``.yaml``/``.yml`` -> column map;
     - ``.maf``/``.maf.gz`` -> mutations only (a cohort whose other tables are empty).
 
+    Parameters
+    ----------
+    strict
+        Refuse values outside a vocabulary (cancer type, drug class, RECIST, panel, ...) instead
+        of keeping them as ``OTHER``/missing with a warning (see
+        :func:`icipredict.cohort._frame.vocabulary_policy`). Kept values are listed in the
+        cohort's ``load_report``.
+
     Raises
     ------
     CohortError
         When the path is none of these.
     """
+    with vocabulary_policy(strict=strict) as notes:
+        cohort = _load_any(Path(path), centre=centre, data_dir=data_dir)
+    for note, count in notes.items():
+        cohort.load_report[note] = cohort.load_report.get(note, 0) + count
+    return cohort
+
+
+def _load_any(path: Path, *, centre: str | None, data_dir: str | Path | None) -> Cohort:
     path = Path(path)
     name = path.name.lower()
     if path.is_dir():
