@@ -93,6 +93,11 @@ class Lesion(BaseModel):
     modality: str | None = Field(None, description="CT, MR or PET.")
     lesion_id: str = "1"
 
+    @field_validator("image", "mask")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        return _path_text(v)
+
     @field_validator("modality")
     @classmethod
     def _modality(cls, v: str | None) -> str | None:
@@ -102,6 +107,20 @@ class Lesion(BaseModel):
 
 
 Number = float | Quantity | str | None
+
+#: Longest file path a record may name (Linux PATH_MAX).
+MAX_PATH_CHARS = 4096
+
+
+def _path_text(v: str) -> str:
+    """A file path as given, refused when no file system could hold it (NUL, empty, too long)."""
+    if not v.strip():
+        raise ValueError("empty file path")
+    if "\x00" in v:
+        raise ValueError("file path contains a NUL character")
+    if len(v) > MAX_PATH_CHARS:
+        raise ValueError(f"file path longer than {MAX_PATH_CHARS} characters")
+    return v
 
 
 def _num_field(name: str) -> Any:
@@ -183,8 +202,13 @@ class PatientRecord(BaseModel):
             if not m:
                 raise ValueError(f"expected a number with an optional unit, got {v!r}")
             value, unit = float(m.group(1)), (m.group(2) or None)
+        elif isinstance(v, (int, float)):
+            try:
+                value = float(v)
+            except OverflowError:
+                raise ValueError("expected a finite number, got one too large") from None
         else:
-            value = float(v)
+            raise ValueError(f"expected a number, got {_kind(v)}")
         if not math.isfinite(value):
             raise ValueError("expected a finite number")
         if unit is not None:
@@ -264,6 +288,11 @@ class PatientRecord(BaseModel):
     def _panel(cls, v: str | None) -> str | None:
         return None if v is None else _vocab(hz.to_panel, v)
 
+    @field_validator("maf_path")
+    @classmethod
+    def _maf_path(cls, v: str | None) -> str | None:
+        return None if v is None else _path_text(v)
+
     @field_validator("radiomics")
     @classmethod
     def _radiomics(cls, v: dict[str, float] | None) -> dict[str, float] | None:
@@ -319,6 +348,15 @@ class RecordError(CohortErrors):
         lines = "\n".join(f"  - {p['field']}: {p['message']}" for p in problems)
         where = f" ({source})" if source else ""
         self.message = f"{len(problems)} problem(s) in patient record{where}:\n{lines}"
+
+
+def _kind(value: Any) -> str:
+    """The JSON kind of ``value`` for messages ("a list", "an object"), never its content."""
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
 
 
 def _vocab(fn: Any, value: Any) -> Any:
@@ -390,7 +428,11 @@ def parse_record(data: dict[str, Any] | str | Path, *, source: str | None = None
     if not isinstance(data, dict):
         raise RecordError([{"field": "(record)", "message": "expected a JSON object"}],
                           source=source)
-    data = {k: v for k, v in data.items() if not (isinstance(v, float) and math.isnan(v))}
+    dropped = sorted(str(k) for k, v in data.items() if isinstance(v, float) and math.isnan(v))
+    if dropped:  # field names only, never values
+        logger.warning("patient record%s: NaN in %s read as missing", f" ({source})" if source
+                       else "", ", ".join(dropped))
+        data = {k: v for k, v in data.items() if str(k) not in dropped}
     try:
         return PatientRecord.model_validate(data)
     except ValidationError as exc:
