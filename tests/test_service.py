@@ -78,8 +78,18 @@ def test_models_and_docs(client):
     r = client.get("/models", headers=AUTH)
     assert r.json()["default"]["name"] == "icipredict"
     assert r.json()["risk_groups"]["cut_points"]
-    assert client.get("/openapi.json").json()["paths"]["/score"]
-    assert "Score patient" in client.get("/board").text
+    assert client.get("/openapi.json", headers=AUTH).json()["paths"]["/score"]
+    assert "swagger" in client.get("/docs", headers=AUTH).text.lower()
+    assert "redoc" in client.get("/redoc", headers=AUTH).text.lower()
+    assert "Score patient" in client.get("/board").text  # a static page: it asks for the token
+
+
+def test_docs_follow_the_token_rule(client):
+    for path in ("/openapi.json", "/docs", "/redoc"):
+        assert client.get(path).status_code == 401, path
+        assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    r = TestClient(create_app("models:/none@champion", token="")).get("/openapi.json")
+    assert r.status_code == 401
 
 
 def test_no_patient_values_in_logs(client, caplog):
