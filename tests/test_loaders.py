@@ -346,7 +346,7 @@ def test_column_map_with_mutations_file(tmp_path: Path) -> None:
             columns: {patient_id: id, sample_id: id, cancer_type: ct}
     """))
     cohort = load_column_map(cmap)
-    assert cohort.mutations.groupby("sample_id").size().to_dict() == {"S1": 2, "S2": 1}
+    assert cohort.mutations.groupby("sample_id", observed=True).size().to_dict() == {"S1": 2, "S2": 1}
 
 
 def test_sample_and_lesion_files_with_several_rows_per_patient(tmp_path: Path) -> None:

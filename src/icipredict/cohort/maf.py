@@ -1,9 +1,13 @@
-"""Read somatic mutation files (MAF) into the canonical ``mutations`` table.
+"""Read mutation files (MAF) into the canonical ``mutations`` and ``germline_mutations`` tables.
 
 Accepted: plain ``.maf``/``.txt``, gzip-compressed (detected by its magic bytes, whatever the
-suffix), cBioPortal ``data_mutations*.txt``. Leading ``#`` lines (``#version 2.4``) are skipped.
-Parsing is done by :mod:`pyarrow.csv` (multi-threaded, no Python row loops); only the columns the
-contract needs are materialised, so wide MAFs (100+ columns) stay cheap.
+suffix), cBioPortal ``data_mutations*.txt``/``data_mutations_extended.maf``. Leading ``#`` lines
+(``#version 2.4``) are skipped; blank lines are skipped (they are not data rows).
+
+Reading streams: :mod:`pyarrow.csv` parses the file block by block (``BLOCK_SIZE``), only the
+columns the contract needs are read, each block is checked, classified and reduced to
+dictionary-encoded strings at once, so memory stays bounded by the output (about 40 bytes a
+variant) rather than by the file. String columns come out as pandas ``category``.
 
 Column mapping (MAF -> canonical):
 
@@ -19,14 +23,57 @@ Tumor_Seq_Allele2        tumor_seq_allele2
 VAF / t_vaf / tumor_vaf  vaf; else t_alt_count / (t_alt_count + t_ref_count). An explicit VAF
  / i_TumorVAF_WU         column whose values exceed 1 is read as a percentage (logged).
 =======================  ==========================================================
+
+Somatic means somatic
+---------------------
+``Mutation_Status`` (case-insensitive): ``Somatic`` or absent/empty -> ``mutations``;
+``Germline`` -> ``germline_mutations`` (never somatic: not in TMB, not in the somatic BRCA1/2
+registry); any other value (``Wildtype``, ``None``, ``LOH``, ``Unknown``, ...) is not a somatic
+variant: the row is dropped and counted as ``"Mutation_Status=<value>"``. cBioPortal's importer
+skips ``Validation_Status = Wildtype`` rows as not variants: they are dropped and counted as
+``"Validation_Status=<value>"`` whatever their mutation status. Every data row is accounted for:
+``n_rows == len(mutations) + len(germline) + sum(dropped.values())``.
+
+Strict rules (``validate=True``), after cBioPortal's validator (``validateData.py``,
+``MutationsExtendedValidator`` and the clinical ID rule)
+-------------------------------------------------------------------------------------------
+Each broken rule is a :class:`~icipredict.cohort.schema.CohortError` naming the file, the 1-based
+line and the MAF column, and the file is refused (checked on every data row, as the validator
+does). Several rules broken in one block are raised together (:class:`CohortErrors`).
+
+- **Invalid UTF-8** anywhere in the file (cBioPortal: error "File contains invalid UTF-8 bytes").
+- **Ragged row**: a line with another number of tab-separated fields than the header.
+- ``Tumor_Sample_Barcode``, ``Hugo_Symbol`` empty (cBioPortal: ``checkNotBlank``, error).
+- **Sample IDs** with whitespace or any of ``, ; * :`` (cBioPortal's IDs may only hold letters,
+  digits, points, underscores and hyphens; the sample would never match the clinical file).
+- ``Variant_Classification`` empty (cBioPortal: error) or **not in the MAF vocabulary**
+  (:data:`VARIANT_CLASSIFICATIONS`, case-sensitive like cBioPortal, which includes its extra
+  ``Splice_Region``, ``Fusion`` and ``Unknown``). cBioPortal only warns and keeps the value;
+  we refuse it, because a class we do not know (``Missense_mUtAtioN``) would silently leave TMB.
+- ``Chromosome`` ``NA``/empty, when the file has the column: a variant must have a location.
+- ``Start_Position`` empty when the file has the column, or not written as a whole number
+  (cBioPortal: "The start position of this variant is not an integer", error, e.g.
+  ``16449539.0``).
+- **Reference allele equal to the tumour allele**: ``Reference_Allele`` equals
+  ``Tumor_Seq_Allele2`` and ``Tumor_Seq_Allele1`` (when given) too, so no allele differs from the
+  reference (cBioPortal takes the tumour allele that differs from the reference; here there is
+  none). ``NA``/empty alleles are not compared.
+- Numbers (VAF, read counts) that are not numbers; VAF outside [0, 1] after the percent rule.
+
+Warnings only in cBioPortal and not checked here: allele/Variant_Type consistency, SWISSPROT,
+amino-acid change syntax, custom driver annotations, off-panel genes. Rows of classes cBioPortal
+filters at import (``Silent``, ``Intron``, UTR, flank, ``IGR``, ``RNA``) are kept: TMB counts only
+nonsynonymous classes (:mod:`icipredict.features.genomic`).
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import logging
 import zlib
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +82,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from icipredict.cohort.schema import SOURCE_ROW, CohortError, validate_table
+from icipredict.cohort.schema import (
+    MUTATIONS,
+    SOURCE_ROW,
+    CohortError,
+    CohortErrors,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +106,26 @@ REQUIRED_MAF_COLUMNS = ("Tumor_Sample_Barcode", "Hugo_Symbol", "Variant_Classifi
 HGVSP_FALLBACKS = ("Protein_Change", "HGVSp")
 VAF_COLUMNS = ("VAF", "vaf", "t_vaf", "tumor_vaf", "Tumor_VAF", "i_TumorVAF_WU", "i_TumorVAF")
 COUNT_COLUMNS = ("t_alt_count", "t_ref_count")
-
-
 STATUS_COLUMNS = ("Mutation_Status", "Validation_Status")
+
+#: Variant_Classification values accepted (case-sensitive): the MAF specification's, plus
+#: cBioPortal's extra ``Splice_Region``, ``Fusion`` and ``Unknown`` (validateData.py,
+#: ``MutationsExtendedValidator.VARIANT_CLASSIFICATION_VALUES``).
+VARIANT_CLASSIFICATIONS: tuple[str, ...] = (
+    "Frame_Shift_Del", "Frame_Shift_Ins", "In_Frame_Del", "In_Frame_Ins", "Missense_Mutation",
+    "Nonsense_Mutation", "Splice_Site", "Translation_Start_Site", "Nonstop_Mutation",
+    "Targeted_Region", "De_novo_Start_InFrame", "De_novo_Start_OutOfFrame",
+    "Silent", "Intron", "3'UTR", "3'Flank", "5'UTR", "5'Flank", "IGR", "RNA",
+    "Splice_Region", "Fusion", "Unknown",
+)
+#: Characters a sample ID may not hold (cBioPortal refuses them in sample IDs).
+INVALID_SAMPLE_ID = r"[\s,;*:]"
+#: Bytes parsed per block: bounds the memory of the reader.
+BLOCK_SIZE = 16 << 20
+SOMATIC, GERMLINE, DROPPED = 0, 1, 2
+#: Canonical string columns (dictionary-encoded -> pandas category).
+STRING_COLUMNS = ("sample_id", "hugo_symbol", "variant_classification", "hgvsp_short",
+                  "chromosome", "reference_allele", "tumor_seq_allele2")
 
 
 @dataclass
@@ -80,9 +149,45 @@ class MafRead:
 
     mutations: pd.DataFrame
     germline: pd.DataFrame
-    dropped: dict[str, int] = field(default_factory=dict)
-    n_rows: int = 0
-    path: Path = Path()
+    dropped: dict[str, int]
+    n_rows: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What the header says: where the data starts and which MAF column feeds which field."""
+
+    header: list[str]
+    n_comment: int
+    hgvsp: str | None
+    vaf: str | None
+
+    @property
+    def first_data_line(self) -> int:
+        """1-based line of the first data row (after the ``#`` lines and the header)."""
+        return self.n_comment + 2
+
+    @property
+    def wanted(self) -> list[str]:
+        """MAF columns to read."""
+        cols = [c for c in MAF_COLUMNS if c != "HGVSp_Short"]
+        cols += [self.hgvsp, self.vaf, "Tumor_Seq_Allele1", *STATUS_COLUMNS]
+        if self.vaf is None:
+            cols += list(COUNT_COLUMNS)
+        out: list[str] = []
+        for c in cols:
+            if c is not None and c in self.header and c not in out:
+                out.append(c)
+        return out
+
+    def source(self, canonical: str) -> str:
+        """The MAF column named in errors about canonical column ``canonical``."""
+        if canonical == "hgvsp_short":
+            return self.hgvsp or "HGVSp_Short"
+        if canonical == "vaf":
+            return self.vaf or "t_alt_count"
+        return {v: k for k, v in MAF_COLUMNS.items()}[canonical]
 
 
 def _is_gzip(path: Path) -> bool:
@@ -107,34 +212,100 @@ def _read_header(path: Path, gz: bool) -> tuple[int, list[str]]:
     raise CohortError("empty MAF: no header line found", file=path)
 
 
-def _read_arrow(path: Path, gz: bool, skip: int, columns: list[str], threads: bool) -> pa.Table:
-    bad: list[tuple[int | None, str]] = []
-
-    def on_invalid(row) -> str:  # pyarrow.csv.InvalidRow
-        bad.append((row.number, row.text[:80]))
-        return "error"
-
-    source = pa.input_stream(str(path), compression="gzip" if gz else None)
-    try:
-        return pacsv.read_csv(
-            source,
-            read_options=pacsv.ReadOptions(skip_rows=skip, use_threads=threads),
-            parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False,
-                                             invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=columns,
-                column_types={c: pa.string() for c in columns},
-                strings_can_be_null=True,
-            ),
+def _layout(path: Path, gz: bool) -> _Layout:
+    """Read the header; refuse a file without the required columns."""
+    n_comment, header = _read_header(path, gz)
+    missing = [c for c in REQUIRED_MAF_COLUMNS if c not in header]
+    if missing:
+        raise CohortError(
+            f"required MAF column(s) {missing} missing; header has {header[:12]}"
+            f"{' ...' if len(header) > 12 else ''}",
+            file=path, row=n_comment + 1, column=missing[0],
         )
-    except pa.ArrowInvalid as exc:
-        if bad:
-            number, text = bad[0]
-            raise CohortError(f"ragged MAF row (wrong number of tab-separated fields): {text!r}",
-                              file=path, row=number) from exc
-        raise CohortError(f"cannot parse MAF: {exc}", file=path) from exc
-    except (OSError, EOFError, zlib.error) as exc:
-        raise CohortError(f"cannot read MAF (corrupt or truncated gzip?): {exc}", file=path) from exc
+    hgvsp = next((c for c in ("HGVSp_Short", *HGVSP_FALLBACKS) if c in header), None)
+    vaf = next((c for c in VAF_COLUMNS if c in header), None)
+    return _Layout(header=header, n_comment=n_comment, hgvsp=hgvsp, vaf=vaf)
+
+
+class _Utf8Checked(io.RawIOBase):
+    """A byte stream that refuses invalid UTF-8 as it passes, naming the line and the column.
+
+    Checks whole lines (a multi-byte character never straddles two reads), so it costs one
+    decode of the file and no extra pass.
+    """
+
+    def __init__(self, raw: pa.NativeFile, path: Path, header: list[str]) -> None:
+        super().__init__()
+        self._raw, self._path, self._header = raw, path, header
+        self._tail = b""
+        self._lines = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read() if size is None or size < 0 else self._raw.read(size)
+        self._check(data)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+    def _check(self, data: bytes) -> None:
+        chunk = self._tail + data
+        cut = len(chunk) if not data else chunk.rfind(b"\n") + 1
+        whole, self._tail = chunk[:cut], chunk[cut:]
+        try:
+            whole.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            start = whole.rfind(b"\n", 0, exc.start) + 1
+            field = whole.count(b"\t", start, exc.start)
+            raise CohortError(
+                f"invalid UTF-8 bytes {whole[exc.start:exc.end]!r}: save the file as UTF-8",
+                file=self._path, row=self._lines + whole.count(b"\n", 0, exc.start) + 1,
+                column=self._header[field] if field < len(self._header) else None) from None
+        self._lines += whole.count(b"\n")
+
+
+def _open_reader(path: Path, gz: bool, layout: _Layout) -> pacsv.CSVStreamingReader:
+    """A streaming reader of the wanted columns, as strings, one row per line."""
+    raw = pa.input_stream(str(path), compression="gzip" if gz else None)
+    return pacsv.open_csv(
+        _Utf8Checked(raw, path, layout.header),
+        read_options=pacsv.ReadOptions(skip_rows=layout.n_comment, block_size=BLOCK_SIZE,
+                                       use_threads=True),
+        parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False,
+                                         ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=layout.wanted,
+            column_types={c: pa.string() for c in layout.wanted},
+            strings_can_be_null=True,
+        ),
+    )
+
+
+def _locate_ragged(path: Path, gz: bool, layout: _Layout, exc: Exception) -> CohortError:
+    """Find the first line whose number of fields differs from the header's (error path only)."""
+    opener = gzip.open if gz else open
+    expected = len(layout.header) - 1
+    with opener(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if number < layout.first_data_line:
+                continue
+            line = line.rstrip(b"\r\n")
+            fields = line.count(b"\t") + 1
+            if line and fields != expected + 1:
+                text = line[:80].decode("utf-8", "replace")
+                return CohortError(
+                    f"ragged MAF row (wrong number of tab-separated fields: {fields}, header "
+                    f"has {expected + 1}): {text!r}", file=path, row=number)
+    return CohortError(f"cannot parse MAF: {exc}", file=path)
 
 
 def load_maf(path: str | Path, *, validate: bool = True) -> pd.DataFrame:
@@ -145,7 +316,7 @@ def load_maf(path: str | Path, *, validate: bool = True) -> pd.DataFrame:
     path
         ``.maf``, ``.maf.gz`` or cBioPortal ``data_mutations*.txt``.
     validate
-        Apply the strict checks (see the module docstring).
+        Apply the strict rules (see the module docstring).
 
     Returns
     -------
@@ -163,147 +334,338 @@ def read_maf(path: str | Path, *, validate: bool = True) -> MafRead:
     path
         ``.maf``, ``.maf.gz`` or cBioPortal ``data_mutations*.txt``.
     validate
-        Check the result against :data:`icipredict.cohort.schema.MUTATIONS`.
+        Apply the strict rules of the module docstring (cBioPortal's validator). Without it,
+        only what is needed to read the file is checked (UTF-8, ragged rows, numbers).
 
     Returns
     -------
     MafRead
-        ``mutations`` and ``germline`` have the canonical mutation columns plus ``_source_row``
-        (1-based line in the file, counting the ``#`` lines and the header).
+        ``mutations`` and ``germline`` have the canonical mutation columns (strings as pandas
+        ``category``) plus ``_source_row`` (1-based line in the file, counting the ``#`` lines
+        and the header); ``dropped`` counts the rows that are not variants by reason.
 
     Raises
     ------
     CohortError
-        Missing file, missing required MAF column, ragged rows, truncated gzip, bad values; the
-        message names the file, row and MAF column.
+        Missing file, missing required MAF column, ragged rows, invalid UTF-8, truncated gzip, a
+        broken strict rule; the message names the file, row and MAF column
+        (:class:`CohortErrors` when one block breaks several rules).
     """
     path = Path(path)
     if not path.is_file():
         raise CohortError("MAF file not found", file=path)
     gz = _is_gzip(path)
-    n_comment, header = _read_header(path, gz)
-    missing = [c for c in REQUIRED_MAF_COLUMNS if c not in header]
-    if missing:
-        raise CohortError(
-            f"required MAF column(s) {missing} missing; header has {header[:12]}"
-            f"{' ...' if len(header) > 12 else ''}",
-            file=path, row=n_comment + 1, column=missing[0],
-        )
-    hgvsp = next((c for c in ("HGVSp_Short", *HGVSP_FALLBACKS) if c in header), None)
-    vaf_col = next((c for c in VAF_COLUMNS if c in header), None)
-    wanted = [c for c in MAF_COLUMNS if c in header and c != "HGVSp_Short"]
-    wanted += [c for c in (hgvsp, vaf_col) if c is not None]
-    wanted += [c for c in STATUS_COLUMNS if c in header]
-    if vaf_col is None:
-        wanted += [c for c in COUNT_COLUMNS if c in header]
+    layout = _layout(path, gz)
+    acc = _Accumulator()
+    next_line = layout.first_data_line
     try:
-        table = _read_arrow(path, gz, n_comment, wanted, threads=True)
-    except CohortError as exc:
-        if exc.row is None and "gzip" not in exc.message:
-            # threaded parsing may not know the row number: re-parse serially to locate it
-            table = _read_arrow(path, gz, n_comment, wanted, threads=False)
-        else:
-            raise
-    first_data_line = n_comment + 2
-    out = pd.DataFrame({SOURCE_ROW: np.arange(first_data_line, first_data_line + table.num_rows)})
-    names: dict[str, str] = {}
-    for maf_col, canon in MAF_COLUMNS.items():
-        src = hgvsp if canon == "hgvsp_short" else maf_col
-        if canon == "start_position":
-            continue
-        if src is not None and src in table.column_names:
-            out[canon] = _strings(table[src])
-            names[canon] = src
-        else:
-            out[canon] = None
-    if "Start_Position" in table.column_names:
-        names["start_position"] = "Start_Position"
-        start = _numbers(table["Start_Position"], path, "Start_Position", out)
-        out["start_position"] = pd.array(start, dtype="Float64").round().astype("Int64")
-    else:
-        out["start_position"] = pd.array([pd.NA] * len(out), dtype="Int64")
-    out["vaf"], names["vaf"] = _vaf(table, vaf_col, path, out)
-    kind, dropped = _classify(table)
-    somatic = out[kind == "somatic"].reset_index(drop=True)
-    germline = out[kind == "germline"].reset_index(drop=True)
-    if validate:
-        validate_table(somatic, "mutations", source=path, column_names=names)
-        validate_table(germline, "germline_mutations", source=path, column_names=names)
+        with _open_reader(path, gz, layout) as reader:
+            for batch in reader:
+                acc.add(_block(batch, next_line, layout, path, validate))
+                next_line += batch.num_rows
+    except pa.ArrowInvalid as exc:
+        if "number of columns" in str(exc) or "Expected" in str(exc):
+            raise _locate_ragged(path, gz, layout, exc) from None
+        raise CohortError(f"cannot parse MAF: {exc}", file=path) from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise CohortError(f"cannot read MAF (corrupt or truncated gzip?): {exc}",
+                          file=path) from exc
+    read = acc.result(path, layout, validate)
     log.info("read %d somatic variants of %d samples from %s (%d germline, dropped %s)",
-             len(somatic), somatic["sample_id"].nunique(), path, len(germline), dropped)
-    return MafRead(mutations=somatic, germline=germline, dropped=dropped, n_rows=len(out),
-                   path=path)
+             len(read.mutations), read.mutations["sample_id"].nunique(), path,
+             len(read.germline), read.dropped)
+    return read
 
 
-def _status(table: pa.Table, name: str) -> np.ndarray:
-    """Trimmed values of a status column as an object array ('' when absent or empty)."""
-    if name not in table.column_names:
-        return np.full(table.num_rows, "", dtype=object)
-    values = pc.fill_null(pc.utf8_trim_whitespace(table[name]), "")
-    return np.asarray(values.to_pylist(), dtype=object)
+# ------------------------------------------------------------------------------------------
+# One block: tidy, check, classify, reduce
+# ------------------------------------------------------------------------------------------
+
+@dataclass
+class _Block:
+    """One block reduced: kept rows per kind, dropped counts, rows read and the largest VAF."""
+
+    kept: dict[str, dict[str, pa.Array]]
+    dropped: Counter
+    n_rows: int
+    vaf_max: float
 
 
-def _classify(table: pa.Table) -> tuple[np.ndarray, dict[str, int]]:
-    """Per row ``"somatic"``, ``"germline"`` or ``"dropped"``, and the dropped rows by reason."""
-    mutation = _status(table, "Mutation_Status")
-    validation = _status(table, "Validation_Status")
-    lower = np.char.lower(mutation.astype(str))
-    kind = np.full(table.num_rows, "dropped", dtype=object)
-    kind[(lower == "somatic") | (lower == "")] = "somatic"
-    kind[lower == "germline"] = "germline"
-    reasons = np.full(table.num_rows, None, dtype=object)
-    wild = np.char.lower(validation.astype(str)) == "wildtype"
-    reasons[wild] = "Validation_Status=" + validation[wild].astype(str)
-    bad = (kind == "dropped") & ~wild
-    reasons[bad] = "Mutation_Status=" + mutation[bad].astype(str)
-    kind[wild] = "dropped"
-    found = pd.Series(reasons[kind == "dropped"]).value_counts()
-    return kind, {str(k): int(v) for k, v in found.items()}
-
-
-def _strings(column: pa.ChunkedArray) -> np.ndarray:
-    """Trimmed strings as a numpy object array ('' -> None), via a dictionary (MAF columns repeat
-    a lot, so this is much faster than converting every cell)."""
+def _tidy(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Trimmed strings with '' as null."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
     trimmed = pc.utf8_trim_whitespace(column)
-    encoded = pc.dictionary_encode(trimmed).combine_chunks()
-    categories = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
-    categories[categories == ""] = None
-    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-    out = np.full(len(codes), None, dtype=object)
-    valid = codes >= 0
-    out[valid] = categories[codes[valid]]
-    return out
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
-def _numbers(column: pa.ChunkedArray, path: Path, name: str, frame: pd.DataFrame) -> np.ndarray:
-    """Parse numbers in Arrow; on failure locate the first bad value for the error."""
-    trimmed = pc.utf8_trim_whitespace(column)
-    trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+def _block(batch: pa.RecordBatch, first_line: int, layout: _Layout, path: Path,
+           validate: bool) -> _Block:
+    """Check, classify and reduce one block of rows starting at file line ``first_line``."""
+    cols = {name: _tidy(batch.column(name)) for name in batch.schema.names}
+    lines = np.arange(first_line, first_line + batch.num_rows, dtype=np.int64)
+    blank = _blank(cols, batch.num_rows)
+    if blank.any():
+        cols = {k: v.filter(pa.array(~blank)) for k, v in cols.items()}
+        lines = lines[~blank]
+    n = len(lines)
+    errors: list[CohortError] = []
+    if validate:
+        errors += _strict(cols, lines, path)
+    kind, dropped = _classify(cols, n)
+    start = _start_positions(cols, lines, path, validate, errors)
+    vaf = _vaf(cols, layout, lines, path, errors)
+    if errors:
+        errors.sort(key=lambda e: (e.row or 0))
+        raise errors[0] if len(errors) == 1 else CohortErrors(errors)
+    kept = {}
+    for code, name in ((SOMATIC, "somatic"), (GERMLINE, "germline")):
+        mask = pa.array(kind == code)
+        out = {c: pc.dictionary_encode(cols[src].filter(mask)) if src in cols else None
+               for c, src in _string_sources(layout).items()}
+        out["start_position"] = start.filter(mask)
+        out["vaf"] = vaf.filter(mask)
+        out[SOURCE_ROW] = pa.array(lines[kind == code])
+        kept[name] = out
+    vmax = pc.max(vaf).as_py() if layout.vaf is not None else None
+    return _Block(kept=kept, dropped=dropped, n_rows=n, vaf_max=vmax if vmax is not None else 0.0)
+
+
+def _string_sources(layout: _Layout) -> dict[str, str]:
+    """Canonical string column -> MAF column it is read from."""
+    return {c: layout.source(c) for c in STRING_COLUMNS}
+
+
+def _blank(cols: dict[str, pa.Array], n: int) -> np.ndarray:
+    """Rows with every read column empty: blank lines."""
+    blank = np.ones(n, dtype=bool)
+    for values in cols.values():
+        blank &= pc.is_null(values).to_numpy(zero_copy_only=False)
+    return blank
+
+
+def _first(mask: pa.Array | np.ndarray, lines: np.ndarray) -> tuple[int, int] | None:
+    """(index, count) of the first True of ``mask`` (nulls are False), or None."""
+    if isinstance(mask, (pa.Array, pa.ChunkedArray)):
+        mask = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+    hits = np.flatnonzero(mask)
+    return (int(hits[0]), len(hits)) if len(hits) else None
+
+
+def _rule(errors: list[CohortError], mask, lines: np.ndarray, path: Path, column: str,
+          message, values: pa.Array | None = None) -> None:
+    """Add an error at the first row where ``mask`` holds (message may use the row's value)."""
+    found = _first(mask, lines)
+    if found is None:
+        return
+    idx, count = found
+    value = values[idx].as_py() if values is not None else None
+    text = message(value) if callable(message) else message
+    more = f" ({count} such rows in this block)" if count > 1 else ""
+    errors.append(CohortError(text + more, file=path, row=int(lines[idx]), column=column))
+
+
+def _strict(cols: dict[str, pa.Array], lines: np.ndarray, path: Path) -> list[CohortError]:
+    """cBioPortal's rules on one block (see the module docstring)."""
+    errors: list[CohortError] = []
+    for name in ("Tumor_Sample_Barcode", "Hugo_Symbol", "Variant_Classification"):
+        _rule(errors, pc.is_null(cols[name]), lines, path, name, "empty value where one is "
+              "required")
+    sample = cols["Tumor_Sample_Barcode"]
+    _rule(errors, pc.match_substring_regex(sample, INVALID_SAMPLE_ID), lines, path,
+          "Tumor_Sample_Barcode",
+          lambda v: f"sample ID {v!r} holds a space or one of , ; * : (cBioPortal allows only "
+                    "letters, digits, points, underscores and hyphens)", sample)
+    vc = cols["Variant_Classification"]
+    unknown = pc.invert(pc.is_in(vc, value_set=pa.array(VARIANT_CLASSIFICATIONS)))
+    _rule(errors, pc.and_(pc.is_valid(vc), unknown), lines, path, "Variant_Classification",
+          lambda v: f"{v!r} is not a MAF Variant_Classification (case-sensitive){_hint(v)}", vc)
+    if "Chromosome" in cols:
+        _rule(errors, pc.is_null(cols["Chromosome"]), lines, path, "Chromosome",
+              "chromosome empty or NA: a variant needs a location")
+    if "Start_Position" in cols:
+        _rule(errors, pc.is_null(cols["Start_Position"]), lines, path, "Start_Position",
+              "start position empty or NA: a variant needs a location")
+    _rule(errors, _no_change(cols), lines, path, "Tumor_Seq_Allele2",
+          lambda v: f"tumour allele equal to the reference allele {v!r}: not a variant",
+          cols.get("Reference_Allele"))
+    return errors
+
+
+def _hint(value: str | None) -> str:
+    """'; did you mean X?' when ``value`` is a known class in another case."""
+    if value is None:
+        return ""
+    match = next((c for c in VARIANT_CLASSIFICATIONS if c.lower() == value.lower()), None)
+    return f"; did you mean {match!r}?" if match else ""
+
+
+def _no_change(cols: dict[str, pa.Array]) -> pa.Array | np.ndarray:
+    """Rows whose tumour alleles (2, and 1 when given) all equal the reference allele."""
+    ref, alt2 = cols.get("Reference_Allele"), cols.get("Tumor_Seq_Allele2")
+    if ref is None or alt2 is None:
+        return np.zeros(0, dtype=bool)
+    same = pc.equal(ref, alt2)
+    alt1 = cols.get("Tumor_Seq_Allele1")
+    if alt1 is not None:
+        same = pc.and_(same, pc.or_(pc.is_null(alt1), pc.equal(ref, alt1)))
+    return same
+
+
+def _classify(cols: dict[str, pa.Array], n: int) -> tuple[np.ndarray, Counter]:
+    """Per row SOMATIC, GERMLINE or DROPPED; the dropped rows counted by reason."""
+    kind = np.full(n, SOMATIC, dtype=np.int8)
+    dropped: Counter = Counter()
+    status = cols.get("Mutation_Status")
+    if status is not None:
+        lower = pc.utf8_lower(status)
+        somatic = pc.fill_null(pc.equal(lower, "somatic"), True).to_numpy(zero_copy_only=False)
+        germline = pc.fill_null(pc.equal(lower, "germline"), False).to_numpy(
+            zero_copy_only=False)
+        kind[~somatic] = DROPPED
+        kind[germline] = GERMLINE
+    validation = cols.get("Validation_Status")
+    wild = (pc.fill_null(pc.equal(pc.utf8_lower(validation), "wildtype"), False).to_numpy(
+        zero_copy_only=False) if validation is not None else np.zeros(n, dtype=bool))
+    if wild.any():
+        dropped.update(_reasons("Validation_Status", validation.filter(pa.array(wild))))
+    bad_status = (kind == DROPPED) & ~wild
+    if bad_status.any():
+        dropped.update(_reasons("Mutation_Status", status.filter(pa.array(bad_status))))
+    kind[wild] = DROPPED
+    return kind, dropped
+
+
+def _reasons(column: str, values: pa.Array) -> Counter:
+    """``"<column>=<value>"`` -> count."""
+    counts = pc.value_counts(values)
+    return Counter({f"{column}={v}": int(c) for v, c in zip(
+        counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)})
+
+
+def _numbers(values: pa.Array, lines: np.ndarray, path: Path, column: str,
+             errors: list[CohortError]) -> pa.Array:
+    """Parse numbers; on failure add an error at the first bad value and return nulls."""
     try:
-        return pc.cast(trimmed, pa.float64()).to_numpy(zero_copy_only=False)
+        return pc.cast(values, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raw = pd.Series(trimmed.to_pandas())
-        num = pd.to_numeric(raw, errors="coerce")
-        bad = raw.notna() & num.isna()
-        idx = int(bad.to_numpy().nonzero()[0][0])
-        raise CohortError(f"expected a number, got {raw.iloc[idx]!r} "
-                          f"({int(bad.sum())} such value(s))", file=path,
-                          row=int(frame[SOURCE_ROW].iloc[idx]), column=name) from None
+        raw = pd.Series(values.to_pandas())
+        bad = raw.notna() & pd.to_numeric(raw, errors="coerce").isna()
+        _rule(errors, bad.to_numpy(), lines, path, column,
+              lambda v: f"expected a number, got {v!r}", values)
+        return pa.nulls(len(values), pa.float64())
 
 
-def _vaf(table: pa.Table, vaf_col: str | None, path: Path,
-         frame: pd.DataFrame) -> tuple[np.ndarray, str]:
-    if vaf_col is not None:
-        vaf = _numbers(table[vaf_col], path, vaf_col, frame)
-        if np.nanmax(vaf, initial=0.0) > 1:
-            log.info("%s: VAF column %s has values > 1, read as percent", path, vaf_col)
-            vaf = vaf / 100.0
-        return vaf, vaf_col
-    if all(c in table.column_names for c in COUNT_COLUMNS):
-        alt = _numbers(table["t_alt_count"], path, "t_alt_count", frame)
-        ref = _numbers(table["t_ref_count"], path, "t_ref_count", frame)
-        depth = alt + ref
-        with np.errstate(invalid="ignore", divide="ignore"):
-            vaf = np.where(depth > 0, alt / np.where(depth > 0, depth, 1), np.nan)
-        return vaf, "t_alt_count"
-    return np.full(table.num_rows, np.nan), "VAF"
+def _start_positions(cols: dict[str, pa.Array], lines: np.ndarray, path: Path, validate: bool,
+                     errors: list[CohortError]) -> pa.Array:
+    """Start positions as int64 (whole numbers only when validating, as cBioPortal)."""
+    raw = cols.get("Start_Position")
+    if raw is None:
+        return pa.nulls(len(lines), pa.int64())
+    if validate:
+        whole = pc.match_substring_regex(raw, r"^[0-9]+$")
+        before = len(errors)
+        _rule(errors, pc.and_(pc.is_valid(raw), pc.invert(whole)), lines, path,
+              "Start_Position", lambda v: f"start position {v!r} is not a whole number", raw)
+        if len(errors) > before:
+            return pa.nulls(len(lines), pa.int64())
+        return pc.cast(raw, pa.int64())
+    numbers = _numbers(raw, lines, path, "Start_Position", errors)
+    return pc.cast(pc.round(numbers), pa.int64())
+
+
+def _vaf(cols: dict[str, pa.Array], layout: _Layout, lines: np.ndarray, path: Path,
+         errors: list[CohortError]) -> pa.Array:
+    """VAF as read (percent scaling is decided on the whole file), or from the read counts."""
+    if layout.vaf is not None:
+        return _numbers(cols[layout.vaf], lines, path, layout.vaf, errors)
+    if all(c in cols for c in COUNT_COLUMNS):
+        alt = _numbers(cols["t_alt_count"], lines, path, "t_alt_count", errors)
+        ref = _numbers(cols["t_ref_count"], lines, path, "t_ref_count", errors)
+        depth = pc.add(alt, ref)
+        positive = pc.greater(depth, 0)
+        return pc.if_else(positive, pc.divide(alt, depth), pa.scalar(None, pa.float64()))
+    return pa.nulls(len(lines), pa.float64())
+
+
+# ------------------------------------------------------------------------------------------
+# Blocks -> tables
+# ------------------------------------------------------------------------------------------
+
+class _Accumulator:
+    """Collects the reduced blocks and assembles the two tables at the end."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, dict[str, list[pa.Array]]] = {"somatic": {}, "germline": {}}
+        self.dropped: Counter = Counter()
+        self.n_rows = 0
+        self.vaf_max = 0.0
+
+    def add(self, block: _Block) -> None:
+        for kind, arrays in block.kept.items():
+            for name, array in arrays.items():
+                self.parts[kind].setdefault(name, []).append(array)
+        self.dropped.update(block.dropped)
+        self.n_rows += block.n_rows
+        self.vaf_max = max(self.vaf_max, block.vaf_max)
+
+    def result(self, path: Path, layout: _Layout, validate: bool) -> MafRead:
+        percent = layout.vaf is not None and self.vaf_max > 1
+        if percent:
+            log.info("%s: VAF column %s has values > 1, read as percent", path, layout.vaf)
+        tables = {kind: self._frame(kind, percent) for kind in ("somatic", "germline")}
+        if validate:
+            for df in tables.values():
+                _check_vaf(df, path, layout.source("vaf"))
+        return MafRead(mutations=tables["somatic"], germline=tables["germline"],
+                       dropped=dict(self.dropped), n_rows=self.n_rows, path=path)
+
+    def _frame(self, kind: str, percent: bool) -> pd.DataFrame:
+        parts = self.parts[kind]
+        n = sum(len(a) for a in parts.get(SOURCE_ROW, []))
+        out: dict[str, object] = {}
+        for name in MUTATIONS.column_names:
+            chunks = parts.pop(name, [])
+            if name in STRING_COLUMNS:
+                out[name] = _categorical(chunks, n)
+            elif name == "start_position":
+                out[name] = _concat(chunks, pa.int64()).to_pandas(
+                    types_mapper={pa.int64(): pd.Int64Dtype()}.get).array
+            else:
+                vaf = _concat(chunks, pa.float64()).to_numpy(zero_copy_only=False)
+                out[name] = vaf / 100.0 if percent else vaf
+        out[SOURCE_ROW] = _concat(parts.pop(SOURCE_ROW, []), pa.int64()).to_numpy(
+            zero_copy_only=False)
+        return pd.DataFrame(out)
+
+
+def _concat(chunks: list[pa.Array], kind: pa.DataType) -> pa.ChunkedArray:
+    return pa.chunked_array(chunks, type=kind)
+
+
+def _categorical(chunks: list, n: int) -> pd.Categorical:
+    """Unify the blocks' dictionaries into one pandas Categorical (smallest code dtype)."""
+    if not chunks or chunks[0] is None:
+        return pd.Categorical.from_codes(np.full(n, -1, dtype=np.int8), categories=[])
+    kind = pa.dictionary(pa.int32(), pa.string())
+    table = pa.table({"x": pa.chunked_array(chunks, type=kind)}).unify_dictionaries()
+    chunks.clear()
+    column = table.column(0)
+    if column.num_chunks == 0:
+        return pd.Categorical.from_codes(np.zeros(0, dtype=np.int8), categories=[])
+    categories = column.chunk(0).dictionary.to_pandas()
+    codes = pc.fill_null(pa.chunked_array([c.indices for c in column.chunks]), -1)
+    del table, column
+    return pd.Categorical.from_codes(codes.to_numpy(), categories=categories)
+
+
+def _check_vaf(df: pd.DataFrame, path: Path, column: str) -> None:
+    """VAF within the contract's range (after the percent rule)."""
+    spec = MUTATIONS.column("vaf")
+    vaf = df["vaf"].to_numpy()
+    bad = (vaf < spec.minimum) | (vaf > spec.maximum)
+    if bad.any():
+        idx = int(np.flatnonzero(bad)[0])
+        raise CohortError(f"mutations: VAF {vaf[idx]!r} outside [{spec.minimum}, {spec.maximum}]"
+                          f" ({int(bad.sum())} such rows)", file=path,
+                          row=int(df[SOURCE_ROW].iloc[idx]), column=column)
