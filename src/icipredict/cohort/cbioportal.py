@@ -504,7 +504,7 @@ def study_cancer_type(files: StudyFiles, errors: list[CohortError]) -> str | Non
                 log.info("meta_study.txt: type_of_cancer %r read as %s (from %r in %s)", value,
                          code, candidate, files.cancer_types.name)
             return code
-    raw = pd.DataFrame({"TYPE_OF_CANCER": [value]})
+    raw = pd.DataFrame({"type_of_cancer": [value]})
     h = harmonise_frame(raw, {"cancer_type": ColumnSpec(column="type_of_cancer")},
                         file=files.study_meta,
                         rows=np.array([_meta_line(files.study_meta, "type_of_cancer") or 1]))
@@ -855,6 +855,14 @@ def _raise(errors: list[CohortError]) -> None:
         raise errors[0] if len(errors) == 1 else CohortErrors(errors)
 
 
+def _stack(tables: list[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
+    """Rows of several files' tables (the empty table when none has rows)."""
+    tables = [t for t in tables if len(t)]
+    if not tables:
+        return empty
+    return tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
+
+
 def _sample_table(samples: _Clinical, panels: pd.Series, names: dict[str, str],
                   errors: list[CohortError]) -> dict[str, pd.DataFrame]:
     sframe = samples.frame.copy()
@@ -924,9 +932,8 @@ def load_cbioportal(folder: str | Path, *, centre: str | None = None) -> Cohort:
     _raise(errors)
 
     cohort = Cohort(**cast_tables({**ptables, **stables}))
-    if mutations.somatic:
-        cohort.mutations = pd.concat(mutations.somatic, ignore_index=True)
-        cohort.germline_mutations = pd.concat(mutations.germline, ignore_index=True)
+    cohort.mutations = _stack(mutations.somatic, cohort.mutations)
+    cohort.germline_mutations = _stack(mutations.germline, cohort.germline_mutations)
     cohort.load_report.update(mutations.report)
     cohort.panel_genes = read_gene_panels(files.folder)
     cohort.validate(source=files.folder)
