@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-KEY = b"board-store-test-key"
+KEY = b"board-store-test-key-0123456789abcdef"  # 32+ characters
 _CACHE: dict[str, dict] = {}
 
 

@@ -17,6 +17,11 @@ The secret comes from the environment variable ``ICIPREDICT_PSEUDONYM_KEY`` or, 
 set, from the key file :data:`icipredict.config.PSEUDONYM_KEY_FILE` (created on first use with a
 random secret and permissions 0600). The secret is never written to the cohort store; only a
 one-way :func:`key_fingerprint` is, so the store can tell that a different key is in use.
+
+A secret shorter than :data:`MIN_KEY_LENGTH` characters is refused (:class:`PseudonymKeyError`):
+a short secret can be guessed, and a guessed secret lets anyone check a guessed hospital ID
+against the store. One store holds pseudonyms of one key only (see
+:mod:`icipredict.cohort.store`); ``icipredict cohort rekey`` is the way to change it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from icipredict import config
+from icipredict.cohort.schema import CohortError
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,40 @@ PREFIXES: dict[str, str] = {"patient": "P-", "sample": "S-"}
 DIGEST_HEX = 16
 
 _SEPARATOR = "\x1f"  # ASCII unit separator: cannot occur in an ID read from a text file
+
+#: Shortest accepted secret, in characters (bytes): 32 random hex digits carry 128 bits.
+MIN_KEY_LENGTH = 32
+
+
+class PseudonymKeyError(CohortError, RuntimeError):
+    """The pseudonymisation secret is missing, too short or not the store's.
+
+    A :class:`~icipredict.cohort.schema.CohortError` (the command line prints it as one clear
+    message) and, for callers of earlier versions, a ``RuntimeError``.
+    """
+
+
+def check_key(key: bytes, *, origin: str = "the pseudonymisation key") -> bytes:
+    """Return ``key`` if it is long enough; raise :class:`PseudonymKeyError` otherwise.
+
+    Parameters
+    ----------
+    key
+        The secret.
+    origin
+        Where the secret came from, for the message (environment variable, file).
+
+    Raises
+    ------
+    PseudonymKeyError
+        If the secret has fewer than :data:`MIN_KEY_LENGTH` characters.
+    """
+    if len(key.strip()) < MIN_KEY_LENGTH:
+        raise PseudonymKeyError(
+            f"{origin} is too short ({len(key.strip())} characters; at least {MIN_KEY_LENGTH} "
+            "are needed, e.g. the 64 hex digits of `python -c \"import secrets; "
+            "print(secrets.token_hex(32))\"`)")
+    return key
 
 
 def _key_file() -> Path:
@@ -65,20 +105,18 @@ def load_key(*, create: bool = True) -> bytes:
 
     Raises
     ------
-    RuntimeError
-        If there is no secret and ``create`` is False, or the key file is empty.
+    PseudonymKeyError
+        If there is no secret and ``create`` is False, or the secret is empty or shorter than
+        :data:`MIN_KEY_LENGTH` characters (a ``RuntimeError`` too).
     """
     env = os.environ.get(config.PSEUDONYM_KEY_ENV)
     if env:
-        return env.encode()
+        return check_key(env.encode(), origin=f"the environment variable {config.PSEUDONYM_KEY_ENV}")
     path = _key_file()
     if path.exists():
-        secret = path.read_text().strip()
-        if not secret:
-            raise RuntimeError(f"pseudonymisation key file {path} is empty")
-        return secret.encode()
+        return read_key_file(path)
     if not create:
-        raise RuntimeError(
+        raise PseudonymKeyError(
             f"no pseudonymisation key: set {config.PSEUDONYM_KEY_ENV} or create {path}"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,6 +130,23 @@ def load_key(*, create: bool = True) -> bytes:
         "key is needed to re-ingest a centre under the same pseudonyms)", path,
     )
     return secret.encode()
+
+
+def read_key_file(path: str | Path) -> bytes:
+    """Read a secret from a key file (surrounding whitespace stripped), checked by :func:`check_key`.
+
+    Raises
+    ------
+    PseudonymKeyError
+        If the file is missing, empty or holds a secret that is too short.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PseudonymKeyError(f"pseudonymisation key file {path} not found")
+    secret = path.read_text().strip()
+    if not secret:
+        raise PseudonymKeyError(f"pseudonymisation key file {path} is empty")
+    return check_key(secret.encode(), origin=f"the pseudonymisation key file {path}")
 
 
 def key_fingerprint(key: bytes | None = None) -> str:
