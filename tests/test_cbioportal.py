@@ -313,6 +313,13 @@ def test_duplicated_sample_in_the_gene_panel_matrix(tmp_path: Path) -> None:
     assert "listed twice" in problems(info)
 
 
+def test_matrix_sample_missing_from_the_sample_file(tmp_path: Path) -> None:
+    folder = make_study(tmp_path / "s", matrix=[*MATRIX, ["S42", "NA"]])
+    with pytest.raises(CohortError) as info:
+        load_cbioportal(folder)
+    assert "panels.tsv, row 6, column 'SAMPLE_ID'" in problems(info)
+
+
 def test_matrix_panel_for_a_sample_outside_the_sequenced_list(tmp_path: Path) -> None:
     folder = make_study(tmp_path / "s", matrix=[*MATRIX[:3], ["S4", "IMPACT468"]])
     with pytest.raises(CohortError) as info:

@@ -596,8 +596,20 @@ class _Mutations:
 
 def _count_data_rows(path: Path) -> int:
     with path.open(encoding="utf-8", errors="replace") as fh:
-        lines = [line for line in fh if line.strip() and not line.startswith("#")]
-    return max(len(lines) - 1, 0)
+        lines = sum(1 for line in fh if line.strip() and not line.startswith("#"))
+    return max(lines - 1, 0)
+
+
+def _undefined_samples(table: pd.DataFrame, defined: set[str], maf: Path,
+                       samples_file: Path) -> list[CohortError]:
+    """Rows whose sample is not in the sample file (checked per distinct sample ID)."""
+    undefined = [s for s in pd.unique(table["sample_id"]) if str(s) not in defined]
+    if not undefined:
+        return []
+    mask = table["sample_id"].isin(undefined)
+    return _errors_at(mask, table[SOURCE_ROW].to_numpy(), maf, "Tumor_Sample_Barcode",
+                      f"sample {{value!r}} is not defined in {samples_file.name}",
+                      table["sample_id"].astype(object))
 
 
 def read_mutations(files: StudyFiles, defined: set[str],
@@ -612,14 +624,11 @@ def read_mutations(files: StudyFiles, defined: set[str],
             out.report[key] = out.report.get(key, 0) + count
         ids: set[str] = set()
         for table in (maf.mutations, maf.germline):
-            table_ids = table["sample_id"].astype(str)
-            undefined = ~table_ids.isin(defined)
-            errors.extend(_errors_at(
-                undefined, table[SOURCE_ROW].to_numpy(), profile.data, "Tumor_Sample_Barcode",
-                f"sample {{value!r}} is not defined in {files.samples.name}", table_ids))
-            ids |= set(table_ids)
-            for sid, row in zip(table_ids, table[SOURCE_ROW], strict=True):
+            errors.extend(_undefined_samples(table, defined, profile.data, files.samples))
+            firsts = table.drop_duplicates("sample_id")
+            for sid, row in zip(firsts["sample_id"].astype(str), firsts[SOURCE_ROW], strict=True):
                 out.first_row.setdefault(sid, (profile.data, int(row)))
+                ids.add(sid)
         out.somatic.append(maf.mutations)
         out.germline.append(maf.germline)
         out.samples_by_profile[profile.stable_id] = \
@@ -711,7 +720,9 @@ def read_panel_matrix(path: Path, stable_ids: list[str], defined: set[str],
     column = next((c for c in [*stable_ids, "mutations"] if c in raw.columns), None)
     panels: dict[str, str | None] = {}
     rows: dict[str, int] = {}
-    for i, sid in enumerate(raw["SAMPLE_ID"].str.strip()):
+    undefined: list[tuple[str, int]] = []
+    values = raw[column].fillna("").str.strip() if column else pd.Series("", index=raw.index)
+    for i, sid in enumerate(raw["SAMPLE_ID"].fillna("").str.strip()):
         line = i + 2
         if sid in rows:
             errors.append(CohortError(f"sample {sid!r} is listed twice (first on line "
@@ -720,10 +731,13 @@ def read_panel_matrix(path: Path, stable_ids: list[str], defined: set[str],
             continue
         rows[sid] = line
         if sid not in defined:
-            errors.append(CohortError(f"sample {sid!r} is not defined in the sample file",
-                                      file=path, row=line, column="SAMPLE_ID"))
-        value = raw.at[i, column].strip() if column else ""
-        panels[sid] = None if value in ("", "NA") else value
+            undefined.append((sid, line))
+        panels[sid] = None if values.iloc[i] in ("", "NA") else values.iloc[i]
+    errors += [CohortError(f"sample {sid!r} is not defined in the sample file", file=path,
+                           row=line, column="SAMPLE_ID") for sid, line in undefined[:_MAX_LISTED]]
+    if len(undefined) > _MAX_LISTED:
+        errors.append(CohortError(f"... and {len(undefined) - _MAX_LISTED} more such sample(s)",
+                                  file=path, column="SAMPLE_ID"))
     return PanelMatrix(path, panels, rows, column)
 
 
