@@ -56,7 +56,7 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progre
 
 
 # ---------------------------------------------------------------------------------------------
-# cohort store: ingest / summary / brca / versions
+# cohort store: ingest / summary / brca / versions / restore / rekey
 # ---------------------------------------------------------------------------------------------
 
 def _rich_table(df, title: str, *, transpose_if_narrow: bool = False):
@@ -103,8 +103,19 @@ def cohort_ingest(
     centre: Annotated[str, typer.Option("--centre", "-c",
                                         help="Centre name (its rows are replaced).")],
     store: Path = StoreOption,
+    accept_changes: Annotated[bool, typer.Option(
+        "--accept-changes", help="Store the new version even when it drops many rows or "
+        "shifts a value's unit (the refused ingest says why).")] = False,
+    max_drop: Annotated[float | None, typer.Option(
+        "--max-drop", min=0.0, max=1.0, envvar="ICIPREDICT_MAX_ROW_DROP",
+        help="Largest share of a table's current rows a re-ingest may drop (default 0.2).")] = None,
 ) -> None:
-    """Validate, pseudonymise and store one centre's data (all-or-nothing, versioned)."""
+    """Validate, pseudonymise and store one centre's data (all-or-nothing, versioned).
+
+    Earlier versions are kept (see `cohort versions`, `cohort restore`). A re-ingest that drops
+    more than --max-drop of a table's rows, or whose times, ages or lab values change by a factor
+    that signals a unit error, is refused unless --accept-changes.
+    """
     import importlib
 
     from icipredict.cohort.store import CohortStore, source_content_hash
@@ -116,10 +127,13 @@ def cohort_ingest(
             cohort = loaders.load_source(source, centre=centre)
         with console.status(f"Validating and writing {centre} to {store} ..."):
             result = CohortStore(store).ingest(cohort, centre=centre, content_hash=content_hash,
-                                               source=str(Path(source).resolve()))
+                                               source=str(Path(source).resolve()),
+                                               accept_changes=accept_changes, max_drop=max_drop)
     except CohortError as exc:
         fail(exc)
     import pandas as pd
+
+    _print_load_report(getattr(cohort, "load_report", None) or {})  # accepted changes: logged
 
     counts = pd.DataFrame({"table": list(result.row_counts),
                            "rows": list(result.row_counts.values())})
@@ -131,6 +145,16 @@ def cohort_ingest(
     console.print(f"[bold]{centre}[/]: {what}  (store {store}, content hash "
                   f"{result.content_hash[:12]})")
     console.print(_rich_table(counts, "rows per table"))
+
+
+def _print_load_report(report: dict[str, int]) -> None:
+    """Rows the loaders dropped (or kept with a note), by file and reason, when there are any."""
+    import pandas as pd
+
+    if not report:
+        return
+    rows = pd.DataFrame({"file: reason": list(report), "rows": list(report.values())})
+    console.print(_rich_table(rows, "rows dropped or changed at load, by reason"))
 
 
 @cohort_app.command("summary")
@@ -152,7 +176,7 @@ def cohort_summary(store: Path = StoreOption) -> None:
         "FU mo": df["median_followup_months"], "ver": df["version"]})
     console.print(_rich_table(shown, f"Cohort summary ({store.name})", transpose_if_narrow=True))
     console.print("MAF/imaging/labs: patients with that modality; FU mo: median follow-up "
-                  "(reverse Kaplan-Meier on OS); ver: stored version", style="dim")
+                  "(reverse Kaplan-Meier on OS); ver: current version", style="dim")
 
 
 @cohort_app.command("brca")
@@ -182,19 +206,85 @@ def cohort_brca(
 def cohort_versions(
     store: Path = StoreOption,
     centre: Annotated[str | None, typer.Option("--centre", "-c", help="Only this centre.")] = None,
+    history: Annotated[bool, typer.Option(
+        "--history", help="Also list every ingest, restore and rekey event.")] = False,
 ) -> None:
-    """Every stored version of each centre's data: time, content hash, row counts."""
+    """Every stored version of each centre's data (* = current): time, content hash, rows."""
     from icipredict.cohort.store import CohortStore
 
     try:
         df = CohortStore(store).versions(centre)
+        events = CohortStore(store).history(centre) if history else None
     except CohortError as exc:
         fail(exc)
-    df = df.assign(content_hash=df["content_hash"].str[:12],
+    df = df.assign(current=df["current"].map({True: "*", False: ""}),
+                   content_hash=df["content_hash"].str[:12],
                    ingested_at=df["ingested_at"].dt.strftime("%Y-%m-%d %H:%M:%S"))
     df = df.drop(columns=["key_fingerprint", "source"]).rename(
         columns=lambda c: c[2:] if c.startswith("n_") else c)
-    console.print(_rich_table(df, "Stored versions (times in UTC)"))
+    console.print(_rich_table(df, "Stored versions (* = current; times in UTC)"))
+    if events is not None:
+        events = events.assign(event_at=events["event_at"].dt.strftime("%Y-%m-%d %H:%M:%S"))
+        console.print(_rich_table(events.drop(columns=["event_id"]), "History (times in UTC)"))
+
+
+@cohort_app.command("restore")
+def cohort_restore(
+    centre: Annotated[str, typer.Option("--centre", "-c", help="Centre to restore.")],
+    version: Annotated[int, typer.Option("--version", min=1,
+                                         help="Stored version to make current again.")],
+    store: Path = StoreOption,
+) -> None:
+    """Make an earlier stored version of a centre current again (logged in the history)."""
+    from icipredict.cohort.store import CohortStore
+
+    try:
+        result = CohortStore(store).restore(centre, version)
+    except CohortError as exc:
+        fail(exc)
+    if result.changed:
+        console.print(f"[bold]{centre}[/]: version {result.version} is current again (was "
+                      f"version {result.previous_version}); store {store}")
+    else:
+        console.print(f"[bold]{centre}[/]: version {result.version} is current already; "
+                      "nothing changed")
+
+
+@cohort_app.command("rekey")
+def cohort_rekey(
+    new_key_file: Annotated[Path, typer.Option(
+        "--new-key-file", help="File holding the new secret (32+ characters).")],
+    store: Path = StoreOption,
+    drop_unreproducible: Annotated[bool, typer.Option(
+        "--drop-unreproducible", help="Remove earlier versions whose source is gone or has "
+        "changed instead of refusing (a centre's current version is never removed).")] = False,
+) -> None:
+    """Re-pseudonymise every stored version under a new key, re-reading each version's source.
+
+    Pseudonyms cannot be converted from one key to another (the store keeps no hospital ID), so
+    each version is re-derived from the source path recorded at its ingest, which must still hold
+    the same content. All-or-nothing; logged in the history. Afterwards use the new key
+    (ICIPREDICT_PSEUDONYM_KEY or the key file): the old one is refused.
+    """
+    import importlib
+
+    from icipredict.cohort.pseudonym import read_key_file
+    from icipredict.cohort.store import CohortStore
+
+    try:
+        new_key = read_key_file(new_key_file)
+        loaders = importlib.import_module("icipredict.cohort.loaders")
+        with console.status(f"Re-deriving every version of {store} under the new key ..."):
+            result = CohortStore(store).rekey(new_key, drop_unreproducible=drop_unreproducible,
+                                              load=loaders.load_source)
+    except CohortError as exc:
+        fail(exc)
+    console.print(f"store {store}: key {result.old_fingerprint} -> {result.new_fingerprint}; "
+                  f"{len(result.rekeyed)} version(s) re-derived")
+    for centre, version, why in result.dropped:
+        console.print(f"dropped {centre} version {version}: {why}", style="yellow")
+    console.print(f"From now on use the key in {new_key_file} (ICIPREDICT_PSEUDONYM_KEY or the "
+                  "key file): ingests with the old key are refused.", style="bold")
 
 
 @cohort_app.command("synth")

@@ -831,7 +831,7 @@ class CohortStore:
                 con.rollback()
                 raise
             counts = self._counts(con, centre)
-        log.warning("centre %s: version %d restored (was version %s)", centre, version,
+        log.info("centre %s: version %d restored (was version %s)", centre, version,
                     None if current is None else current[0])
         return IngestResult(centre=centre, version=int(version), changed=True,
                             content_hash=row[0], row_counts=counts, ingested_at=row[1],
