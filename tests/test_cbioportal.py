@@ -155,6 +155,15 @@ def test_unsequenced_samples_have_no_panel_and_sequenced_ones_without_variants_t
     assert g.loc[["S4", "S5"], ["tmb", "mut_TP53", "mut_KRAS"]].isna().all().all()
 
 
+def test_reported_tmb_of_a_sample_outside_the_sequenced_list_is_missing(tmp_path: Path) -> None:
+    samples = [[*r, t] for r, t in zip(SAMPLES, ["3.5", "0", "0", "0", "7"], strict=True)]
+    folder = make_study(tmp_path / "s", samples=samples,
+                        sample_columns=("PATIENT_ID", "SAMPLE_ID", "TMB_NONSYNONYMOUS"))
+    s = load_cbioportal(folder).samples.set_index("sample_id")
+    assert s.loc[["S1", "S2", "S3"], "tmb"].tolist() == [3.5, 0.0, 0.0]
+    assert s.loc[["S4", "S5"], "tmb"].isna().all()
+
+
 def test_no_panel_and_a_profile_that_does_not_say_exome_leaves_the_territory_unknown(
         tmp_path: Path) -> None:
     cohort = load_cbioportal(make_study(tmp_path / "s", profile_description="Targeted panel"))

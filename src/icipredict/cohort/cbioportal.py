@@ -877,15 +877,29 @@ def _stack(tables: list[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
     return tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
 
 
+def _drop_unsequenced_tmb(sframe: pd.DataFrame, listed: set[str], path: Path) -> None:
+    """A reported TMB of a sample outside the _sequenced case list is dropped (missing): the
+    study itself says the sample was not profiled for mutations."""
+    if "tmb" not in sframe:
+        return
+    outside = sframe["tmb"].notna() & ~sframe["sample_id"].isin(listed)
+    if outside.any():
+        log.warning("%s: %d sample(s) report a TMB but are not in the _sequenced case list, "
+                    "e.g. %s: their TMB is set missing (not profiled is never a measurement)",
+                    path.name, int(outside.sum()), sframe.loc[outside, "sample_id"].tolist()[:3])
+        sframe.loc[outside, "tmb"] = np.nan
+
+
 def _sample_table(samples: _Clinical, panels: pd.Series, names: dict[str, str],
-                  errors: list[CohortError]) -> dict[str, pd.DataFrame]:
+                  listed: set[str] | None, errors: list[CohortError]) -> dict[str, pd.DataFrame]:
+    """The validated samples table; ``listed``: the _sequenced case list's samples, if any."""
     sframe = samples.frame.copy()
-    if "sample_id" not in sframe:
-        errors.append(CohortError("attribute SAMPLE_ID missing", file=samples.path,
-                                  column="SAMPLE_ID"))
+    if "sample_id" not in sframe:  # reported by _read_harmonised
         return {}
     sframe["panel"] = panels.to_numpy()
     sframe["panel_size_mb"] = panel_sizes(panels).to_numpy()
+    if listed is not None:
+        _drop_unsequenced_tmb(sframe, listed, samples.path)
     stables = {"samples": split_tables(sframe)["samples"]}
     snames = {**samples.names, **names, "sample_id": "SAMPLE_ID", "patient_id": "PATIENT_ID"}
     errors.extend(validate_tables(stables, file=samples.path, column_names=snames))
@@ -941,8 +955,9 @@ def load_cbioportal(folder: str | Path, *, centre: str | None = None) -> Cohort:
     panels = sample_panels(sample_ids, sequenced, matrix=matrix, attribute=attribute,
                            files=files, mutations=mutations)
     panel_source = f"{matrix.path.name}:{matrix.column}" if matrix else "GENE_PANEL"
+    listed = set(case_list.samples) if case_list is not None else None
     stables = _sample_table(samples, panels, {"panel": panel_source,
-                                              "panel_size_mb": panel_source}, errors)
+                                              "panel_size_mb": panel_source}, listed, errors)
     _raise(errors)
 
     cohort = Cohort(**cast_tables({**ptables, **stables}))
