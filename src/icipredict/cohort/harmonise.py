@@ -111,6 +111,7 @@ _CANCER_SYNONYMS: dict[str, str] = {
     "lung adenocarcinoma": "NSCLC", "non small cell lung cancer": "NSCLC",
     "bladder": "BLCA", "blca": "BLCA", "bladder cancer": "BLCA", "urothelial": "BLCA",
     "breast": "BRCA", "brca": "BRCA", "breast cancer": "BRCA",
+    "breast invasive carcinoma": "BRCA", "invasive breast carcinoma": "BRCA",
     "colorectal": "COADREAD", "coadread": "COADREAD", "coad": "COADREAD", "crc": "COADREAD",
     "colorectal cancer": "COADREAD",
     "endometrial": "UCEC", "ucec": "UCEC", "endometrial cancer": "UCEC",

@@ -267,10 +267,14 @@ def compute_tmb(mutations: pd.DataFrame, samples: pd.DataFrame, *,
     n = counts.where(~is_seq, counts.fillna(0))
     tmb = n / territory
     tmb = tmb.where(territory >= MIN_TERRITORY_MB)
-    unknown = is_seq & territory.isna().to_numpy()
+    # Sequenced (a MAF row or a panel name says so), but the coding territory is unknown: no
+    # TMB can be computed (the reported one is used where given). Said once per call, never a
+    # crash and never a 0. Samples with neither are simply not profiled: nothing to warn about.
+    panel_given = (samples["panel"].notna().to_numpy() if "panel" in samples.columns
+                   else np.zeros(len(samples), dtype=bool))
+    has_rows = counts.notna().to_numpy()
+    unknown = is_seq & territory.isna().to_numpy() & (panel_given | has_rows)
     if unknown.any():
-        # Sequenced, but the coding territory is unknown: no TMB can be computed (the reported
-        # one is used where given). Said once per call, never a crash and never a 0.
         log.warning("%d sequenced sample(s) have no panel size (panel unknown or not given), "
                     "e.g. %s: TMB not computed for them (reported TMB used where given)",
                     int(unknown.sum()), list(territory.index[unknown][:3]))
