@@ -538,19 +538,20 @@ class CohortStore:
             return self._store_key(con)
 
     def _load_key(self, key: bytes | None) -> bytes:
-        """The given key or :func:`load_key`; never creates a key for an existing store."""
+        """The given key or :func:`load_key`; never creates a key for a store that has one."""
         if key is not None:
             return check_key(key)
-        exists = self.path.exists()
+        stored = self.key_fingerprint()
         try:
-            return load_key(create=not exists)
+            return load_key(create=stored is None)
         except PseudonymKeyError as exc:
-            if not exists:
+            if stored is None:
                 raise
             raise PseudonymKeyError(
-                f"{exc.message}. The store exists already, so no new key is created: a new key "
-                "would give every patient a new pseudonym; use the store's key "
-                "(or `icipredict cohort rekey` to change it)", file=self.path) from None
+                f"{exc.message}. The store has data under the key with fingerprint {stored}, so "
+                "no new key is created (it would give every patient a new pseudonym): use the "
+                "store's key, or change it with `icipredict cohort rekey`",
+                file=self.path) from None
 
     def _check_key(self, con: duckdb.DuckDBPyConnection, fingerprint: str) -> None:
         stored = self._store_key(con)
