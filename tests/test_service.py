@@ -194,7 +194,9 @@ def test_weekly_list_as_a_store_query(stored_client, client):
     r = c.post("/score/store", json={"started_from": "next week"}, headers=AUTH)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "started_from"
     r = c.post("/score/store", json={"patient_ids": ["P-0000000000000000"]}, headers=AUTH)
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "patient_id"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "patient_ids"
+    r = c.post("/score/store", json={"centres": ["typo"]}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "centres"
     r = c.post("/score/store", json={"centre": ["typo"]}, headers=AUTH)
     assert r.status_code == 422
     r = client.post("/score/store", json={}, headers=AUTH)

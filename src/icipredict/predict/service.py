@@ -266,6 +266,8 @@ def validation_problems(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
         message = str(e.get("msg") or "invalid value")
         if e.get("type") == "extra_forbidden":
             message = "unknown field (check the spelling)"
+        elif e.get("type") == "missing" and field == "(body)":
+            message = "a JSON request body is required"
         out.append({"field": field, "message": message})
     return out
 
@@ -478,7 +480,7 @@ def create_app(model: str = DEFAULT_MODEL, *, token: str | None = None,
 
         uri = _model(model_uri)
         q = StoreQuery(**query.model_dump())
-        with _store_errors("query"):
+        with _store_errors("query", _QUERY_FIELDS):
             n = len(CohortStore(store).find_patients(**query.model_dump()))
             if n > MAX_BATCH:
                 raise ApiProblem(413, "too many patients", "query", (
@@ -531,16 +533,22 @@ async def _screen(request: Request, max_body_bytes: int) -> SafeJSONResponse | N
     return None
 
 
+#: Store column -> the store query's field that filters on it.
+_QUERY_FIELDS = {"patient_id": "patient_ids", "centre": "centres", "cancer_type": "cancer_types"}
+
+
 @contextmanager
-def _store_errors(field: str) -> Iterator[None]:
+def _store_errors(field: str, names: dict[str, str] | None = None) -> Iterator[None]:
     """Store failures as answers: a lock is re-raised (its handler answers 503); any other
-    :class:`CohortError` but an unknown patient becomes a record problem on ``field`` (422)."""
+    :class:`CohortError` but an unknown patient becomes a problem of the request field its
+    column maps to in ``names`` (else ``field``), answered 422."""
     try:
         yield
     except CohortError as exc:
         if is_lock_error(exc) or isinstance(exc, (UnknownPatientError, RecordError)):
             raise
-        raise RecordError([{"field": exc.column or field, "message": exc.message}]) from None
+        column = (names or {}).get(exc.column or "", exc.column)
+        raise RecordError([{"field": column or field, "message": exc.message}]) from None
 
 
 def _add_error_handlers(app: FastAPI) -> None:
