@@ -1,4 +1,4 @@
-"""`icipredict cohort ingest | summary | brca | versions` through Typer's CliRunner."""
+"""`icipredict cohort ingest | summary | brca | versions | restore | rekey` through CliRunner."""
 
 from __future__ import annotations
 
@@ -157,3 +157,127 @@ def test_ingest_with_real_loader_column_map(tmp_path: Path) -> None:
     bad = invoke("cohort", "ingest", "-c", "Hosp", str(cmap), "--store", str(db))
     assert bad.exit_code == 2 and "Dead" in bad.output
     assert dump(db) == before
+
+
+# ------------------------------------------------------------------ versions, restore, rekey
+
+@pytest.fixture(scope="module")
+def synthetic_network(tmp_path_factory) -> Path:
+    """The README's synthetic network (600 patients, seed 7)."""
+    out = tmp_path_factory.mktemp("net") / "synthetic"
+    result = invoke("cohort", "synth", "--patients", "600", "--seed", "7", "--out", str(out),
+                    "--workers", "1")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def copy_centre(network: Path, centre: str, dest: Path) -> Path:
+    """A copy of one centre's folder (to edit) and the path of its column map."""
+    import shutil
+
+    shutil.copytree(network / centre, dest / centre)
+    return dest / centre / "column_map.yaml"
+
+
+def test_truncated_maf_reingest_is_refused_then_accepted_then_restored(
+        tmp_path: Path, synthetic_network: Path) -> None:
+    """The issue's case: `head -n 1100 riverside.maf` re-ingested must not replace the data."""
+    cmap = copy_centre(synthetic_network, "riverside", tmp_path)
+    db = tmp_path / "s.duckdb"
+    first = invoke("cohort", "ingest", "-c", "riverside", str(cmap), "--store", str(db))
+    assert first.exit_code == 0, first.output
+    maf = cmap.with_name("riverside.maf")
+    lines = maf.read_text().splitlines(keepends=True)
+    maf.write_text("".join(lines[:1100]))
+    before = dump(db)
+    bad = invoke("cohort", "ingest", "-c", "riverside", str(cmap), "--store", str(db))
+    assert bad.exit_code == 2
+    out = " ".join(bad.output.split())
+    assert "refused (current: version 1), nothing was written" in out
+    n_rows = sum(1 for line in lines if not line.startswith("#")) - 1
+    assert f"mutations rows instead of the current version's {n_rows}" in out
+    assert "--accept-changes" in out
+    assert dump(db) == before
+    accepted = invoke("cohort", "ingest", "-c", "riverside", str(cmap), "--store", str(db),
+                      "--accept-changes")
+    assert accepted.exit_code == 0, accepted.output
+    assert "new version 2 (replaces version 1)" in accepted.output
+    versions = invoke("cohort", "versions", "--store", str(db), "--history")
+    assert versions.exit_code == 0, versions.output
+    rows = [line.split() for line in versions.output.splitlines()
+             if line.startswith(" riverside ")]
+    assert [r[1] for r in rows[:2]] == ["1", "2"]
+    assert [r[2] == "*" for r in rows[:2]] == [False, True]  # version 2 is current
+    assert "changes accepted" in versions.output
+    restored = invoke("cohort", "restore", "-c", "riverside", "--version", "1", "--store", str(db))
+    assert restored.exit_code == 0, restored.output
+    assert "version 1 is current again (was version 2)" in restored.output
+    from icipredict.cohort.store import CohortStore
+
+    store = CohortStore(db)
+    assert len(store.cohort().mutations) == n_rows
+    assert list(store.versions()["current"]) == [True, False]
+    assert list(store.history()["event"]) == ["ingest", "ingest", "restore"]
+    missing = invoke("cohort", "restore", "-c", "riverside", "--version", "9", "--store", str(db))
+    assert missing.exit_code == 2 and "has no version 9 (stored versions: [1, 2])" in missing.output
+
+
+def test_times_in_months_declared_as_days_are_refused(tmp_path: Path,
+                                                      synthetic_network: Path) -> None:
+    cmap = copy_centre(synthetic_network, "coastline", tmp_path)
+    db = tmp_path / "s.duckdb"
+    assert invoke("cohort", "ingest", "-c", "coastline", str(cmap), "--store", str(db)).exit_code == 0
+    text = cmap.read_text()
+    assert "column: OS_Months\n      unit: months" in text
+    cmap.write_text(text.replace("column: OS_Months\n      unit: months",
+                                 "column: OS_Months\n      unit: days"))
+    before = dump(db)
+    bad = invoke("cohort", "ingest", "-c", "coastline", str(cmap), "--store", str(db))
+    assert bad.exit_code == 2
+    out = " ".join(bad.output.split())
+    assert "outcomes.os_months is 0.0329x the current version's" in out
+    assert "is below 1 month (times in months declared as days" in out
+    assert dump(db) == before
+
+
+def test_cli_rekey_and_key_errors(tmp_path: Path, fake_loader, monkeypatch) -> None:
+    src = tmp_path / "alpha"
+    src.mkdir()
+    (src / "f.csv").write_text("x")
+    db = tmp_path / "s.duckdb"
+    assert invoke("cohort", "ingest", "-c", "Alpha", str(src), "--store", str(db)).exit_code == 0
+    short = tmp_path / "short.key"
+    short.write_text("tiny\n")
+    result = invoke("cohort", "rekey", "--new-key-file", str(short), "--store", str(db))
+    assert result.exit_code == 2 and "too short" in result.output
+    new = tmp_path / "new.key"
+    new.write_text("a-brand-new-network-key-0123456789abcdef\n")
+    result = invoke("cohort", "rekey", "--new-key-file", str(new), "--store", str(db))
+    assert result.exit_code == 0, result.output
+    assert "1 version(s) re-derived" in result.output and "old key are refused" in result.output
+    assert [c for c, _ in fake_loader] == [src, src]  # ingest, then rekey re-read the source
+    refused = invoke("cohort", "ingest", "-c", "Alpha", str(src), "--store", str(db))
+    assert refused.exit_code == 2 and "is not this store's key" in refused.output
+    monkeypatch.setenv("ICIPREDICT_PSEUDONYM_KEY", "a-brand-new-network-key-0123456789abcdef")
+    again = runner.invoke(app, ["cohort", "ingest", "-c", "Alpha", str(src), "--store", str(db)],
+                          env={"COLUMNS": "200"})
+    assert again.exit_code == 0 and "unchanged" in again.output
+
+
+def test_ingest_prints_the_load_report(tmp_path: Path, monkeypatch) -> None:
+    def load_source(path, centre=None):
+        cohort = make_cohort(centre)
+        cohort.load_report = {"data_mutations.txt: Mutation_Status=Germline": 3}
+        return cohort
+
+    monkeypatch.setitem(sys.modules, "icipredict.cohort.loaders",
+                        types.SimpleNamespace(load_source=load_source))
+    src = tmp_path / "alpha"
+    src.mkdir()
+    (src / "f.csv").write_text("x")
+    result = invoke("cohort", "ingest", "-c", "Alpha", str(src), "--store",
+                    str(tmp_path / "s.duckdb"))
+    assert result.exit_code == 0, result.output
+    assert "data_mutations.txt: Mutation_Status=Germline" in result.output
+    line = next(x for x in result.output.splitlines() if "Mutation_Status=Germline" in x)
+    assert line.split()[-1] == "3"
