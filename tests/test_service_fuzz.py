@@ -357,3 +357,21 @@ def test_store_held_by_another_process_is_503(app_env, monkeypatch):
         holder.stdin.close()
         holder.wait(timeout=30)
     assert c.post("/score/store", json={}, headers=AUTH).status_code == 200
+
+
+def test_last_resort_500_is_json_without_internals(app_env, monkeypatch, caplog):
+    """An unforeseen failure: a JSON 500 naming nothing internal; the log has type and line."""
+    import logging
+
+    import icipredict.predict.service as service
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("internal detail 71.234")
+
+    monkeypatch.setattr(service, "score", broken)
+    caplog.set_level(logging.INFO)
+    r = app_env["client"].post("/score", json=PATIENT, headers=AUTH)
+    assert r.status_code == 500
+    assert r.json()["errors"][0]["field"] == "(server)"
+    assert "71.234" not in r.text and "RuntimeError" not in r.text
+    assert "RuntimeError" in caplog.text and "71.234" not in caplog.text

@@ -4,16 +4,17 @@ Endpoints: ``POST /score`` (one record, or ``{"patient_id": ...}`` of the cohort
 app has one), ``POST /score/batch`` (a list, sorted), ``POST /score/store`` (a weekly list as a
 query of the cohort store: IDs, centres, cancer types, ICI start window), ``GET /models``,
 ``GET /health``, the board page ``GET /board`` and OpenAPI docs at ``/docs``. Every endpoint but
-``/health`` needs ``Authorization: Bearer <token>`` (token from ``ICIPREDICT_API_TOKEN``;
-compared in constant time); the board page keeps the token in the browser session and sends it
-with its requests; the OpenAPI description (``/openapi.json``, ``/docs``, ``/redoc``) follows
-the same token rule. Bodies over :data:`MAX_BODY_BYTES` get 413; every malformed input gets a 4xx
-whose body names the field (``{"detail": ..., "errors": [{"field", "message"}]}``): invalid
-records, JSON that is not JSON (NaN, Infinity, lone surrogates), NUL characters, bodies nested
-deeper than :data:`MAX_DEPTH` and junk query parameters get 422; an unknown stored patient or
-registry model gets 404; a cohort store locked by another process gets 503 with
-``Retry-After``. Image + mask paths in a record are read only
-under the app's image folder (``ICIPREDICT_IMAGE_ROOT``); without one, records with images are
+``/health``, ``/schema`` and the static board page needs ``Authorization: Bearer <token>``
+(token from ``ICIPREDICT_API_TOKEN``; compared in constant time), the OpenAPI description
+(``/openapi.json``, ``/docs``, ``/redoc``) included; the board page keeps the token in the
+browser session and sends it with its requests. Bodies over :data:`MAX_BODY_BYTES` get 413;
+every malformed input gets a 4xx whose body names the field (``{"detail": ..., "errors":
+[{"field", "message"}]}``): invalid records, ``NaN``/``Infinity`` (which Python's json reads
+but JSON forbids), unpaired surrogates, NUL characters, bodies nested deeper than
+:data:`MAX_DEPTH` and junk query parameters get 422; an unknown stored patient or registry model
+gets 404; a cohort store locked by another process gets 503 with ``Retry-After``. Anything else
+that fails is logged (type and line, no values) and answered by a JSON 500 without internals.
+Image + mask paths in a record are read only under the app's image folder (``ICIPREDICT_IMAGE_ROOT``); without one, records with images are
 refused (422) rather than letting a client make the server open arbitrary files. Logs carry
 request paths and timings, never a patient's values.
 """
@@ -68,8 +69,8 @@ MAX_DEPTH = 32
 RETRY_AFTER_S = 5
 #: Longest error message sent back (messages may quote what the client sent).
 MAX_MESSAGE_CHARS = 300
-#: At most this many problems are listed per response.
-MAX_PROBLEMS = 50
+#: At most this many problems are listed per response (``more_errors`` counts the rest).
+MAX_PROBLEMS = 1000
 SortBy = Literal["response", "risk"]
 _MODEL_URI_RE = re.compile(r"^models:/[^/:@\x00-\x1f]{1,256}(?:@[\w-]{1,256}|/[1-9]\d{0,8})$")
 _BOARD_PAGE = Path(__file__).with_name("templates") / "board.html"
