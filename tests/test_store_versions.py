@@ -255,11 +255,78 @@ def test_small_tables_skip_the_distribution_rules() -> None:
 
 # ------------------------------------------------------------------ schema
 
-def test_old_schema_version_gives_a_clear_error(tmp_path: Path) -> None:
-    path = tmp_path / "v1.duckdb"
+def downgrade_to_schema_1(path: Path, *, keys: dict[str, str] | None = None) -> None:
+    """Turn a store into the schema 1 layout: only current rows, no version column, no key."""
+    con = duckdb.connect(str(path))
+    try:
+        for name in CENTRE_TABLES:
+            con.execute(f"CREATE TABLE {name}_x AS SELECT * FROM current_{name}")
+        con.execute("DROP VIEW brca_registry")
+        for name in CENTRE_TABLES:
+            con.execute(f"DROP VIEW current_{name}")
+            con.execute(f"DROP TABLE {name}")
+            if name != "germline_mutations":  # no such table in schema 1 stores
+                con.execute(f"ALTER TABLE {name}_x RENAME TO {name}")
+        con.execute("DROP TABLE germline_mutations_x")
+        con.execute("DROP TABLE current_versions")
+        con.execute("DROP TABLE history")
+        con.execute("ALTER TABLE ingests DROP COLUMN rows_kept")
+        con.execute("ALTER TABLE ingests DROP COLUMN n_germline_mutations")
+        con.execute("DELETE FROM store_meta WHERE key = 'key_fingerprint'")
+        con.execute("UPDATE store_meta SET value = '1' WHERE key = 'schema_version'")
+        for centre, fingerprint in (keys or {}).items():
+            con.execute("UPDATE ingests SET key_fingerprint = ? WHERE centre = ?",
+                        [fingerprint, centre])
+    finally:
+        con.close()
+
+
+def test_schema_1_store_is_migrated_keeping_its_rows(store: CohortStore) -> None:
+    store.ingest(make_cohort(), centre="Alpha", content_hash="h1")
+    store.ingest(second_version(), centre="Alpha", content_hash="h2")
+    store.ingest(make_cohort("Beta", tag="BETA"), centre="Beta", content_hash="hb")
+    summary, cohort = store.summary(), store.cohort()
+    downgrade_to_schema_1(store.path)
+    pd.testing.assert_frame_equal(store.summary(), summary)  # a read migrates it
+    for name, df in store.cohort().tables().items():
+        if name != "germline_mutations":
+            pd.testing.assert_frame_equal(df, getattr(cohort, name), obj=name)
+    versions = store.versions()
+    assert list(zip(versions["centre"], versions["version"], versions["rows_kept"],
+                    versions["current"], strict=True)) == [
+        ("Alpha", 1, False, False), ("Alpha", 2, True, True), ("Beta", 1, True, True)]
+    assert store.key_fingerprint() == ps.key_fingerprint(KEY)
+    assert store.history()["event"].tolist() == ["migrate"]
+    con = duckdb.connect(str(store.path), read_only=True)
+    assert con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'"
+                       ).fetchone()[0] == str(STORE_SCHEMA_VERSION)
+    con.close()
+    with pytest.raises(CohortError, match="version 1 of centre 'Alpha' cannot be restored: it "
+                                          "was stored before store schema 2"):
+        store.restore("Alpha", 1)
+    third = store.ingest(make_cohort(albumin_shift=0.2), centre="Alpha", content_hash="h3")
+    assert (third.version, third.previous_version) == (3, 2)
+    assert store.restore("Alpha", 2).row_counts["mutations"] == 4
+
+
+def test_schema_1_store_with_two_keys_is_refused_unchanged(store: CohortStore) -> None:
+    store.ingest(make_cohort(), centre="Alpha", content_hash="h1")
+    store.ingest(make_cohort("Beta", tag="BETA"), centre="Beta", content_hash="hb")
+    downgrade_to_schema_1(store.path, keys={"Beta": "0123456789ab"})
+    before = dump(store)
+    with pytest.raises(CohortError) as err:
+        store.summary()
+    msg = str(err.value)
+    assert str(store.path) in msg and "different keys" in msg
+    assert f"Alpha: {ps.key_fingerprint(KEY)}, Beta: 0123456789ab" in msg
+    assert dump(store) == before
+
+
+def test_unknown_schema_versions_and_foreign_files(tmp_path: Path) -> None:
+    path = tmp_path / "v9.duckdb"
     con = duckdb.connect(str(path))
     con.execute("CREATE TABLE store_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-    con.execute("INSERT INTO store_meta VALUES ('schema_version', '1')")
+    con.execute("INSERT INTO store_meta VALUES ('schema_version', '9')")
     con.close()
     store = CohortStore(path)
     for call in (store.summary,
@@ -267,8 +334,7 @@ def test_old_schema_version_gives_a_clear_error(tmp_path: Path) -> None:
         with pytest.raises(CohortError) as err:
             call()
         msg = str(err.value)
-        assert str(path) in msg and "schema version 1" in msg
-        assert f"reads version {STORE_SCHEMA_VERSION} only" in msg and "re-ingest" in msg
+        assert str(path) in msg and "schema version 9" in msg and "upgrade icipredict" in msg
     other = tmp_path / "other.duckdb"
     con = duckdb.connect(str(other))
     con.execute("CREATE TABLE t (a INTEGER)")
@@ -278,6 +344,10 @@ def test_old_schema_version_gives_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "junk.duckdb").write_text("not a database")
     with pytest.raises(CohortError, match="cannot open the cohort store"):
         CohortStore(tmp_path / "junk.duckdb").summary()
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    with pytest.raises(CohortError, match="no cohort store in this file yet"):
+        CohortStore(empty).summary()
 
 
 def test_every_contract_table_is_versioned(store: CohortStore) -> None:

@@ -12,8 +12,13 @@ Layout (store schema version :data:`STORE_SCHEMA_VERSION`)
   tables hold every version). The view ``brca_registry`` is built on them.
 - ``ingests``: one row per stored version (content hash, key fingerprint, row counts, time,
   source). ``history``: one row per event that changed what is current (``ingest``, ``restore``,
-  ``rekey``), with the accepted warnings of an ingest made with ``accept_changes``.
+  ``rekey``, ``migrate``), with the accepted warnings of an ingest made with ``accept_changes``.
 - ``store_meta``: schema version and the fingerprint of the store's pseudonymisation key.
+
+A schema 1 store (which kept only each centre's latest rows) is migrated in place on first use,
+in one transaction: its rows become each centre's current version, earlier versions stay listed
+with ``rows_kept`` false (not restorable), and its key fingerprint becomes the store's key (a
+schema 1 store whose centres used different keys is refused with a clear error instead).
 
 Rules
 -----
@@ -229,6 +234,7 @@ _INGESTS_DDL = (
     "  key_fingerprint VARCHAR NOT NULL,\n"
     "  ingested_at TIMESTAMP NOT NULL,  -- UTC\n"
     "  source VARCHAR,\n"
+    "  rows_kept BOOLEAN DEFAULT true,  -- false: listed only (stored before schema 2)\n"
     "  UNIQUE (centre, version)\n)"
 )
 # Row counts per contract table (n_<table>) are added by _ensure_schema, so a table added to
@@ -241,7 +247,7 @@ _HISTORY_DDL = (
     "CREATE TABLE IF NOT EXISTS history (\n"
     "  event_id BIGINT PRIMARY KEY,\n"
     "  event_at TIMESTAMP NOT NULL,  -- UTC\n"
-    "  event VARCHAR NOT NULL,  -- ingest | restore | rekey\n"
+    "  event VARCHAR NOT NULL,  -- ingest | restore | rekey | migrate\n"
     "  centre VARCHAR,\n"
     "  version INTEGER,\n"
     "  previous_version INTEGER,\n"
@@ -452,9 +458,16 @@ class CohortStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         con = self._open(read_only=read_only)
         try:
-            if read_only:
-                self._check_schema_version(con)
-            else:
+            version = self._schema_version(con) if read_only else None
+            if version == 0:
+                raise CohortError("no cohort store in this file yet (no centre was ingested)",
+                                  file=self.path)
+            if version == 1:
+                con.close()  # a version 1 store is migrated once, by a writing connection
+                with self._connect():
+                    pass
+                con = self._open(read_only=True)
+            if not read_only:
                 self._ensure_schema(con)
             yield con
         finally:
@@ -485,30 +498,32 @@ class CohortStore:
                 time.sleep(min(delay, remaining))
                 delay = min(delay * 2, 1.0)
 
-    def _check_schema_version(self, con: duckdb.DuckDBPyConnection) -> bool:
-        """True if the file has a store layout, False if it is new; error on another version."""
+    def _schema_version(self, con: duckdb.DuckDBPyConnection) -> int:
+        """The file's store schema version (0: a new, empty file); errors for anything else."""
         exists = con.execute("SELECT count(*) FROM information_schema.tables "
                              "WHERE table_name = 'store_meta'").fetchone()[0]
         if not exists:
             if con.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0]:
                 raise CohortError("this DuckDB file is not a cohort store (no store_meta table)",
                                   file=self.path)
-            return False
+            return 0
         row = con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
-        if row is not None and int(row[0]) != STORE_SCHEMA_VERSION:
+        version = STORE_SCHEMA_VERSION if row is None else int(row[0])
+        if version not in (1, STORE_SCHEMA_VERSION):
             raise CohortError(
-                f"cohort store schema version {row[0]}, but this icipredict reads version "
-                f"{STORE_SCHEMA_VERSION} only (version 2 keeps every version's rows and one "
-                "pseudonym key per store). There is no in-place migration: move the file aside "
-                "and re-ingest each centre from its source (icipredict cohort ingest) into a new "
-                "store", file=self.path)
-        return True
+                f"cohort store schema version {version}, but this icipredict reads versions 1 "
+                f"(migrated on first use) and {STORE_SCHEMA_VERSION}: a newer icipredict wrote "
+                "it; upgrade icipredict", file=self.path)
+        return version
 
     def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
-        if not self._check_schema_version(con):
+        version = self._schema_version(con)
+        if version == 0:
             con.execute("CREATE TABLE store_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
             con.execute("INSERT INTO store_meta VALUES ('schema_version', ?)",
                         [str(STORE_SCHEMA_VERSION)])
+        elif version == 1:
+            self._migrate_v1(con)
         for name in CONTRACTS:
             con.execute(_ddl(name))
         con.execute(_INGESTS_DDL)
@@ -518,11 +533,77 @@ class CohortStore:
         for name in CONTRACTS:
             if f"n_{name}" not in have:
                 con.execute(f"ALTER TABLE ingests ADD COLUMN n_{name} BIGINT")
+        if "rows_kept" not in have:
+            con.execute("ALTER TABLE ingests ADD COLUMN rows_kept BOOLEAN DEFAULT true")
         con.execute(_CURRENT_DDL)
         con.execute(_HISTORY_DDL)
         for name in CENTRE_TABLES:
             con.execute(_current_view(name))
         con.execute(BRCA_VIEW)
+
+    def _migrate_v1(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Store schema 1 -> 2 in one transaction, keeping every stored row.
+
+        Schema 1 kept only each centre's latest version: its rows become that version (current);
+        earlier versions stay listed with ``rows_kept`` false (they cannot be restored). The
+        store's key is the one of the current versions; a store whose centres were stored under
+        different keys is refused (it cannot have one key).
+        """
+        latest = con.execute("SELECT centre, max(version) FROM ingests GROUP BY centre").fetchall()
+        keys = dict(con.execute(
+            "SELECT i.centre, i.key_fingerprint FROM ingests i JOIN (SELECT centre, max(version) "
+            "AS version FROM ingests GROUP BY centre) l USING (centre, version)").fetchall())
+        if len(set(keys.values())) > 1:
+            raise PseudonymKeyError(
+                f"cannot migrate this schema 1 store: its centres were pseudonymised under "
+                f"different keys ({', '.join(f'{c}: {k}' for c, k in sorted(keys.items()))}), "
+                "and a store has one key. Re-ingest every centre under one key into a new store",
+                file=self.path)
+        con.begin()
+        try:
+            con.execute("DROP VIEW IF EXISTS brca_registry")
+            con.execute(_CURRENT_DDL)
+            for centre, version in latest:
+                self._set_current(con, centre, version)
+            for name in CENTRE_TABLES:
+                self._migrate_table_v1(con, name)
+            con.execute("ALTER TABLE ingests ADD COLUMN rows_kept BOOLEAN DEFAULT true")
+            con.execute("UPDATE ingests SET rows_kept = (version = (SELECT c.version FROM "
+                        "current_versions c WHERE c.centre = ingests.centre))")
+            if keys:
+                con.execute("INSERT INTO store_meta VALUES ('key_fingerprint', ?)",
+                            [next(iter(keys.values()))])
+            con.execute("UPDATE store_meta SET value = ? WHERE key = 'schema_version'",
+                        [str(STORE_SCHEMA_VERSION)])
+            con.execute(_HISTORY_DDL)
+            self._log_event(con, "migrate", detail=(
+                f"store schema 1 -> {STORE_SCHEMA_VERSION}: each centre's latest version kept "
+                "as current; earlier versions' rows had not been kept"))
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        log.warning("cohort store %s migrated from schema 1 to %d", self.path, STORE_SCHEMA_VERSION)
+
+    def _migrate_table_v1(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
+        """Rebuild one per-centre table with a ``version`` column (rows: the current version)."""
+        old = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                         "WHERE table_name = ?", [name]).fetchall()]
+        if old:
+            con.execute(f"ALTER TABLE {name} RENAME TO {name}_v1")
+        con.execute(_ddl(name))
+        if not old:
+            return
+        cols = [c for c in _db_columns(name) if c != "version" and c in old]
+        con.execute(f"INSERT INTO {name} (version, {', '.join(cols)}) SELECT c.version, "
+                    + ", ".join(f"t.{c}" for c in cols) + f" FROM {name}_v1 t "
+                    "JOIN current_versions c ON c.centre = t.centre")
+        before = con.execute(f"SELECT count(*) FROM {name}_v1").fetchone()[0]
+        after = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        if before != after:  # rows of a centre without an ingest record: keep the old store
+            raise CohortError(f"cannot migrate this schema 1 store: {before - after} row(s) of "
+                              f"table {name} belong to no recorded ingest", file=self.path)
+        con.execute(f"DROP TABLE {name}_v1")
 
     # ------------------------------------------------------------------ key
     @staticmethod
@@ -815,8 +896,12 @@ class CohortStore:
                 raise CohortError(f"centre {centre!r} has no version {version} (stored "
                                   f"versions: {stored})", file=self.path)
             current = self._current(con, centre)
-            row = con.execute("SELECT content_hash, ingested_at FROM ingests "
+            row = con.execute("SELECT content_hash, ingested_at, rows_kept FROM ingests "
                               "WHERE centre = ? AND version = ?", [centre, version]).fetchone()
+            if row[2] is False:
+                raise CohortError(f"version {version} of centre {centre!r} cannot be restored: it "
+                                  "was stored before store schema 2, which kept only each "
+                                  "centre's latest rows", file=self.path)
             if current is not None and current[0] == version:
                 return IngestResult(centre=centre, version=version, changed=False,
                                     content_hash=row[0], row_counts=self._counts(con, centre),
@@ -884,7 +969,8 @@ class CohortStore:
                                   file=self.path)
             versions = con.execute("SELECT * FROM ingests ORDER BY centre, version").df()
             current = dict(con.execute("SELECT centre, version FROM current_versions").fetchall())
-            records = versions.to_dict("records")
+            records = [r for r in versions.to_dict("records")
+                       if pd.isna(r["rows_kept"]) or bool(r["rows_kept"])]
             bad = [(r["centre"], int(r["version"]), why) for r in records
                    if (why := _source_changed(r))]
             self._refuse_unreproducible(bad, current, drop_unreproducible)
@@ -898,7 +984,7 @@ class CohortStore:
                         bad = sorted({*bad, (rec["centre"], int(rec["version"]), why)})
                         self._refuse_unreproducible(bad, current, drop_unreproducible)
                         self._drop_version(con, rec["centre"], int(rec["version"]))
-                con.execute("UPDATE ingests SET key_fingerprint = ?", [new_fp])
+                con.execute("UPDATE ingests SET key_fingerprint = ?", [new_fp])  # listed too
                 con.execute("INSERT INTO store_meta VALUES ('key_fingerprint', ?) "
                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [new_fp])
                 dropped = ", ".join(f"{c} v{v}" for c, v, _ in bad)
@@ -1125,20 +1211,21 @@ class CohortStore:
         """Every stored version (all centres or one), oldest first, ``current`` marked.
 
         Columns: ``centre, version, current`` (bool), ``ingested_at`` (UTC), ``content_hash,
-        key_fingerprint, source`` and ``n_<table>`` (rows per table).
+        key_fingerprint, source``, ``rows_kept`` (False: only listed, not restorable: stored
+        before store schema 2) and ``n_<table>`` (rows per table).
         """
         where, params = ("WHERE i.centre = ?", [centre]) if centre else ("", [])
         with self._connect(read_only=True) as con:
             df = con.execute(
                 "SELECT i.centre, i.version, c.version IS NOT NULL AS current, i.ingested_at, "
-                "i.content_hash, i.key_fingerprint, i.source, "
+                "i.content_hash, i.key_fingerprint, i.source, i.rows_kept, "
                 + ", ".join(f"i.n_{n}" for n in CONTRACTS)
                 + " FROM ingests i LEFT JOIN current_versions c ON c.centre = i.centre AND "
                 f"c.version = i.version {where} ORDER BY i.centre, i.version", params).df()
         return df
 
     def history(self, centre: str | None = None) -> pd.DataFrame:
-        """Every event that changed the store (``ingest``, ``restore``, ``rekey``), oldest first.
+        """Every event that changed the store (``ingest``, ``restore``, ``rekey``, ``migrate``).
 
         Columns: ``event_id, event_at`` (UTC), ``event, centre, version, previous_version,
         key_fingerprint, detail``. A rekey concerns every centre (``centre`` is missing).
