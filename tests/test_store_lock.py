@@ -89,3 +89,17 @@ def test_bad_lock_timeout_setting(store: CohortStore, monkeypatch) -> None:
     monkeypatch.setenv("ICIPREDICT_STORE_LOCK_TIMEOUT", "soon")
     with pytest.raises(CohortError, match="ICIPREDICT_STORE_LOCK_TIMEOUT must be a number"):
         store.summary()
+
+
+def test_cli_reports_the_lock_in_one_line(store: CohortStore) -> None:
+    from typer.testing import CliRunner
+
+    from icipredict.cli import app
+
+    with held(store.path, 120):
+        result = CliRunner().invoke(app, ["cohort", "summary", "--store", str(store.path)],
+                                    env={"COLUMNS": "300", "ICIPREDICT_STORE_LOCK_TIMEOUT": "0.3"})
+    assert result.exit_code == 2
+    out = " ".join(result.output.split())
+    assert f"error: file {store.path}: another process holds the cohort store" in out
+    assert "Traceback" not in out and "Could not set lock" in out  # DuckDB's detail kept
