@@ -1,13 +1,20 @@
-"""Benchmark: TMB counting on a generated 10-million-variant MAF, plain pandas vs our fast paths.
+"""Benchmark: reading a generated N-variant MAF (default 10 million) with the package's readers.
 
 Usage::
 
-    .venv/bin/python benchmarks/maf_reading.py [--variants 10000000] [--keep]
+    .venv/bin/python benchmarks/maf_reading.py [--variants 1000000 10000000] [--all] [--keep]
 
-Generates a realistic MAF (17 standard columns, tab-separated, no gzip) in a temporary folder,
-then runs each method in its own subprocess (so peak memory, ``ru_maxrss``, is the method's own)
-and prints: method, seconds, peak memory, and whether the per-sample nonsynonymous counts are
-identical to the plain-pandas result. Target for our path: < 20 s and < 2 GB.
+For each size, a MAF (17 standard columns, tab-separated, no gzip) is generated in a temporary
+folder by a subprocess, then each method runs in its own fresh interpreter and reports its own
+seconds and peak memory. Peak memory is the child's ``VmHWM`` (``/proc/self/status``), which an
+exec'ed process does not inherit; ``ru_maxrss`` would (Linux carries the parent's high-water mark
+across exec, so it reported the generator's memory). Time and peak are taken right after the
+read; the per-sample nonsynonymous counts of every method are then compared with the first
+method's.
+
+Methods: ``load_maf`` (the loader: full ``mutations`` table, streaming, strict checks) and the
+DuckDB counter; ``--all`` adds plain pandas (all columns; needs several GB at 10M) and
+``read_maf_fast``. Target for ``load_maf``: 10M variants < 10 s and < 1 GB peak.
 """
 
 from __future__ import annotations
@@ -20,7 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
+GENERATOR = """
+import sys
+from pathlib import Path
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 CLASSES = np.array(["Missense_Mutation", "Silent", "Nonsense_Mutation", "Splice_Site",
                     "Frame_Shift_Del", "Frame_Shift_Ins", "In_Frame_Del", "In_Frame_Ins",
@@ -29,116 +41,148 @@ CLASSES = np.array(["Missense_Mutation", "Silent", "Nonsense_Mutation", "Splice_
 CLASS_P = np.array([0.55, 0.2, 0.04, 0.02, 0.02, 0.015, 0.01, 0.005, 0.03, 0.04, 0.02, 0.01,
                     0.005, 0.002, 0.013, 0.015])
 
+path, n = Path(sys.argv[1]), int(sys.argv[2])
+n_samples, rng = 20_000, np.random.default_rng(0)
+genes = np.array([f"GENE{i}" for i in range(19_000)] + ["TP53", "KRAS", "BRCA1", "BRCA2"])
+samples = np.array([f"SAMPLE-{i:06d}" for i in range(n_samples)])
+chroms = np.array([str(i) for i in range(1, 23)] + ["X", "Y"])
+bases = np.array(["A", "C", "G", "T"])
+p = CLASS_P / CLASS_P.sum()
+chunk = 1_000_000
+with open(path, "wb") as fh:
+    fh.write(b"#version 2.4\\n")
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        pos = rng.integers(1, 248_000_000, m)
+        ref_idx = rng.integers(0, 4, m)
+        ref = bases[ref_idx]
+        alt = bases[(ref_idx + rng.integers(1, 4, m)) % 4]  # never the reference
+        gene_idx = rng.integers(0, len(genes), m)
+        table = pa.table({
+            "Hugo_Symbol": genes[gene_idx],
+            "Entrez_Gene_Id": gene_idx,
+            "Center": np.full(m, "centre.example.org"),
+            "NCBI_Build": np.full(m, "GRCh37"),
+            "Chromosome": chroms[rng.integers(0, len(chroms), m)],
+            "Start_Position": pos,
+            "End_Position": pos,
+            "Strand": np.full(m, "+"),
+            "Variant_Classification": CLASSES[rng.choice(len(CLASSES), m, p=p)],
+            "Variant_Type": np.full(m, "SNP"),
+            "Reference_Allele": ref,
+            "Tumor_Seq_Allele1": ref,
+            "Tumor_Seq_Allele2": alt,
+            "Tumor_Sample_Barcode": samples[rng.integers(0, n_samples, m)],
+            "HGVSp_Short": np.char.add("p.X", (pos % 1000).astype(str)),
+            "t_ref_count": rng.integers(10, 500, m),
+            "t_alt_count": rng.integers(3, 200, m),
+        })
+        if start == 0:  # pyarrow quotes header names even with quoting_style="none"
+            fh.write(("\\t".join(table.column_names) + "\\n").encode())
+        opts = pacsv.WriteOptions(delimiter="\\t", quoting_style="none", include_header=False)
+        pacsv.write_csv(table, fh, write_options=opts)
+"""
 
-def generate_maf(path: Path, n: int, n_samples: int = 20_000, seed: int = 0) -> None:
-    """Write an ``n``-variant MAF with numpy + pyarrow (vectorised, chunked)."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    rng = np.random.default_rng(seed)
-    genes = np.array([f"GENE{i}" for i in range(19_000)] + ["TP53", "KRAS", "BRCA1", "BRCA2"])
-    samples = np.array([f"SAMPLE-{i:06d}" for i in range(n_samples)])
-    chroms = np.array([str(i) for i in range(1, 23)] + ["X", "Y"])
-    bases = np.array(["A", "C", "G", "T"])
-    p = CLASS_P / CLASS_P.sum()
-    chunk = 2_000_000
-    with open(path, "wb") as fh:
-        fh.write(b"#version 2.4\n")
-        for start in range(0, n, chunk):
-            m = min(chunk, n - start)
-            pos = rng.integers(1, 248_000_000, m)
-            ref = bases[rng.integers(0, 4, m)]
-            alt = bases[rng.integers(0, 4, m)]
-            gene_idx = rng.integers(0, len(genes), m)
-            table = pa.table({
-                "Hugo_Symbol": genes[gene_idx],
-                "Entrez_Gene_Id": gene_idx,
-                "Center": np.full(m, "centre.example.org"),
-                "NCBI_Build": np.full(m, "GRCh37"),
-                "Chromosome": chroms[rng.integers(0, len(chroms), m)],
-                "Start_Position": pos,
-                "End_Position": pos,
-                "Strand": np.full(m, "+"),
-                "Variant_Classification": CLASSES[rng.choice(len(CLASSES), m, p=p)],
-                "Variant_Type": np.full(m, "SNP"),
-                "Reference_Allele": ref,
-                "Tumor_Seq_Allele1": ref,
-                "Tumor_Seq_Allele2": alt,
-                "Tumor_Sample_Barcode": samples[rng.integers(0, n_samples, m)],
-                "HGVSp_Short": np.char.add("p.X", (pos % 1000).astype(str)),
-                "t_ref_count": rng.integers(10, 500, m),
-                "t_alt_count": rng.integers(3, 200, m),
-            })
-            if start == 0:  # pyarrow quotes header names even with quoting_style="none"
-                fh.write(("\t".join(table.column_names) + "\n").encode())
-            opts = pacsv.WriteOptions(delimiter="\t", quoting_style="none", include_header=False)
-            pacsv.write_csv(table, fh, write_options=opts)
-
-
-# Each method runs in a fresh interpreter: reads the MAF and writes {sample: count} as JSON.
+# Each method runs in a fresh interpreter: its body (timed, peak memory measured right after it)
+# leaves `result`; `COUNT` then derives {sample: nonsynonymous count} from it (not measured).
 METHODS = {
+    "load_maf (streaming, full table, strict)": """
+from icipredict.cohort.maf import load_maf
+result = load_maf(PATH)
+""",
+    "maf_nonsynonymous_counts (DuckDB stream)": """
+from icipredict.features.genomic import maf_nonsynonymous_counts
+result = maf_nonsynonymous_counts(PATH)
+""",
+}
+COUNT = """
+import pandas as pd
+from icipredict.features.genomic import nonsynonymous_counts
+counts = nonsynonymous_counts(result) if isinstance(result, pd.DataFrame) else result
+"""
+EXTRA_METHODS = {
     "pandas read_csv (all columns) + groupby": """
 import pandas as pd
 from icipredict.features.genomic import NONSYNONYMOUS_CLASSES
 df = pd.read_csv(PATH, sep="\\t", comment="#", low_memory=False)
 hits = df[df["Variant_Classification"].isin(NONSYNONYMOUS_CLASSES)]
-counts = hits.groupby("Tumor_Sample_Barcode").size()
+result = hits.groupby("Tumor_Sample_Barcode").size()
 """,
     "read_maf_fast (pyarrow, 3 columns) + groupby": """
-from icipredict.features.genomic import read_maf_fast, nonsynonymous_counts
-counts = nonsynonymous_counts(read_maf_fast(PATH))
-""",
-    "maf_nonsynonymous_counts (DuckDB stream)": """
-from icipredict.features.genomic import maf_nonsynonymous_counts
-counts = maf_nonsynonymous_counts(PATH)
+from icipredict.features.genomic import read_maf_fast
+result = read_maf_fast(PATH)
 """,
 }
 
 RUNNER = """
-import json, resource, sys, time
+import json, sys, time
 PATH = sys.argv[1]
+
+def peak_mb():
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+start_mb = peak_mb()
 t0 = time.perf_counter()
 {body}
 seconds = time.perf_counter() - t0
-rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-json.dump({{"seconds": seconds, "peak_mb": rss_kb / 1024,
+peak = peak_mb()
+{count}
+json.dump({{"seconds": seconds, "peak_mb": peak, "start_mb": start_mb,
            "counts": {{str(k): int(v) for k, v in counts.items()}}}}, open(sys.argv[2], "w"))
 """
 
 
+def generate(maf: Path, n: int) -> float:
+    """Write an ``n``-variant MAF in a subprocess; return the seconds it took."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", GENERATOR, str(maf), str(n)], check=True)
+    return time.perf_counter() - t0
+
+
 def run_method(body: str, maf: Path, out: Path) -> dict:
-    """Run one method in a subprocess; return its seconds, peak MB and counts."""
-    subprocess.run([sys.executable, "-c", RUNNER.format(body=body), str(maf), str(out)],
-                   check=True)
+    """Run one method in a fresh interpreter; return its seconds, peak MB and counts."""
+    script = RUNNER.format(body=body, count=COUNT)
+    subprocess.run([sys.executable, "-c", script, str(maf), str(out)], check=True)
     return json.loads(out.read_text())
+
+
+def bench_size(n: int, methods: dict[str, str], tmp: Path, keep: bool) -> list[tuple]:
+    """Generate an ``n``-variant MAF and time every method on it; return the table rows."""
+    maf = tmp / f"bench_{n}.maf"
+    seconds = generate(maf, n)
+    print(f"generated {n:,} variants ({maf.stat().st_size / 1e9:.2f} GB) in {seconds:.1f} s",
+          flush=True)
+    rows, reference = [], None
+    for name, body in methods.items():
+        r = run_method(body, maf, tmp / "out.json")
+        reference = r["counts"] if reference is None else reference
+        rows.append((n, name, r["seconds"], r["peak_mb"], r["start_mb"],
+                     "yes" if r["counts"] == reference else "NO"))
+        print(f"  {name}: {r['seconds']:.1f} s, peak {r['peak_mb']:.0f} MB", flush=True)
+    if not keep:
+        maf.unlink()
+    (tmp / "out.json").unlink(missing_ok=True)
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", type=int, default=10_000_000)
-    parser.add_argument("--keep", action="store_true", help="keep the generated MAF")
+    parser.add_argument("--variants", type=int, nargs="+", default=[10_000_000])
+    parser.add_argument("--all", action="store_true", help="also plain pandas and read_maf_fast")
+    parser.add_argument("--keep", action="store_true", help="keep the generated MAFs")
     args = parser.parse_args()
-
+    methods = {**METHODS, **(EXTRA_METHODS if args.all else {})}
     tmp = Path(tempfile.mkdtemp(prefix="maf_bench_"))
-    maf = tmp / "bench.maf"
-    t0 = time.perf_counter()
-    generate_maf(maf, args.variants)
-    print(f"generated {args.variants:,} variants ({maf.stat().st_size / 1e9:.2f} GB) in "
-          f"{time.perf_counter() - t0:.1f} s: {maf}")
-
-    results = {}
-    for name, body in METHODS.items():
-        results[name] = run_method(body, maf, tmp / "out.json")
-    reference = results[next(iter(METHODS))]["counts"]
-
-    print(f"\n{'method':<48} {'seconds':>8} {'peak MB':>9}  identical")
-    for name, r in results.items():
-        same = "yes" if r["counts"] == reference else "NO"
-        print(f"{name:<48} {r['seconds']:>8.1f} {r['peak_mb']:>9.0f}  {same}")
-    print(f"\nsamples: {len(reference):,}; nonsynonymous variants: {sum(reference.values()):,}")
+    rows = [row for n in args.variants for row in bench_size(n, methods, tmp, args.keep)]
+    print(f"\n{'variants':>11}  {'method':<44} {'seconds':>8} {'peak MB':>8} {'start MB':>9}"
+          "  same counts")
+    for n, name, seconds, peak, start, same in rows:
+        print(f"{n:>11,}  {name:<44} {seconds:>8.1f} {peak:>8.0f} {start:>9.0f}  {same}")
     if not args.keep:
-        maf.unlink()
-        (tmp / "out.json").unlink(missing_ok=True)
         tmp.rmdir()
 
 
