@@ -370,3 +370,22 @@ def test_every_contract_table_is_versioned(store: CohortStore) -> None:
     assert len(store.cohort().germline_mutations) == 2
     for name in CONTRACTS:
         assert name in store.cohort().tables()
+
+
+def test_a_column_added_to_a_contract_is_added_to_an_existing_store(store: CohortStore,
+                                                                    monkeypatch) -> None:
+    from dataclasses import replace
+
+    from icipredict.cohort.schema import Column
+
+    store.ingest(make_cohort(), centre="Alpha", content_hash="h1")
+    labs = CONTRACTS["labs"]
+    monkeypatch.setitem(CONTRACTS, "labs", replace(labs, columns=(
+        *labs.columns, Column("crp", "float", "C-reactive protein.", unit="mg/L"))))
+    newer = make_cohort()
+    newer.labs["crp"] = [3.0, 12.0, np.nan, 40.0]
+    store.ingest(newer, centre="Alpha", content_hash="h2")
+    got = store.cohort().labs.set_index("patient_id")["crp"]
+    assert got[pid(patient_ids()[3])] == 40.0 and got.isna().sum() == 1
+    every = store.table("labs", all_versions=True)
+    assert every.loc[every["version"] == 1, "crp"].isna().all()

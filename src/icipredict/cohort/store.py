@@ -526,6 +526,7 @@ class CohortStore:
             self._migrate_v1(con)
         for name in CONTRACTS:
             con.execute(_ddl(name))
+            self._add_new_columns(con, name)
         con.execute(_INGESTS_DDL)
         have = {r[0] for r in con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'ingests'"
@@ -540,6 +541,15 @@ class CohortStore:
         for name in CENTRE_TABLES:
             con.execute(_current_view(name))
         con.execute(BRCA_VIEW)
+
+    @staticmethod
+    def _add_new_columns(con: duckdb.DuckDBPyConnection, name: str) -> None:
+        """Add columns a contract gained since the table was made (missing in older rows)."""
+        have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                          "WHERE table_name = ?", [name]).fetchall()}
+        for col in CONTRACTS[name].columns:
+            if col.name not in have:
+                con.execute(f"ALTER TABLE {name} ADD COLUMN {col.name} {SQL_TYPES[col.kind]}")
 
     def _migrate_v1(self, con: duckdb.DuckDBPyConnection) -> None:
         """Store schema 1 -> 2 in one transaction, keeping every stored row.
