@@ -735,27 +735,10 @@ class CohortStore:
                     + "\n  - ".join(problems)
                     + "\nIf this is intended, ingest again with --accept-changes "
                     "(accept_changes=True)", file=source or None)
-            version = self._next_version(con, centre)
-            now = _utcnow()
-            con.begin()
-            try:
-                for name in CENTRE_TABLES:
-                    self._insert(con, name, tables[name].assign(version=version))
-                self._insert(con, "panel_genes", tables["panel_genes"])
-                self._record_version(con, centre, version, content_hash, fingerprint, now, source,
-                                     counts)
-                if self._store_key(con) is None:
-                    con.execute("INSERT INTO store_meta VALUES ('key_fingerprint', ?)",
-                                [fingerprint])
-                self._set_current(con, centre, version)
-                detail = ("changes accepted: " + "; ".join(problems)) if problems else None
-                self._log_event(con, "ingest", centre=centre, version=version,
-                                previous=None if current is None else current[0],
-                                fingerprint=fingerprint, detail=detail, at=now)
-                con.commit()
-            except BaseException:
-                con.rollback()
-                raise
+            version, now = self._write_version(
+                con, centre, tables, content_hash=content_hash, fingerprint=fingerprint,
+                source=source, previous=None if current is None else current[0],
+                problems=problems)
         if problems:
             log.warning("centre %s: version %d stored with accepted changes: %s", centre, version,
                         "; ".join(problems))
@@ -765,6 +748,32 @@ class CohortStore:
                             content_hash=content_hash, row_counts=counts, ingested_at=now,
                             previous_version=None if current is None else current[0],
                             accepted_changes=tuple(problems))
+
+    def _write_version(self, con: duckdb.DuckDBPyConnection, centre: str,
+                       tables: dict[str, pd.DataFrame], *, content_hash: str, fingerprint: str,
+                       source: str, previous: int | None,
+                       problems: list[str]) -> tuple[int, datetime]:
+        """Store ``tables`` as the centre's next version and make it current: one transaction."""
+        version = self._next_version(con, centre)
+        now = _utcnow()
+        con.begin()
+        try:
+            for name in CENTRE_TABLES:
+                self._insert(con, name, tables[name].assign(version=version))
+            self._insert(con, "panel_genes", tables["panel_genes"])
+            self._record_version(con, centre, version, content_hash, fingerprint, now, source,
+                                 {name: len(df) for name, df in tables.items()})
+            if self._store_key(con) is None:
+                con.execute("INSERT INTO store_meta VALUES ('key_fingerprint', ?)", [fingerprint])
+            self._set_current(con, centre, version)
+            detail = ("changes accepted: " + "; ".join(problems)) if problems else None
+            self._log_event(con, "ingest", centre=centre, version=version, previous=previous,
+                            fingerprint=fingerprint, detail=detail, at=now)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        return version, now
 
     @staticmethod
     def _current(con: duckdb.DuckDBPyConnection, centre: str) -> tuple | None:
