@@ -118,7 +118,7 @@ VARIANT_CLASSIFICATIONS: tuple[str, ...] = (
     "Splice_Region", "Fusion", "Unknown",
 )
 #: Characters a sample ID may not hold (cBioPortal refuses them in sample IDs).
-INVALID_SAMPLE_ID = r"[\s,;*:]"
+INVALID_SAMPLE_ID = r"[\s\p{Z},;*:]"
 #: Bytes parsed per block: bounds the memory of the reader.
 BLOCK_SIZE = 8 << 20
 USE_THREADS = True
