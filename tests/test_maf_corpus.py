@@ -298,6 +298,11 @@ def test_values_are_trimmed_and_whitespace_only_is_empty(tmp_path: Path) -> None
     assert muts["vaf"].tolist() == [0.25]
 
 
+def test_a_dot_read_count_is_missing(tmp_path: Path) -> None:
+    muts = load_maf(write(tmp_path / "x.maf", [row(t_alt_count="."), row(t_ref_count=" . ")]))
+    assert muts["vaf"].isna().all()
+
+
 def test_crlf_line_ends(tmp_path: Path) -> None:
     path = tmp_path / "x.maf"
     path.write_bytes(("\r\n".join(["\t".join(HEADER), "\t".join(row()),
