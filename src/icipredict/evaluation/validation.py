@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -217,15 +218,44 @@ def _fresh(factory: Any) -> Any:
     return factory()
 
 
-def _predict(est: Any, X: Any, method: str) -> tuple[np.ndarray, str]:
+def _predict(est: Any, X: Any, method: str) -> tuple[np.ndarray | pd.DataFrame, str]:
     if method == "auto":
         method = "predict_proba" if hasattr(est, "predict_proba") else "predict"
-    out = np.asarray(getattr(est, method)(X))
+    raw = getattr(est, method)(X)
+    if isinstance(raw, pd.DataFrame):
+        return raw, method  # several named predictions (dtypes kept)
+    out = np.asarray(raw)
     if method == "predict_proba":
         if out.ndim != 2 or out.shape[1] != 2:
             raise CohortError(f"predict_proba returned shape {out.shape}; expected (n, 2)")
         out = out[:, 1]
     return out.astype(float), method
+
+
+@dataclass
+class CVFold:
+    """One fitted split of :func:`cross_validate_predictions` (given to its ``on_fold``).
+
+    Attributes
+    ----------
+    split, repeat, fold
+        Running number of the split, its repeat and its fold within the repeat.
+    train, test
+        Positions (in ``X``) of the training and the held-out rows.
+    estimator
+        The estimator fitted on the training rows.
+    predictions
+        What ``method`` returned for the held-out rows (a 1-D array, or a DataFrame of
+        several named predictions).
+    """
+
+    split: int
+    repeat: int
+    fold: int
+    train: np.ndarray
+    test: np.ndarray
+    estimator: Any
+    predictions: np.ndarray | pd.DataFrame
 
 
 def cross_validate_predictions(
@@ -236,8 +266,13 @@ def cross_validate_predictions(
     *,
     groups: Any = None,
     method: str = "auto",
+    on_fold: Callable[[CVFold], None] | None = None,
 ) -> pd.DataFrame:
     """Fit a fresh model per fold and collect out-of-fold predictions.
+
+    The one cross-validation loop of the package: the training pipeline
+    (:func:`icipredict.training.pipeline.fit_experiment`) runs its validation scheme through it
+    with an :class:`~icipredict.modeling.experiment.ExperimentModels` estimator.
 
     Parameters
     ----------
@@ -246,14 +281,19 @@ def cross_validate_predictions(
     X
         Features (DataFrame or array), one row per patient.
     y
-        Target: 0/1 responder labels, or a survival structured array.
+        Target: 0/1 responder labels, or a survival structured array (what the splitter
+        stratifies on; passed to ``fit`` with the training rows).
     splitter
         Any splitter with ``split(X, y, groups)``.
     groups
         Group labels passed to the splitter (centre or split column).
     method
         ``"predict_proba"`` (positive-class column), ``"predict"`` (e.g. a risk score), or
-        ``"auto"`` (``predict_proba`` when the estimator has it).
+        ``"auto"`` (``predict_proba`` when the estimator has it). A method returning a DataFrame
+        gives several named predictions.
+    on_fold
+        Called with a :class:`CVFold` after each split is fitted and predicted (e.g. per-fold
+        metrics, progress).
 
     Returns
     -------
@@ -261,7 +301,8 @@ def cross_validate_predictions(
         Long table, one row per (patient, split in which it was tested): ``row`` (position in
         ``X``), ``index`` (label of ``X`` when a DataFrame), ``split`` (running number),
         ``repeat``, ``fold``, ``test_group`` (the held-out group label when ``groups`` is given or
-        the splitter is :class:`LeaveOneCentreOut`) and ``prediction``.
+        the splitter is :class:`LeaveOneCentreOut`) and ``prediction`` -- or, when ``method``
+        returns a DataFrame, its columns in place of ``prediction``.
     """
     n_repeats = int(getattr(splitter, "n_repeats", 1))
     total = splitter.get_n_splits(X, y, groups)
@@ -277,11 +318,16 @@ def cross_validate_predictions(
         est.fit(_take(X, train), _take(y, train))
         pred, used = _predict(est, _take(X, test), method)
         frame = pd.DataFrame({"row": test, "index": index[test], "split": k,
-                              "repeat": k // per_repeat, "fold": k % per_repeat,
-                              "prediction": pred})
+                              "repeat": k // per_repeat, "fold": k % per_repeat})
         if group_labels is not None:
             frame["test_group"] = np.asarray(group_labels)[test]
+        if isinstance(pred, pd.DataFrame):
+            frame = pd.concat([frame, pred.reset_index(drop=True)], axis=1)
+        else:
+            frame["prediction"] = pred
         frames.append(frame)
+        if on_fold is not None:
+            on_fold(CVFold(k, k // per_repeat, k % per_repeat, train, test, est, pred))
         logger.debug("split %d: trained on %d, tested on %d", k, train.size, test.size)
     out = pd.concat(frames, ignore_index=True)
     out.attrs["method"] = used

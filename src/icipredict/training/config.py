@@ -1,5 +1,8 @@
 """Experiment configs (``experiments/*.yaml``): what to train on, how, and where to track it.
 
+The config is plain data (no MLflow): :func:`icipredict.training.pipeline.fit_experiment` trains
+from it; the ``tracking:`` section is read only by :mod:`icipredict.tracking`.
+
 Example::
 
     name: rf16_reproduction

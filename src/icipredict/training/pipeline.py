@@ -1,0 +1,282 @@
+"""Train an experiment config, without MLflow: :func:`fit_experiment` -> :class:`TrainedExperiment`.
+
+The steps, each in the stage it belongs to:
+
+1. the training frame from the cohort store or the centre files, radiomics included
+   (:func:`icipredict.training.data.load_training_frame`);
+2. the config's validation scheme as a splitter (:func:`splitter_for`) and cross-validation
+   through the package's one CV loop,
+   :func:`icipredict.evaluation.validation.cross_validate_predictions`, with
+   :class:`icipredict.modeling.experiment.ExperimentModels` as the estimator (feature builder,
+   response model with its calibration, survival models, comparators, fitted on each fold's
+   training patients only);
+3. per-fold metrics, pooled held-out metrics with bootstrap CIs, the paired comparison of every
+   comparator with the primary response model, the within-fold C-index and subgroup metrics
+   (:mod:`icipredict.training.assessment`);
+4. the refit of the builder and the primary models on all training patients.
+
+:mod:`icipredict.tracking.runs` logs and registers what it returns; nothing here imports MLflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from icipredict.cohort.schema import CohortError
+from icipredict.evaluation.validation import CVFold
+from icipredict.modeling.experiment import ExperimentModels, response_strata
+from icipredict.training.config import ExperimentConfig, load_experiment
+
+logger = logging.getLogger(__name__)
+
+#: The fold metrics kept in :attr:`TrainedExperiment.fold_table`.
+FOLD_TABLE_METRICS = ("response_auc", "os_harrell_c", "pfs_harrell_c")
+
+#: ``on_step(message, done, total)``: progress of :func:`fit_experiment` (folds, then the refit).
+StepCallback = Callable[[str, int, int], None]
+
+
+@dataclass
+class FoldResult:
+    """One validation fold: its held-out group, sizes and metrics on its held-out patients."""
+
+    number: int
+    name: str
+    n_train: int
+    n_test: int
+    metrics: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+
+    def row(self) -> dict[str, Any]:
+        """The fold's row of :attr:`TrainedExperiment.fold_table`."""
+        return {"fold": self.number, "held_out": self.name, "n_train": self.n_train,
+                "n_test": self.n_test, **{m: self.metrics.get(m) for m in FOLD_TABLE_METRICS}}
+
+
+@dataclass
+class TrainedExperiment:
+    """Everything :func:`fit_experiment` produced: what the tracking layer logs and registers.
+
+    Patient rows (``frame``, ``fit_frame``, ``held``, ``oof``) stay in memory: they feed
+    aggregates (metrics, figures, lineage profile, validity domain) and never an artifact.
+
+    Attributes
+    ----------
+    config, feature_spec
+        The experiment config and its feature spec.
+    model_specs
+        Every model spec of the config, in config order.
+    specs
+        Task (``response``, ``survival``) -> the primary model spec of that task.
+    comparators
+        Further response model specs, validated on the same folds as the primary.
+    frame, source
+        Every patient of the cohort (index ``patient_id``) and its lineage (``uri``, ``name``,
+        ``query``).
+    fit_frame
+        The patients the final models were fitted on (all but a split column's test rows).
+    held, oof
+        The held-out patients (rows of ``frame``) and their pooled out-of-fold predictions
+        (``prob``, ``risk_<end>``, ``prob_<comparator>``, ``_fold``; averaged over repeats for
+        repeated k-fold), in the same order.
+    folds
+        One :class:`FoldResult` per validation split.
+    metrics
+        Pooled held-out metrics (``cv_*``) with CI bounds, comparator comparisons and the
+        within-fold C-index.
+    notes
+        What could not be computed on the pooled held-out predictions, and why.
+    final
+        The builder and primary models refitted on ``fit_frame``
+        (:class:`~icipredict.modeling.experiment.ExperimentModels`).
+    subgroups
+        Held-out metrics per centre and cancer type (None when nothing to compute).
+    seconds
+        Wall-clock duration of the training.
+    """
+
+    config: ExperimentConfig
+    feature_spec: Any
+    model_specs: list[Any]
+    specs: dict[str, Any]
+    comparators: list[Any]
+    frame: pd.DataFrame
+    source: dict[str, Any]
+    fit_frame: pd.DataFrame
+    held: pd.DataFrame
+    oof: pd.DataFrame
+    folds: list[FoldResult]
+    metrics: dict[str, float]
+    notes: list[str]
+    final: ExperimentModels
+    subgroups: pd.DataFrame | None
+    seconds: float = 0.0
+
+    @property
+    def fold_table(self) -> pd.DataFrame:
+        """One row per fold: number, held-out group, sizes and main metrics."""
+        return pd.DataFrame([f.row() for f in self.folds])
+
+    @property
+    def calibration(self) -> dict[str, float]:
+        """Held-out calibration metrics of the response model (slope, intercept, ECE, CIs)."""
+        return {k.removeprefix("cv_response_"): v for k, v in self.metrics.items()
+                if k.startswith("cv_response_calibration") or k.startswith("cv_response_ece")}
+
+    def features(self) -> pd.DataFrame:
+        """The final builder's feature matrix of the training patients."""
+        return self.final.builder_.transform(self.fit_frame)
+
+
+def splitter_for(config: ExperimentConfig, frame: pd.DataFrame):  # noqa: ANN201
+    """The splitter and its group labels for the config's validation scheme."""
+    from icipredict.evaluation import validation as v
+
+    val = config.validation
+    if val.scheme == "leave_one_centre_out":
+        return v.LeaveOneCentreOut(), frame["centre"].astype(str).to_numpy()
+    if val.scheme == "split_column":
+        if val.column not in frame.columns:
+            raise CohortError(f"validation column {val.column!r} is not in the cohort",
+                              file=config.source_path, column="validation.column")
+        labels = np.where(frame[val.column].astype(str) == val.test_value, "test", "train")
+        return v.FixedSplit(train_value="train", test_value="test"), labels
+    if val.scheme == "repeated_kfold":
+        return v.RepeatedStratifiedKFoldCV(n_splits=val.n_splits, n_repeats=val.n_repeats,
+                                           random_state=val.seed), None
+    return v.StratifiedKFoldCV(n_splits=val.n_splits, random_state=val.seed), None
+
+
+def model_specs_of(config: ExperimentConfig) -> tuple[Any, list[Any], dict[str, Any], list[Any]]:
+    """The feature spec, every model spec, the primary spec per task, and the comparators.
+
+    The first spec of a task is its primary model; further response models (when response is
+    a target) are comparators; further survival models are ignored with a warning.
+    """
+    from icipredict.features.spec import read_spec
+    from icipredict.modeling.spec import load_spec
+
+    feature_spec = read_spec(config.feature_spec_path)
+    model_specs = [load_spec(p) for p in config.model_spec_paths]
+    specs: dict[str, Any] = {}
+    comparators: list[Any] = []
+    for s in model_specs:
+        if s.task in specs:
+            if s.task == "response" and "response" in config.targets:
+                comparators.append(s)
+            else:
+                logger.warning("only the first %s model is used; %s ignored", s.task, s.name)
+            continue
+        specs[s.task] = s
+    return feature_spec, model_specs, specs, comparators
+
+
+def fit_experiment(config: str | Path | ExperimentConfig, *,
+                   cache_dir: str | Path | None = None, progress: bool = False,
+                   on_step: StepCallback | None = None) -> TrainedExperiment:
+    """Train an experiment config: validate, assess, refit. Pure: no MLflow, nothing written
+    but the radiomics feature cache.
+
+    Parameters
+    ----------
+    config
+        Path of an ``experiments/*.yaml`` file, or an :class:`ExperimentConfig`.
+    cache_dir
+        Radiomics feature cache (default ``~/.cache/icipredict/radiomics``).
+    progress
+        Show the radiomics extraction's progress bar.
+    on_step
+        Called as ``on_step(message, done, total)`` after each fold and after the refit.
+
+    Returns
+    -------
+    TrainedExperiment
+    """
+    from icipredict.training import assessment
+    from icipredict.training.data import load_training_frame
+
+    start = time.perf_counter()
+    if not isinstance(config, ExperimentConfig):
+        config = load_experiment(config)
+    feature_spec, model_specs, specs, comparators = model_specs_of(config)
+    frame, source = load_training_frame(config, cache_dir=cache_dir, progress=progress)
+    estimator = ExperimentModels(feature_spec, specs.get("response"), specs.get("survival"),
+                                 list(config.targets), comparators)
+    folds, fit_rows, oof = _validate(config, frame, estimator, on_step)
+    held = frame.loc[oof.index]
+    fit_frame = frame.iloc[fit_rows]
+    metrics, notes = assessment.prediction_metrics(held, oof, fit_frame, config, "cv_")
+    if "prob" in oof:
+        metrics.update(assessment.comparator_metrics(held, oof, specs["response"].name,
+                                                     comparators, config))
+    if config.validation.scheme != "repeated_kfold" and len(folds) > 1:
+        metrics.update(assessment.within_fold_c(held, oof, config))
+    final = ExperimentModels(feature_spec, specs.get("response"), specs.get("survival"),
+                             list(config.targets)).fit(fit_frame)
+    if on_step is not None:
+        on_step("refit on all training data", len(folds) + 1, len(folds) + 1)
+    trained = TrainedExperiment(
+        config=config, feature_spec=feature_spec, model_specs=model_specs, specs=specs,
+        comparators=comparators, frame=frame, source=source, fit_frame=fit_frame, held=held,
+        oof=oof, folds=folds, metrics=metrics, notes=notes, final=final,
+        subgroups=assessment.subgroup_table(held, oof, config))
+    trained.seconds = time.perf_counter() - start
+    logger.info("trained %s in %.1f s", config.name, trained.seconds)
+    return trained
+
+
+def _validate(config: ExperimentConfig, frame: pd.DataFrame, estimator: ExperimentModels,
+              on_step: StepCallback | None) -> tuple[list[FoldResult], np.ndarray, pd.DataFrame]:
+    """Cross-validate: fold results, positions of the training patients, pooled predictions."""
+    from icipredict.evaluation.validation import cross_validate_predictions
+    from icipredict.training.assessment import prediction_metrics
+
+    splitter, groups = splitter_for(config, frame)
+    strata = response_strata(frame)
+    total = splitter.get_n_splits(frame, strata, groups) + 1
+    names = (splitter.test_centres(groups=groups) if hasattr(splitter, "test_centres")
+             else [f"fold{k}" for k in range(total - 1)])
+    folds: list[FoldResult] = []
+    fit_rows = np.arange(len(frame))
+
+    def on_fold(fold: CVFold) -> None:
+        nonlocal fit_rows
+        train, test = frame.iloc[fold.train], frame.iloc[fold.test]
+        metrics, notes = prediction_metrics(test, fold.predictions, train, config, "")
+        folds.append(FoldResult(fold.split, names[fold.split], len(fold.train),
+                                len(fold.test), metrics, notes))
+        if config.validation.scheme == "split_column":
+            fit_rows = np.sort(fold.train)
+        if on_step is not None:
+            on_step(f"fold {names[fold.split]}", fold.split + 1, total)
+
+    long = cross_validate_predictions(estimator, frame, strata, splitter, groups=groups,
+                                      method="predict", on_fold=on_fold)
+    return folds, fit_rows, pooled_predictions(long, frame, config.validation.scheme)
+
+
+def pooled_predictions(long: pd.DataFrame, frame: pd.DataFrame, scheme: str) -> pd.DataFrame:
+    """Out-of-fold predictions, one row per held-out patient (index ``patient_id``).
+
+    Rows in fold order (patients of fold 0, then fold 1, ...) with the fold in ``_fold``; for
+    repeated k-fold the mean over repeats, ordered by patient ID.
+    """
+    meta = {"row", "index", "split", "repeat", "fold", "test_group"}
+    columns = [c for c in long.columns if c not in meta]
+    oof = long[columns].set_axis(pd.Index(long["index"].to_numpy(), name=frame.index.name))
+    oof["_fold"] = long["split"].to_numpy()
+    if scheme == "repeated_kfold":
+        oof = oof.groupby(level=0).mean()
+    return oof
+
+
+__all__ = ["FoldResult", "TrainedExperiment", "fit_experiment", "model_specs_of",
+           "pooled_predictions", "splitter_for"]
