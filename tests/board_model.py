@@ -105,7 +105,10 @@ def setup_registry(tmp: Path) -> str:
     from mlflow_helpers import fresh_tracking_uri
 
     tmp.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(fresh_tracking_uri(tmp))
+    uri = fresh_tracking_uri(tmp)
+    # both: a module that trained before (configure_tracking) left its registry URI set
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     clear_model_cache()
     return register_stand_in(tmp)
 
