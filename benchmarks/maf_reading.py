@@ -6,7 +6,7 @@ Usage::
 
 For each size, a MAF (17 standard columns, tab-separated, no gzip) is generated in a temporary
 folder by a subprocess, then each method runs in its own fresh interpreter and reports its own
-seconds and peak memory. Peak memory is the child's ``VmHWM`` (``/proc/self/status``), which an
+seconds (wall and CPU) and peak memory. Peak memory is the child's ``VmHWM`` (``/proc/self/status``), which an
 exec'ed process does not inherit; ``ru_maxrss`` would (Linux carries the parent's high-water mark
 across exec, so it reported the generator's memory). Time and peak are taken right after the
 read; the per-sample nonsynonymous counts of every method are then compared with the first
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -126,12 +127,12 @@ def peak_mb():
     return float("nan")
 
 start_mb = peak_mb()
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 {body}
-seconds = time.perf_counter() - t0
+seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
 peak = peak_mb()
 {count}
-json.dump({{"seconds": seconds, "peak_mb": peak, "start_mb": start_mb,
+json.dump({{"seconds": seconds, "cpu": cpu, "peak_mb": peak, "start_mb": start_mb,
            "counts": {{str(k): int(v) for k, v in counts.items()}}}}, open(sys.argv[2], "w"))
 """
 
@@ -160,9 +161,10 @@ def bench_size(n: int, methods: dict[str, str], tmp: Path, keep: bool) -> list[t
     for name, body in methods.items():
         r = run_method(body, maf, tmp / "out.json")
         reference = r["counts"] if reference is None else reference
-        rows.append((n, name, r["seconds"], r["peak_mb"], r["start_mb"],
+        rows.append((n, name, r["seconds"], r["cpu"], r["peak_mb"], r["start_mb"],
                      "yes" if r["counts"] == reference else "NO"))
-        print(f"  {name}: {r['seconds']:.1f} s, peak {r['peak_mb']:.0f} MB", flush=True)
+        print(f"  {name}: {r['seconds']:.1f} s ({r['cpu']:.1f} s CPU), peak "
+              f"{r['peak_mb']:.0f} MB", flush=True)
     if not keep:
         maf.unlink()
     (tmp / "out.json").unlink(missing_ok=True)
@@ -178,10 +180,13 @@ def main() -> None:
     methods = {**METHODS, **(EXTRA_METHODS if args.all else {})}
     tmp = Path(tempfile.mkdtemp(prefix="maf_bench_"))
     rows = [row for n in args.variants for row in bench_size(n, methods, tmp, args.keep)]
-    print(f"\n{'variants':>11}  {'method':<44} {'seconds':>8} {'peak MB':>8} {'start MB':>9}"
-          "  same counts")
-    for n, name, seconds, peak, start, same in rows:
-        print(f"{n:>11,}  {name:<44} {seconds:>8.1f} {peak:>8.0f} {start:>9.0f}  {same}")
+    print(f"\n{'variants':>11}  {'method':<44} {'seconds':>8} {'CPU s':>6} {'peak MB':>8} "
+          f"{'start MB':>9}  same counts")
+    for n, name, seconds, cpu, peak, start, same in rows:
+        print(f"{n:>11,}  {name:<44} {seconds:>8.1f} {cpu:>6.1f} {peak:>8.0f} {start:>9.0f}  "
+              f"{same}")
+    print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: seconds are wall "
+          "time, CPU s counts every thread of the child)")
     if not args.keep:
         tmp.rmdir()
 
