@@ -290,7 +290,7 @@ def step_features(ctx: DemoContext) -> str:
 def _demo_key(ctx: DemoContext, config_hash: str) -> str:
     """Hash of what the model is trained from: store content per centre and the config."""
     versions = CohortStore(ctx.store_path).versions()
-    latest = versions.sort_values("version").groupby("centre").tail(1)
+    latest = versions[versions["current"].astype(bool)]  # a restored version may be older
     text = json.dumps({"config": config_hash, "data": sorted(
         zip(latest["centre"], latest["content_hash"], strict=True))})
     return hashlib.sha256(text.encode()).hexdigest()[:16]
