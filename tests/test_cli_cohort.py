@@ -34,7 +34,7 @@ def fake_loader(monkeypatch):
     """Replace the loaders module: a folder containing BAD fails, any other gives the cohort."""
     calls = []
 
-    def load_source(path, centre=None):
+    def load_source(path, centre=None, strict=False):
         calls.append((Path(path), centre))
         if (Path(path) / "BAD").exists():
             raise CohortError("outcomes: expected 0 or 1, got 2", file=Path(path) / "o.csv",
@@ -159,6 +159,23 @@ def test_ingest_with_real_loader_column_map(tmp_path: Path) -> None:
     assert dump(db) == before
 
 
+def test_unknown_cancer_type_kept_as_other_unless_strict(tmp_path: Path) -> None:
+    (tmp_path / "clin.csv").write_text(CLINICAL.replace("Bladder", "CNS"))
+    cmap = tmp_path / "map.yaml"
+    cmap.write_text(COLUMN_MAP)
+    db = tmp_path / "s.duckdb"
+    strict = invoke("cohort", "ingest", "-c", "Hosp", str(cmap), "--store", str(db), "--strict")
+    assert strict.exit_code == 2 and "unknown cancer type 'CNS'" in strict.output
+    assert "clin.csv" in strict.output and "Tumour" in strict.output and not db.exists()
+    lenient = invoke("cohort", "ingest", "-c", "Hosp", str(cmap), "--store", str(db))
+    assert lenient.exit_code == 0, lenient.output
+    assert "Tumour value 'CNS' unknown, kept as 'OTHER'" in " ".join(lenient.output.split())
+    from icipredict.cohort.store import CohortStore
+
+    types_ = sorted(CohortStore(db).cohort().patients["cancer_type"])
+    assert types_ == ["MEL", "NSCLC", "OTHER"]
+
+
 # ------------------------------------------------------------------ versions, restore, rekey
 
 @pytest.fixture(scope="module")
@@ -265,7 +282,7 @@ def test_cli_rekey_and_key_errors(tmp_path: Path, fake_loader, monkeypatch) -> N
 
 
 def test_ingest_prints_the_load_report(tmp_path: Path, monkeypatch) -> None:
-    def load_source(path, centre=None):
+    def load_source(path, centre=None, strict=False):
         cohort = make_cohort(centre)
         cohort.load_report = {"data_mutations.txt: Mutation_Status=Germline": 3}
         return cohort

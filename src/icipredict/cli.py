@@ -109,6 +109,9 @@ def cohort_ingest(
     max_drop: Annotated[float | None, typer.Option(
         "--max-drop", min=0.0, max=1.0, envvar="ICIPREDICT_MAX_ROW_DROP",
         help="Largest share of a table's current rows a re-ingest may drop (default 0.2).")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Refuse values outside a vocabulary (cancer type, drug, response, "
+        "panel, ...) instead of keeping them as OTHER/missing with a warning.")] = False,
 ) -> None:
     """Validate, pseudonymise and store one centre's data (all-or-nothing, versioned).
 
@@ -124,7 +127,7 @@ def cohort_ingest(
         content_hash = source_content_hash(source)
         with console.status(f"Loading {source} ..."):
             loaders = importlib.import_module("icipredict.cohort.loaders")
-            cohort = loaders.load_source(source, centre=centre)
+            cohort = loaders.load_source(source, centre=centre, strict=strict)
         with console.status(f"Validating and writing {centre} to {store} ..."):
             result = CohortStore(store).ingest(cohort, centre=centre, content_hash=content_hash,
                                                source=str(Path(source).resolve()),
