@@ -433,7 +433,7 @@ def read_maf(path: str | Path, *, validate: bool = True) -> MafRead:
 def _expected_rows(path: Path, gz: bool) -> int:
     """A guess of the number of data rows (for preallocation; growing corrects it)."""
     size = path.stat().st_size * (4 if gz else 1)
-    return int(size / 100)
+    return min(size // 100, 50_000_000)
 
 
 class _Untyped(Exception):
