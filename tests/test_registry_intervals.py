@@ -13,10 +13,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sksurv.util import Surv
 
+from icipredict.evaluation.uncertainty import bootstrap_refits
 from icipredict.features.builder import FeatureBuilder
 from icipredict.modeling.response import XGBResponse
 from icipredict.modeling.survival import CoxPHSurvival
-from icipredict.tracking import pyfunc
+from icipredict.registry.bundle import write_bundle
+from icipredict.registry.members import DMATRIX_ROWS
+from icipredict.registry.model import ICIPredictModel
+from icipredict.registry.schema import output_columns
 
 SPEC = {"name": "sim", "modalities": ["clinical", "genomic"], "clinical": ["age", "albumin"],
         "genomic": ["tmb"], "cancer_type": "none"}
@@ -38,20 +42,20 @@ def _bundle(tmp_path, n: int, seed: int, response, n_refits: int = 25, survival:
     builder = FeatureBuilder(SPEC).fit(frame)
     X = builder.transform(frame)
     model = response.fit(X, y)
-    refits = pyfunc.bootstrap_refits(response, X, y, n_refits=n_refits, seed=seed, strata=y)
+    refits = bootstrap_refits(response, X, y, n_refits=n_refits, seed=seed, strata=y)
     surv_models, surv_refits = {}, {}
     if survival:
         t = rng.exponential(1.0 / (0.05 * np.exp(lp)))
         c = rng.uniform(6, 60, n)
         ys = Surv.from_arrays(t <= c, np.minimum(t, c))
         surv_models["os"] = CoxPHSurvival(penalizer=0.0).fit(X, ys)
-        surv_refits["os"] = pyfunc.bootstrap_refits(surv_models["os"], X, ys, n_refits=n_refits,
-                                                    seed=seed)
+        surv_refits["os"] = bootstrap_refits(surv_models["os"], X, ys, n_refits=n_refits,
+                                             seed=seed)
     folder = tmp_path / f"bundle_{n}_{seed}"
-    pyfunc.write_bundle(folder, builder=builder, response_model=model,
-                        survival_models=surv_models, training_frame=frame,
-                        response_refits=refits, survival_refits=surv_refits)
-    return pyfunc.ICIPredictModel().load_bundle(folder)
+    write_bundle(folder, builder=builder, response_model=model,
+                 survival_models=surv_models, training_frame=frame,
+                 response_refits=refits, survival_refits=surv_refits)
+    return ICIPredictModel().load_bundle(folder)
 
 
 def _score(model, n: int, seed: int):
@@ -108,7 +112,7 @@ def test_xgboost_refits_are_saved_natively_and_give_intervals(tmp_path):
                     n_refits=8)
     manifest = model.manifest
     assert manifest["refits"]["n"]["response"] == 8
-    assert all(e["kind"] == "xgb" for e in manifest["refits"]["response"])
+    assert all(e["codec"] == "xgboost" for e in manifest["refits"]["response"])
     assert manifest["what_is_pickled"] == []
     out, p, _ = _score(model, 200, 3)
     lo, hi = out["response_ci_low"].to_numpy(float), out["response_ci_high"].to_numpy(float)
@@ -128,33 +132,29 @@ def test_small_batches_score_exactly_as_large_ones(tmp_path):
     """Few rows use one shared DMatrix, many use inplace_predict: the numbers are identical."""
     model = _bundle(tmp_path, 300, 4, XGBResponse(n_estimators=40, max_depth=2, n_jobs=1),
                     n_refits=4)
-    frame, _, _ = _patients(pyfunc.DMATRIX_ROWS + 50, np.random.default_rng(5))
+    frame, _, _ = _patients(DMATRIX_ROWS + 50, np.random.default_rng(5))
     big = model.predict(None, frame, params={"horizons": [12.0]})
     for rows in ([0], [3, 7, 11], list(range(40))):
         small = model.predict(None, frame.iloc[rows], params={"horizons": [12.0]})
         pd.testing.assert_frame_equal(small, big.iloc[rows])
 
 
-@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("intervals", [True, False])
-def test_large_batches_in_blocks_give_the_unblocked_numbers(tmp_path, monkeypatch, threads,
-                                                             intervals):
-    """Blocks of rows (CHUNK_ROWS), scored by one or several threads, fill the same table as
-    one unblocked call, explain and null intervals included."""
+def test_every_row_depends_on_its_own_input_only(tmp_path, intervals):
+    """A batch scored at once gives each row the numbers of that row scored alone or in any
+    other batch, explain and null intervals included."""
     model = _bundle(tmp_path, 300, 6, XGBResponse(n_estimators=30, max_depth=2, n_jobs=1),
                     n_refits=4, survival=True)
     frame, _, _ = _patients(50, np.random.default_rng(7))
     frame.loc[frame.index[::5], "albumin"] = np.nan  # missing values -> nullable columns
     params = {"horizons": [6.0, 12.0], "explain": True, "intervals": intervals}
     whole = model.predict(None, frame, params=params)
-    monkeypatch.setattr(pyfunc, "CHUNK_ROWS", 7)
-    monkeypatch.setattr(pyfunc, "MAX_THREADS", threads)
-    monkeypatch.setattr(pyfunc, "_cores", lambda: 4)
-    blocks = model.predict(None, frame, params=params)
-    pd.testing.assert_frame_equal(blocks, whole, check_exact=False, rtol=1e-12, atol=1e-14)
-    assert blocks["os_survival_12m_ci_low"].notna().all() == intervals
-    assert blocks["median_os_months"].dtype == object
-    assert any(c.startswith("contrib_") for c in blocks.columns)
+    parts = pd.concat([model.predict(None, frame.iloc[k:k + 7], params=params)
+                       for k in range(0, len(frame), 7)])
+    pd.testing.assert_frame_equal(parts, whole, check_exact=False, rtol=1e-12, atol=1e-14)
+    assert whole["os_survival_12m_ci_low"].notna().all() == intervals
+    assert whole["median_os_months"].dtype == object
+    assert any(c.startswith("contrib_") for c in whole.columns)
 
 
 def test_an_empty_batch_gives_an_empty_table(tmp_path):
@@ -163,4 +163,4 @@ def test_an_empty_batch_gives_an_empty_table(tmp_path):
     frame, _, _ = _patients(5, np.random.default_rng(8))
     out = model.predict(None, frame.iloc[:0], params={"horizons": [12.0]})
     assert len(out) == 0
-    assert list(out.columns) == pyfunc.output_columns([12.0])
+    assert list(out.columns) == output_columns([12.0])

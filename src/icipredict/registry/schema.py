@@ -1,0 +1,221 @@
+"""The registry model's documented schema: input columns, params, output columns.
+
+One row per patient in canonical columns and units (the cohort contracts) goes in; the board's
+numbers come out (``docs/registry_model.md``). :func:`input_columns` derives the inputs from the
+fitted feature builder, :func:`output_columns` names the outputs for a set of horizons,
+:func:`check_input` and :func:`read_params` check what a caller sends, and :func:`json_safe`
+keeps missing numbers JSON null (never NaN or Infinity).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from icipredict.cohort.schema import CohortError
+from icipredict.features.builder import FeatureBuilder
+from icipredict.features.clinical import BINARY, NUMERIC
+from icipredict.features.genomic import gene_column
+
+DEFAULT_HORIZONS = (6.0, 12.0, 24.0)
+#: Columns every input must have (the others may be absent or missing).
+ALWAYS_REQUIRED = ("cancer_type",)
+#: String input columns (everything else is numeric in canonical units).
+STRING_COLUMNS = ("cancer_type", "sex", "drug_class", "msi_status")
+MODALITIES = ("clinical", "genomic", "imaging")
+
+
+def input_columns(builder: FeatureBuilder) -> list[dict[str, Any]]:
+    """Canonical input columns the fitted builder reads: name, type, required, modality.
+
+    Parameters
+    ----------
+    builder
+        The fitted feature builder.
+
+    Returns
+    -------
+    list of dict
+        ``{"name", "type" ("string"/"double"), "required", "modality"}`` in a stable order.
+    """
+    spec = builder.spec_
+    cols: list[tuple[str, str]] = [("cancer_type", "clinical")]
+    if "clinical" in spec.modalities:
+        for name in spec.clinical:
+            if name == "nlr":
+                cols += [("nlr", "clinical"), ("neutrophils", "clinical"),
+                         ("lymphocytes", "clinical")]
+            elif name == "drug_combination":  # derived from the drug class, not an input
+                cols.append(("drug_class", "clinical"))
+            elif name in NUMERIC or name in BINARY or name == "drug_class":
+                cols.append((name, "clinical"))
+    if "genomic" in spec.modalities:
+        for name in spec.genomic:
+            cols.append(("msi_status" if name == "msi_high" else name, "genomic"))
+        cols += [(gene_column(g), "genomic") for g in spec.genes]
+    if "imaging" in spec.modalities:
+        cols += [(c, "imaging") for c in builder.imaging_columns_]
+    seen: set[str] = set()
+    out = []
+    for name, modality in cols:
+        if name in seen:
+            continue
+        seen.add(name)
+        out.append({"name": name, "type": "string" if name in STRING_COLUMNS else "double",
+                    "required": name in ALWAYS_REQUIRED, "modality": modality})
+    return out
+
+
+def horizon_label(h: float) -> str:
+    """``12.0 -> "12"``, ``6.5 -> "6.5"`` (used in ``os_survival_<h>m``)."""
+    return f"{float(h):g}"
+
+
+def output_columns(horizons=DEFAULT_HORIZONS) -> list[str]:
+    """The documented output columns for these horizons (without ``contrib_*``)."""
+    hs = [horizon_label(h) for h in horizons]
+    return (["response_probability", "response_ci_low", "response_ci_high", "risk_score"]
+            + [f"os_survival_{h}m" for h in hs] + [f"pfs_survival_{h}m" for h in hs]
+            + ["median_os_months", "median_pfs_months"]
+            + [f"{end}_survival_{h}m_ci_{side}" for end in ("os", "pfs") for h in hs
+               for side in ("low", "high")]
+            + ["missing_modalities"])
+
+
+def mlflow_signature(columns: list[dict[str, Any]], horizons=DEFAULT_HORIZONS):
+    """MLflow signature: required/optional input columns, output columns and params.
+
+    Numeric inputs are declared ``any`` (checked and converted by the model) so integer values
+    such as ``age=61`` are accepted; MLflow refuses int64 for a ``double`` column.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+    from mlflow.types.schema import AnyType
+
+    inputs = Schema([
+        ColSpec("string" if c["type"] == "string" else AnyType(), c["name"],
+                required=c["required"]) for c in columns
+    ])
+    outputs = Schema([ColSpec("double", c) for c in output_columns(horizons)
+                      if c != "missing_modalities"] + [ColSpec("string", "missing_modalities")])
+    params = ParamSchema([
+        ParamSpec("horizons", "double", [float(h) for h in horizons], shape=(-1,)),
+        ParamSpec("explain", "boolean", False),
+        ParamSpec("intervals", "boolean", True),
+    ])
+    return ModelSignature(inputs=inputs, outputs=outputs, params=params)
+
+
+def read_params(params: dict[str, Any] | None) -> tuple[list[float], bool, bool]:
+    """``(horizons, intervals, explain)`` from the predict params, with their defaults.
+
+    Raises
+    ------
+    CohortError
+        A horizon that is not a positive number of months.
+    """
+    params = params or {}
+    horizons = params.get("horizons")
+    horizons = list(DEFAULT_HORIZONS) if horizons is None else \
+        [float(h) for h in np.atleast_1d(horizons)]
+    if any(not np.isfinite(h) or h <= 0 for h in horizons):
+        raise CohortError(f"horizons must be positive months, got {horizons}")
+    return horizons, bool(params.get("intervals", True)), bool(params.get("explain"))
+
+
+def check_input(model_input: Any, columns: list[dict[str, Any]]) -> pd.DataFrame:
+    """The caller's rows as the builder reads them: required columns present, numbers numeric.
+
+    Parameters
+    ----------
+    model_input
+        DataFrame (one row per patient) or one patient as a dict.
+    columns
+        :func:`input_columns` of the model.
+
+    Returns
+    -------
+    DataFrame
+        A shallow copy: converted columns are replaced, never written into the caller's frame.
+
+    Raises
+    ------
+    CohortError
+        Not a table, a required column missing, or a value that is not a number (naming the
+        row and column).
+    """
+    if isinstance(model_input, dict):
+        model_input = pd.DataFrame([model_input])
+    if not isinstance(model_input, pd.DataFrame):
+        raise CohortError("the registry model takes a DataFrame with one row per patient "
+                          f"(canonical columns), got {type(model_input).__name__}")
+    required = [c["name"] for c in columns if c["required"]]
+    missing = [c for c in required if c not in model_input.columns]
+    if missing:
+        raise CohortError(f"required input column(s) missing: {missing} (see "
+                          "docs/registry_model.md for the input schema)", column=missing[0])
+    frame = model_input.copy(deep=False)
+    if "patient_id" in frame.columns:
+        frame = frame.drop(columns=["patient_id"])
+    for c in columns:
+        name = c["name"]
+        if name not in frame.columns:
+            continue
+        if c["type"] == "double":
+            if frame[name].dtype == np.float64:
+                continue  # already numbers (the common, large-batch case)
+            values = pd.to_numeric(frame[name], errors="coerce")
+            bad = values.isna() & frame[name].notna()
+            if bad.any():
+                first = int(np.flatnonzero(bad.to_numpy())[0])
+                raise CohortError(f"expected a number in {name}, got "
+                                  f"{frame[name].iloc[first]!r}", row=first + 1, column=name)
+            frame[name] = values.astype(float)
+        elif frame[name].dtype != object:
+            # pandas string/categorical columns: plain objects for the builder. Object
+            # columns pass as they are (the builder's factorize treats None/NaN/NA alike).
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    return frame
+
+
+def missing_modalities(frame: pd.DataFrame, columns: list[dict[str, Any]]) -> np.ndarray:
+    """Per row: comma-joined modalities with no input value at all (``""`` when complete)."""
+    n = len(frame)
+    code = np.zeros(n, dtype=np.intp)  # bit k set: modality k has no value
+    for k, modality in enumerate(MODALITIES):
+        names = [c["name"] for c in columns
+                 if c["modality"] == modality and c["name"] != "cancer_type"]
+        if not names:
+            continue
+        absent = np.ones(n, dtype=bool)
+        for name in names:
+            if name not in frame.columns:
+                continue
+            col = frame[name]
+            absent &= (np.isnan(col.to_numpy()) if col.dtype == np.float64
+                       else col.isna().to_numpy())
+            if not absent.any():
+                break
+        code |= absent.astype(np.intp) << k
+    labels = np.array([",".join(m for k, m in enumerate(MODALITIES) if bits >> k & 1)
+                       for bits in range(2 ** len(MODALITIES))], dtype=object)
+    return labels[code]
+
+
+def json_safe(values: np.ndarray, *, always: bool = False) -> np.ndarray:
+    """Floats, or objects with None for missing (JSON null, never NaN) when any is missing.
+
+    ``always``: objects in any case (the medians, so their type does not depend on the batch).
+    Infinite values count as missing (a median that is never reached).
+    """
+    values = np.asarray(values, dtype=float)
+    missing = ~np.isfinite(values)
+    if not missing.any() and not always:
+        return values
+    if missing.all():
+        return np.full(len(values), None, dtype=object)
+    out = values.astype(object)
+    out[missing] = None
+    return out

@@ -1,0 +1,96 @@
+"""The bundle: written through codecs, read through its manifest (never by file names)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sksurv.util import Surv
+
+from icipredict.features.builder import FeatureBuilder
+from icipredict.modeling.survival import CoxPHSurvival
+from icipredict.registry.bundle import FILES, Bundle, radiomics_record, write_bundle
+from icipredict.registry.codecs import RegistryError
+from icipredict.registry.model import ICIPredictModel
+
+
+def _frame(n: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"age": rng.normal(60, 10, n), "cancer_type": "NSCLC",
+                         "albumin": rng.normal(3.8, 0.4, n),
+                         "radiomics_original_firstorder_Mean": rng.normal(0, 1, n)})
+
+
+def _cox_bundle(folder, frame):
+    builder = FeatureBuilder({"name": "s", "modalities": ["clinical"],
+                              "clinical": ["age", "albumin"], "cancer_type": "none"}).fit(frame)
+    X = builder.transform(frame)
+    rng = np.random.default_rng(1)
+    ys = Surv.from_arrays(rng.random(len(frame)) < 0.7, rng.uniform(1, 40, len(frame)))
+    cox = CoxPHSurvival(penalizer=0.1).fit(X, ys)
+    return write_bundle(folder, builder=builder, response_model=None,
+                        survival_models={"os": cox}, training_frame=frame)
+
+
+def test_radiomics_json_only_when_the_spec_reads_imaging(tmp_path):
+    frame = _frame(40)
+    record = radiomics_record()
+    for modalities, expected in ((["clinical"], False), (["clinical", "imaging"], True)):
+        spec = {"name": "s", "modalities": modalities, "clinical": ["age"],
+                "cancer_type": "none"}
+        if "imaging" in modalities:
+            spec["imaging"] = ["radiomics_original_firstorder_Mean"]
+        builder = FeatureBuilder(spec).fit(frame)
+        folder = tmp_path / "_".join(modalities)
+        manifest = write_bundle(folder, builder=builder, response_model=None,
+                                survival_models={}, training_frame=frame, radiomics=record)
+        assert (folder / FILES["radiomics"]).exists() is expected
+        assert ("radiomics" in manifest["files"]) is expected
+        assert (Bundle(folder).radiomics == record) is expected
+        ICIPredictModel().load_bundle(folder)  # loads either way
+
+
+def test_the_reader_follows_the_manifest(tmp_path):
+    """Files are found through ``manifest.json`` (renamed files still read), models load from
+    their entries, and the training aggregates are rows-free."""
+    frame = _frame()
+    _cox_bundle(tmp_path / "b", frame)
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["format"] == 2 and manifest["what_is_pickled"] == []
+    assert manifest["os"] == {"path": "os", "codec": "coxph", "file": "coxph.json",
+                              "class": "icipredict.modeling.survival.CoxPHSurvival"}
+    (tmp_path / "b" / "domain.json").rename(tmp_path / "b" / "training_domain.json")
+    manifest["files"]["domain"] = "training_domain.json"
+    (tmp_path / "b" / "manifest.json").write_text(json.dumps(manifest))
+    bundle = Bundle(tmp_path / "b")
+    assert bundle.domain["n_patients"] == len(frame)
+    assert len(bundle.risk_groups["cut_points"]) == 2
+    assert bundle.radiomics == {} and bundle.has_models
+    assert [c["name"] for c in bundle.input_columns] == ["cancer_type", "age", "albumin"]
+    model = ICIPredictModel().load_bundle(bundle)
+    out = model.predict(None, frame.head(3), params={"horizons": [12.0]})
+    assert out["response_probability"].isna().all() and out["os_survival_12m"].notna().all()
+
+
+def test_other_layouts_are_refused_naming_the_folder(tmp_path):
+    with pytest.raises(RegistryError, match="not a registry bundle"):
+        Bundle(tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": 1}))
+    with pytest.raises(RegistryError, match="format 1.*retrain"):
+        Bundle(tmp_path)
+
+
+def test_a_model_without_codec_stops_the_writer_before_any_file(tmp_path):
+    frame = _frame()
+    builder = FeatureBuilder({"name": "s", "modalities": ["clinical"], "clinical": ["age"],
+                              "cancer_type": "none"}).fit(frame)
+    X = builder.transform(frame)
+    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(
+        X, np.arange(len(X)) % 2)
+    with pytest.raises(RegistryError, match="RandomForestClassifier has no registry codec"):
+        write_bundle(tmp_path / "b", builder=builder, response_model=forest,
+                     survival_models={}, training_frame=frame)
+    assert not (tmp_path / "b").exists()
