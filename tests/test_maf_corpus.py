@@ -312,6 +312,18 @@ def test_crlf_line_ends(tmp_path: Path) -> None:
         0.25, 0.25]
 
 
+def test_header_names_are_trimmed(tmp_path: Path) -> None:
+    header = [f" {c} " if c in ("Hugo_Symbol", "t_alt_count") else c for c in HEADER]
+    muts = load_maf(write(tmp_path / "x.maf", [row()], header))
+    assert muts["hugo_symbol"].tolist() == ["TP53"] and muts["vaf"].tolist() == [0.25]
+
+
+def test_repeated_column_header_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "x.maf", [row() + ["X"]], [*HEADER, "Hugo_Symbol"])
+    (err,) = refusal(path)
+    assert (err.row, err.column) == (2, "Hugo_Symbol") and "repeated" in err.message
+
+
 def test_ragged_row_is_located(tmp_path: Path) -> None:
     path = write(tmp_path / "x.maf", [row(), row(), row()[:5]])
     (err,) = refusal(path)

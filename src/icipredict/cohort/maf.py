@@ -45,7 +45,8 @@ line and the MAF column, and the file is refused (checked on every data row, as 
 does). Several rules broken in one block are raised together (:class:`CohortErrors`).
 
 - **Invalid UTF-8** anywhere in the file (cBioPortal: error "File contains invalid UTF-8 bytes").
-- **Ragged row**: a line with another number of tab-separated fields than the header.
+- **Ragged row**: a line with another number of tab-separated fields than the header;
+  a **repeated column header** (cBioPortal: error).
 - ``Tumor_Sample_Barcode``, ``Hugo_Symbol`` empty (cBioPortal: ``checkNotBlank``, error).
 - **Sample IDs** with whitespace or any of ``, ; * :`` (cBioPortal's IDs may only hold letters,
   digits, points, underscores and hyphens; the sample would never match the clinical file).
@@ -230,6 +231,10 @@ def _layout(path: Path, gz: bool) -> _Layout:
             f"{' ...' if len(header) > 12 else ''}",
             file=path, row=n_comment + 1, column=missing[0],
         )
+    repeated = sorted({c for c in header if c and header.count(c) > 1})
+    if repeated:  # cBioPortal: "Repeated column header"
+        raise CohortError(f"repeated column header(s) {repeated}: which one holds the data?",
+                          file=path, row=n_comment + 1, column=repeated[0])
     hgvsp = next((c for c in ("HGVSp_Short", *HGVSP_FALLBACKS) if c in header), None)
     vaf = next((c for c in VAF_COLUMNS if c in header), None)
     return _Layout(header=header, n_comment=n_comment, hgvsp=hgvsp, vaf=vaf)
@@ -332,7 +337,8 @@ def _open_reader(path: Path, gz: bool, layout: _Layout,
     raw = pa.input_stream(str(path), compression="gzip" if gz else None)
     return pacsv.open_csv(
         _Utf8Checked(raw, path, layout.header),
-        read_options=pacsv.ReadOptions(skip_rows=layout.n_comment, block_size=BLOCK_SIZE,
+        read_options=pacsv.ReadOptions(skip_rows=layout.n_comment + 1,  # our trimmed header
+                                       column_names=layout.header, block_size=BLOCK_SIZE,
                                        use_threads=USE_THREADS),
         parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False,
                                          ignore_empty_lines=False),
