@@ -122,3 +122,35 @@ def test_out_of_fold_predictions_with_repeats_and_centres(cohort):
     model = LogisticRegression().fit(X[~test], y[~test])
     got = loco[loco["test_group"] == "Lyon"].sort_values("row")["prediction"]
     np.testing.assert_allclose(got, model.predict_proba(X[test])[:, 1])
+
+
+class _TwoScores:
+    """An estimator whose ``predict`` gives several named predictions (as ExperimentModels)."""
+
+    def fit(self, X, y):  # noqa: ANN001, ANN201
+        self.model_ = LogisticRegression().fit(X, y)
+        return self
+
+    def predict(self, X):  # noqa: ANN001, ANN201
+        p = self.model_.predict_proba(X)[:, 1]
+        return pd.DataFrame({"prob": p, "logit": np.log(p / (1 - p))}, index=X.index)
+
+
+def test_named_predictions_and_the_fold_hook(cohort):
+    """A DataFrame from ``method`` gives one column per prediction; ``on_fold`` sees every
+    split with its fitted estimator, its rows and its predictions."""
+    X, y, centre = cohort
+    seen = []
+    oof = cross_validate_predictions(_TwoScores, X, y, LeaveOneCentreOut(), groups=centre,
+                                     method="predict", on_fold=seen.append)
+    assert "prediction" not in oof and {"prob", "logit"} <= set(oof.columns)
+    assert [f.split for f in seen] == [0, 1, 2, 3]
+    for fold in seen:
+        assert np.intersect1d(fold.train, fold.test).size == 0
+        assert len(fold.train) + len(fold.test) == len(y)
+        assert list(fold.predictions.index) == list(X.index[fold.test])
+        rows = oof[oof["split"] == fold.split]
+        np.testing.assert_array_equal(rows["row"], fold.test)
+        np.testing.assert_allclose(rows["prob"], fold.estimator.model_.predict_proba(
+            X.iloc[fold.test])[:, 1])
+    np.testing.assert_allclose(oof["logit"], np.log(oof["prob"] / (1 - oof["prob"])))
