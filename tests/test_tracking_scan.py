@@ -141,3 +141,66 @@ def test_run_on_the_real_cohort_stores_no_sample_id(tmp_path, chowell_dir):
         mlflow.log_table(frame.head(10), "eval/rows.json")
     with pytest.raises(ArtifactLeakError):
         assert_run_clean(leaky.info.run_id, ids)
+
+
+# -- registration scans every run -------------------------------------------------------------
+
+def _store(tmp_path):
+    from cohort_factory import make_cohort
+    from icipredict.cohort.store import CohortStore
+
+    store = CohortStore(tmp_path / "cohort.duckdb")
+    store.ingest(make_cohort(), centre="Alpha", content_hash="alpha-1", source="test")
+    return store
+
+
+def _trained_run(store_path, note: str) -> str:
+    """A run as training logs it: store lineage, a model, and a text artifact (``note``)."""
+    from icipredict.tracking.lineage import log_cohort_lineage
+
+    frame = pd.DataFrame({"centre": ["Alpha"] * 3, "responder": [1, 0, 1]})
+    with mlflow.start_run() as run:
+        log_cohort_lineage(frame, source=store_path, name="cohort-store",
+                           query={"centres": "all"})
+        mlflow.sklearn.log_model(LogisticRegression().fit([[0.0], [1.0]], [0, 1]),
+                                 name="model", pip_requirements=["scikit-learn"])
+        mlflow.log_text(note, "notes/summary.txt")
+    return run.info.run_id
+
+
+def test_register_scans_the_run_for_its_cohorts_ids_and_a_hit_blocks_it(tmp_path):
+    from icipredict.tracking.registry import register
+    from icipredict.tracking.scan import cohort_ids
+
+    store = _store(tmp_path)
+    pseudonym = store.table("patients")["patient_id"].iloc[2]
+    sample = store.table("samples")["sample_id"].iloc[0]
+    leaky = _trained_run(store.path, f"best responder: {pseudonym}\n")
+    assert {pseudonym, sample} <= cohort_ids(leaky)
+    assert len(cohort_ids(leaky)) == 5 + 4  # every patient and sample of the store
+
+    with pytest.raises(ArtifactLeakError, match=pseudonym):
+        register(leaky, "scanned")
+    assert mlflow.MlflowClient().search_model_versions("name = 'scanned'") == []
+
+    # further IDs (e.g. raw source IDs) are scanned for too
+    raw = _trained_run(store.path, "from source record MRN-ALPHA-003\n")
+    with pytest.raises(ArtifactLeakError, match="MRN-ALPHA-003"):
+        register(raw, "scanned", forbidden_ids=["MRN-ALPHA-003"])
+
+    clean = _trained_run(store.path, "aggregates only: 5 patients, AUC 0.7\n")
+    assert register(clean, "scanned") == "1"
+    assert [v.run_id for v in mlflow.MlflowClient().search_model_versions(
+        "name = 'scanned'")] == [clean]
+
+
+def test_a_run_whose_cohort_cannot_be_read_is_not_registered(tmp_path):
+    from icipredict.tracking.registry import register
+
+    store = _store(tmp_path)
+    run_id = _trained_run(store.path, "aggregates only\n")
+    store.path.rename(tmp_path / "moved.duckdb")
+    with pytest.raises(ValueError, match="cannot be scanned") as info:
+        register(run_id, "unscanned")
+    assert "cohort.duckdb" in str(info.value)
+    assert mlflow.MlflowClient().search_model_versions("name = 'unscanned'") == []

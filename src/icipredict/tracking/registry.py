@@ -2,7 +2,9 @@
 
 Registry stages are deprecated in MLflow, so only **aliases** and **tags** are used:
 
-- :func:`register` creates a version from a run's model and points alias ``challenger`` at it.
+- :func:`register` scans the run for its training cohort's patient and sample IDs (a hit blocks
+  it: :mod:`icipredict.tracking.scan`), then creates a version from the run's model and points
+  alias ``challenger`` at it.
 - :func:`promote` moves alias ``champion`` to a version only when the gate passes on the same
   held-out evaluation data for both models: the challenger's AUC and C-index are not worse than
   the champion's beyond ``margin`` (the 2.5% bound of the paired-bootstrap difference must be above
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,8 +229,14 @@ def _model_uri_of_run(run_id: str, artifact_path: str | None) -> str:
     return models[0].model_uri
 
 
-def register(run_id: str, name: str, *, artifact_path: str | None = None) -> str:
+def register(run_id: str, name: str, *, artifact_path: str | None = None,
+             forbidden_ids: Iterable[str] = ()) -> str:
     """Register the model logged in ``run_id`` as a new version of ``name``, alias ``challenger``.
+
+    First the run is scanned (:func:`icipredict.tracking.scan.scan_run`: every artifact, logged
+    model, param, tag and dataset record) for the patient and sample IDs of the cohort it was
+    trained on (:func:`icipredict.tracking.scan.cohort_ids`) and for ``forbidden_ids``; a hit
+    raises and nothing is registered.
 
     Parameters
     ----------
@@ -237,15 +246,31 @@ def register(run_id: str, name: str, *, artifact_path: str | None = None) -> str
         Registered model name.
     artifact_path
         Name of the logged model within the run; needed only when the run logged several.
+    forbidden_ids
+        Further IDs the run may not hold (e.g. a source file's raw IDs).
 
     Returns
     -------
     str
         The new version number.
+
+    Raises
+    ------
+    icipredict.tracking.scan.ArtifactLeakError
+        The run stored a forbidden ID (listed with where it was found).
+    ValueError
+        The run's training cohort cannot be read, so the run cannot be scanned.
     """
     import mlflow
 
+    from icipredict.tracking.scan import assert_run_clean, cohort_ids
+
     uri = _model_uri_of_run(run_id, artifact_path)
+    ids = cohort_ids(run_id) | {str(i) for i in forbidden_ids}
+    if not ids:
+        logger.warning("run %s has no training lineage and no forbidden IDs were given: "
+                       "nothing to scan its artifacts for", run_id)
+    assert_run_clean(run_id, ids)
     mv = mlflow.register_model(uri, name, tags={"source_run_id": run_id})
     client = _client()
     client.set_registered_model_alias(name, CHALLENGER, mv.version)

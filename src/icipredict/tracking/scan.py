@@ -10,6 +10,10 @@ of a decimal number (``0.8384`` is not sample ``8384``). Short numeric IDs (real
 4-digit sample numbers) also occur by chance in any file with numbers, so such *weak* IDs count as
 a leak only when one file holds at least ``weak_min_distinct`` different ones, which is what a
 leaked patient table looks like; every other (strong) ID fails on a single hit.
+
+Registration (:func:`icipredict.tracking.registry.register`) scans every run before it registers
+its model, for the IDs of the cohort the run was trained on (:func:`cohort_ids`, read from the
+run's training lineage); a hit blocks it.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 logger = logging.getLogger(__name__)
 
 
-class ArtifactLeakError(AssertionError):
-    """A run stored one or more forbidden IDs."""
+class ArtifactLeakError(ValueError):
+    """A run stored one or more forbidden IDs (registration refuses it)."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,64 @@ def scan_run(run_id: str, ids: Iterable[str], *, dst: str | Path | None = None,
     hits = _significant(hits, weak_min_distinct)
     logger.info("scanned run %s for %d IDs: %d hit(s)", run_id, len(set(ids)), len(hits))
     return hits
+
+
+def _training_sources(run_id: str) -> list[tuple[str, Path]]:
+    """``(kind, path)`` of every cohort source in the run's training lineage: ``store`` (the
+    DuckDB file) or ``files`` (a column map)."""
+    from icipredict.tracking.lineage import lineage_of_run
+
+    out: list[tuple[str, Path]] = []
+    for dataset in lineage_of_run(run_id):
+        if dataset["context"] != "training":
+            continue
+        query = dataset["profile"].get("query") or {}
+        if query.get("column_map_paths"):
+            out += [("files", Path(p)) for p in query["column_map_paths"]]
+            continue
+        uri = str(dataset["source"])
+        path = Path(unquote(urlparse(uri).path)) if uri.startswith("file:") else Path(uri)
+        if "centres" in query or path.suffix == ".duckdb":
+            out.append(("store", path))
+        else:
+            logger.warning("run %s: training source %s is neither a store nor column maps; "
+                           "its IDs are not scanned for", run_id, path.name)
+    return out
+
+
+def cohort_ids(run_id: str) -> set[str]:
+    """Patient and sample IDs of the cohort a run was trained on: what its artifacts may not hold.
+
+    Read from the run's training lineage (:mod:`icipredict.tracking.lineage`): for a store, every
+    pseudonymous patient and sample ID it holds (all versions, all centres); for column maps,
+    the source files' own IDs. Empty for a run without training lineage.
+
+    Raises
+    ------
+    ValueError
+        When a recorded source cannot be read (moved, deleted, locked): the run cannot be
+        checked, so it must not be registered.
+    """
+    from icipredict.cohort.loaders import load_source
+    from icipredict.cohort.schema import CohortError
+    from icipredict.cohort.store import CohortStore
+
+    ids: set[str] = set()
+    for kind, path in _training_sources(run_id):
+        try:
+            if kind == "store":
+                store = CohortStore(path)
+                tables = [store.table("patients", all_versions=True)["patient_id"],
+                          store.table("samples", all_versions=True)["sample_id"]]
+            else:
+                cohort = load_source(path)
+                tables = [cohort.patients["patient_id"], cohort.samples["sample_id"]]
+        except (CohortError, OSError) as exc:
+            raise ValueError(f"run {run_id} cannot be scanned for patient IDs: its training "
+                             f"cohort {path} cannot be read ({exc})") from exc
+        for column in tables:
+            ids.update(str(v) for v in column.dropna())
+    return ids
 
 
 def assert_run_clean(run_id: str, ids: Iterable[str], *, max_shown: int = 20,

@@ -37,7 +37,8 @@ def load_training_frame(config: ExperimentConfig, *, cache_dir: str | Path | Non
     -------
     (frame, source)
         The frame (index ``patient_id``) and a lineage description (``uri``, ``name``,
-        ``query``).
+        ``query``: the store's centres, or the column maps' names and absolute paths, from which
+        registration reads the IDs its artifact scan looks for).
     """
     from icipredict.cohort.loaders import load_source
     from icipredict.cohort.store import CohortStore
@@ -67,7 +68,8 @@ def load_training_frame(config: ExperimentConfig, *, cache_dir: str | Path | Non
             frames.append(part)
         frame = pd.concat(frames)
         source = {"uri": str(config.column_map_paths[0]), "name": f"{config.name}-files",
-                  "query": {"column_maps": [p.name for p in config.column_map_paths]}}
+                  "query": {"column_maps": [p.name for p in config.column_map_paths],
+                            "column_map_paths": [str(p) for p in config.column_map_paths]}}
     if frame.index.duplicated().any():
         raise CohortError(f"{int(frame.index.duplicated().sum())} patient(s) appear twice in "
                           "the cohort sources", file=config.source_path)
