@@ -294,7 +294,7 @@ class _Utf8Checked:
             block.cast(pa.large_string())
         except pa.ArrowInvalid:
             self._locate(segment.to_pybytes())
-        self._lines += pc.count_substring(block, "\n")[0].as_py()
+        self._lines += int(np.count_nonzero(np.frombuffer(segment, dtype=np.uint8) == 10))
 
     def _locate(self, whole: bytes) -> None:
         """Raise the error for the first invalid byte of ``whole`` (which starts a line)."""
