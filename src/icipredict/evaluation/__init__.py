@@ -6,7 +6,8 @@
 - :mod:`.compare` — paired bootstrap comparison of two models, DeLong's test
 - :mod:`.subgroups` — metrics per cancer type / centre / sex / drug class
 - :mod:`.decision` — decision curves (net benefit)
-- :mod:`.validation` — CV splitters (incl. leave-one-centre-out), out-of-fold predictions
+- :mod:`.validation` — CV splitters (incl. leave-one-centre-out) and the package's one
+  cross-validation loop (out-of-fold predictions; the training pipeline runs through it)
 - :mod:`.plots` — figures (imported on demand: it loads matplotlib)
 """
 
