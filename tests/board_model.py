@@ -3,8 +3,9 @@
 It follows ``docs/registry_model.md``: ``predict(df, params={"horizons": [...], "explain": bool})``
 returns response_probability (+ 95% CI), risk_score, os/pfs_survival_<h>m, median_os/pfs_months
 (None when not reached), missing_modalities and, with ``explain``, ``contrib_<feature>``; the
-model carries ``domain.json`` and ``risk_groups.json``. A logistic response model on four
-features and an exponential survival model make every number checkable by hand.
+model carries a metadata-only registry bundle (``manifest.json`` naming ``domain.json`` and
+``risk_groups.json``). A logistic response model on four features and an exponential survival
+model make every number checkable by hand.
 """
 
 from __future__ import annotations
@@ -84,16 +85,24 @@ def register_stand_in(tmp: Path, name: str = "icipredict") -> str:
 
     Returns the ``models:/NAME@champion`` URI.
     """
-    art = tmp / "artifacts"
-    art.mkdir(parents=True, exist_ok=True)
-    (art / "domain.json").write_text(json.dumps(DOMAIN))
-    (art / "risk_groups.json").write_text(json.dumps({"cut_points": RISK_CUTS, "labels": ["low", "intermediate", "high"]}))
+    from icipredict.registry.bundle import FILES, MANIFEST, MODEL_FORMAT
+
+    bundle = tmp / "artifacts" / "bundle"
+    bundle.mkdir(parents=True, exist_ok=True)
+    (bundle / FILES["domain"]).write_text(json.dumps(DOMAIN))
+    (bundle / FILES["risk_groups"]).write_text(json.dumps(
+        {"cut_points": RISK_CUTS, "labels": ["low", "intermediate", "high"]}))
+    columns = [{"name": "cancer_type", "type": "string", "required": False,
+                "modality": "clinical"}] + [
+        {"name": f, "type": "double", "required": False, "modality": "clinical"} for f in COEF]
+    (bundle / MANIFEST).write_text(json.dumps({
+        "format": MODEL_FORMAT, "input_columns": columns,
+        "files": {k: FILES[k] for k in ("domain", "risk_groups")}}))
     mlflow.set_experiment("board-stand-in")  # never the experiment a previous test left active
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(
             name="model", python_model=StandInModel(), signature=signature(),
-            artifacts={"domain": str(art / "domain.json"),
-                       "risk_groups": str(art / "risk_groups.json")})
+            artifacts={"bundle": str(bundle)})
     mv = mlflow.register_model(info.model_uri, name)
     mlflow.MlflowClient().set_registered_model_alias(name, "champion", mv.version)
     return f"models:/{name}@champion"

@@ -112,7 +112,7 @@ def test_score_complete_patient_from_the_champion(champion, records):
         assert surv[0] == 1.0 and np.all(np.diff(surv) <= 1e-12)
         assert 0 < surv[-1] < 1
     # reasons are the model's own contributions, phrased with the patient's values
-    names = set(champion["board"].pyfunc.unwrap_python_model().builder.feature_names_out_)
+    names = set(champion["board"].model.builder.feature_names_out_)
     assert s.reasons and {x.feature for x in s.reasons} <= names
     assert all("(missing)" not in x.text for x in s.reasons)
     json.loads(s.to_json())  # JSON-safe

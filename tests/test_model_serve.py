@@ -83,7 +83,7 @@ def server(tmp_path_factory):
 
 
 def test_invocations_returns_the_documented_columns(server):
-    from icipredict.tracking.pyfunc import output_columns
+    from icipredict.registry.schema import output_columns
 
     payload = {"dataframe_split": {
         "columns": ["cancer_type", "age", "sex", "ecog", "nlr", "albumin", "tmb", "msi_status",

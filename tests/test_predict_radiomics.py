@@ -139,7 +139,7 @@ def test_score_warns_when_the_model_recorded_other_radiomics(lesions, tmp_path, 
     """A model whose radiomics.json names another engine version is scored with a board
     warning (not silently); a record without images gets no such warning."""
     from icipredict.predict import scorer
-    from icipredict.tracking.pyfunc import radiomics_record
+    from icipredict.registry.bundle import radiomics_record
 
     class Model:
         domain, risk_groups = {}, {}
@@ -180,7 +180,7 @@ def test_model_radiomics_rebuilds_the_recorded_engine(tmp_path):
     gone) give the engine training used: same settings hash, rule kept, nothing to warn."""
     from icipredict.features.radiomics_engine import PyRadiomicsEngine
     from icipredict.predict.radiomics import model_radiomics
-    from icipredict.tracking.pyfunc import radiomics_record
+    from icipredict.registry.bundle import radiomics_record
 
     record = radiomics_record("default", "largest")
     assert record["settings_source"] == "default"
@@ -199,7 +199,7 @@ def test_model_radiomics_rebuilds_the_recorded_engine(tmp_path):
 
 def test_model_radiomics_warns_on_another_version_or_hash():
     from icipredict.predict.radiomics import TRAINING_RULE, model_radiomics
-    from icipredict.tracking.pyfunc import radiomics_record
+    from icipredict.registry.bundle import radiomics_record
 
     for old in (None, {}):  # models before radiomics.json: the training defaults, silently
         engine, rule, problems = model_radiomics(old)
@@ -221,7 +221,7 @@ def test_model_radiomics_warns_on_another_version_or_hash():
 def test_recorded_settings_change_the_features(lesions, tmp_path):
     """Features follow the recorded settings: a coarser bin width gives other GLCM values."""
     from icipredict.predict.radiomics import model_radiomics
-    from icipredict.tracking.pyfunc import radiomics_record
+    from icipredict.registry.bundle import radiomics_record
 
     path = tmp_path / "coarse.yaml"
     path.write_text(COARSE)
@@ -241,7 +241,7 @@ def test_recorded_settings_change_the_features(lesions, tmp_path):
 @pytest.mark.slow
 def test_stored_patient_uses_the_models_record_and_old_models_still_score(tmp_path_factory):
     """The trained model scored from a local copy: as logged (no warning), without
-    radiomics.json (an older model: the defaults, same numbers) and with another recorded engine
+    radiomics recorded (as a spec without imaging: the defaults, same numbers) and with another recorded engine
     version (same numbers, plus the board warning)."""
     import json
     import shutil
@@ -249,6 +249,7 @@ def test_stored_patient_uses_the_models_record_and_old_models_still_score(tmp_pa
     import mlflow
 
     from icipredict.predict.scorer import score_stored
+    from icipredict.registry.bundle import MANIFEST, Bundle
     from test_runs import trained
 
     demo = trained(tmp_path_factory)
@@ -260,8 +261,12 @@ def test_stored_patient_uses_the_models_record_and_old_models_still_score(tmp_pa
     for kind in ("logged", "old", "other_version"):
         folder = tmp_path_factory.mktemp(kind) / "model"
         shutil.copytree(local, folder)
-        [rj] = list(folder.rglob("radiomics.json"))
-        if kind == "old":
+        bundle = Bundle.of_model(folder)
+        rj = bundle.folder / bundle.manifest["files"]["radiomics"]
+        if kind == "old":  # a bundle of a spec without imaging records no radiomics
+            manifest = {**bundle.manifest, "files": {
+                k: v for k, v in bundle.manifest["files"].items() if k != "radiomics"}}
+            (bundle.folder / MANIFEST).write_text(json.dumps(manifest))
             rj.unlink()
         elif kind == "other_version":
             rj.write_text(json.dumps({**json.loads(rj.read_text()), "engine_version": "0.0.1"}))

@@ -2,7 +2,7 @@
 
 One module-scoped training run (synthetic 300-patient network ingested into a temp store, a
 temp SQLite tracking store, small model specs without hyperparameter search) is shared by the
-tests here and in ``test_pyfunc.py`` (through :func:`trained`).
+tests here and in ``test_registry_model.py`` (through :func:`trained`).
 """
 
 from __future__ import annotations
@@ -223,11 +223,10 @@ def test_further_response_models_are_compared_on_the_same_held_out_patients(demo
 def _model_radiomics_json(model_uri: str) -> Path:
     import mlflow
 
-    from icipredict.tracking import pyfunc
+    from icipredict.registry.bundle import Bundle
 
-    local = Path(mlflow.artifacts.download_artifacts(model_uri))
-    [path] = list(local.rglob(pyfunc.RADIOMICS_FILE))
-    return path
+    bundle = Bundle.of_model(mlflow.artifacts.download_artifacts(model_uri))
+    return bundle.folder / bundle.manifest["files"]["radiomics"]
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,7 @@ def model_radiomics(record: dict[str, Any] | None) -> tuple[Any, str, list[str]]
     Parameters
     ----------
     record
-        The model's ``radiomics.json`` (see ``tracking.pyfunc.radiomics_record``); None or
+        The model's ``radiomics.json`` (see ``registry.bundle.radiomics_record``); None or
         empty for models that predate it (the training defaults are used, without warning).
 
     Returns

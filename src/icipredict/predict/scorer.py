@@ -1,14 +1,15 @@
 """Score patients for the tumour board through the registry model.
 
-The model is read only through the registry/pyfunc contract: ``mlflow.pyfunc.load_model`` of a
-``models:/NAME@ALIAS`` (or ``models:/NAME/VERSION``, or a local model folder) plus the model's own
-artifacts ``domain.json`` (cancer types, drug classes and per-feature ranges seen in training) and
-``risk_groups.json`` (training risk tertile cut-points), and ``radiomics.json`` when present
-(the radiomics settings and lesion rule of training: a record's images and stored patients are
-computed with them, and a different engine version or settings hash becomes the board warning
-``radiomics_settings_mismatch``). No training code is imported.
+The model is read only through the registry: the bundle of a ``models:/NAME@ALIAS`` (or
+``models:/NAME/VERSION``, or a local model folder), read by
+:class:`~icipredict.registry.bundle.Bundle` through its manifest: the models, the training
+domain (cancer types, drug classes and per-feature ranges seen in training), the risk tertile
+cut-points and, for models with imaging, how training computed radiomics (a record's images and
+stored patients are computed with the same settings and lesion rule; a different engine version
+or settings hash becomes the board warning ``radiomics_settings_mismatch``). No training code is
+imported.
 
-:func:`score` turns one record into a :class:`BoardScore`: the pyfunc output plus its meaning
+:func:`score` turns one record into a :class:`BoardScore`: the model output plus its meaning
 ("of 100 such patients, about N respond"), survival curves, the risk group, the top reasons and
 warnings. Loaded models are cached per URI, so a warm score costs one small ``predict`` call.
 """
@@ -22,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,9 @@ from icipredict.predict.record import (
     read_record_list,
     record_frame,
 )
+
+if TYPE_CHECKING:
+    from icipredict.registry.bundle import Bundle
 
 logger = logging.getLogger(__name__)
 
@@ -157,10 +161,15 @@ def finite(obj: Any) -> Any:
 
 @dataclass
 class BoardModel:
-    """A loaded registry model with its artifacts and registry coordinates."""
+    """A loaded registry model: its bundle (read through the registry), the model that scores
+    and its registry coordinates."""
 
     uri: str
-    pyfunc: Any
+    bundle: Bundle
+    #: The icipredict registry model read from the bundle (None: another pyfunc with the
+    #: board's contract and a metadata-only bundle, scored through MLflow).
+    model: Any = None
+    pyfunc: Any = None
     name: str | None = None
     version: str | None = None
     alias: str | None = None
@@ -168,8 +177,8 @@ class BoardModel:
     domain: dict[str, Any] = field(default_factory=dict)
     risk_groups: dict[str, Any] = field(default_factory=dict)
     input_columns: list[str] | None = None
-    #: The model's ``radiomics.json`` (how training computed radiomics); empty for old models
-    #: and models without imaging (the training defaults apply).
+    #: The model's ``radiomics.json`` (how training computed radiomics); empty for models
+    #: without imaging (the training defaults apply).
     radiomics: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -182,35 +191,23 @@ class BoardModel:
                 explain: bool = False, intervals: bool = True) -> pd.DataFrame:
         """The registry model's ``predict`` with the documented params.
 
-        The frame is cut to the model's declared input columns (absent ones as missing) so the
-        pyfunc's schema check neither warns about nor logs the extra columns.
-        ``intervals=False`` skips the bootstrap refits (null CI columns): the bulk path for
-        point estimates, several times faster on large batches.
+        The registry model checks its own input (required columns, numbers with the row and
+        column of a bad value) and reads only its own columns, so a frame that has them all goes
+        in without a copy (MLflow's generic enforcement of the ``any``-typed numeric columns is
+        a Python loop over every value). ``intervals=False`` skips the bootstrap refits (null CI
+        columns): the bulk path for point estimates.
         """
         params = {"horizons": list(horizons), "explain": bool(explain)}
         if not intervals:
             params["intervals"] = False
-        python_model = self._python_model()
         columns = self.input_columns
-        if python_model is not None:
-            # The icipredict registry model checks its own input (required columns, numbers
-            # with the row and column of a bad value) and reads only its own columns, so a
-            # frame that has them all goes in without a copy; MLflow's generic enforcement of
-            # the ``any``-typed numeric columns is a Python loop over every value (~40k rows/s).
+        if self.model is not None:
             if columns is not None and not set(columns).issubset(frame.columns):
                 frame = frame.reindex(columns=columns)
-            return python_model.predict(None, frame, params=params)
+            return self.model.predict(None, frame, params=params)
         if columns is not None:
             frame = frame.reindex(columns=columns)
         return self.pyfunc.predict(frame, params=params)
-
-    def _python_model(self) -> Any:
-        """The unwrapped icipredict registry model, or None for any other pyfunc."""
-        try:
-            model = self.pyfunc.unwrap_python_model()
-        except Exception:  # noqa: BLE001 - not a PythonModel flavour
-            return None
-        return model if hasattr(model, "load_bundle") and hasattr(model, "builder") else None
 
 
 _CACHE: dict[str, BoardModel] = {}
@@ -235,15 +232,6 @@ def _parse_models_uri(uri: str) -> tuple[str | None, str | None, str | None]:
     return name, None, version or None
 
 
-def _find_json(root: Path, name: str, *, optional: bool = False) -> dict[str, Any]:
-    hits = sorted(root.rglob(name), key=lambda p: len(p.parts))
-    if not hits:
-        if not optional:
-            logger.warning("model has no %s artifact", name)
-        return {}
-    return json.loads(hits[0].read_text())
-
-
 def load_board_model(uri: str = DEFAULT_MODEL) -> BoardModel:
     """Load (once per process) the registry model at ``uri`` with its artifacts.
 
@@ -262,6 +250,9 @@ def load_board_model(uri: str = DEFAULT_MODEL) -> BoardModel:
         return cached
     import mlflow
 
+    from icipredict.registry.bundle import Bundle
+    from icipredict.registry.model import ICIPredictModel
+
     name, alias, version = _parse_models_uri(uri)
     card_link = None
     if name is not None:
@@ -278,13 +269,15 @@ def load_board_model(uri: str = DEFAULT_MODEL) -> BoardModel:
         local = Path(uri)
         if not local.exists():
             local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
-    pyfunc = mlflow.pyfunc.load_model(str(local))
-    schema = pyfunc.metadata.get_input_schema()
-    columns = schema.input_names() if schema is not None and schema.has_input_names() else None
-    model = BoardModel(uri=uri, pyfunc=pyfunc, name=name, version=version, alias=alias,
-                       card_link=card_link, input_columns=columns, domain=_find_json(local, "domain.json"),
-                       risk_groups=_find_json(local, "risk_groups.json"),
-                       radiomics=_find_json(local, "radiomics.json", optional=True))
+    bundle = Bundle.of_model(local)
+    names = [c["name"] for c in bundle.input_columns] or None
+    model = BoardModel(uri=uri, bundle=bundle, name=name, version=version, alias=alias,
+                       card_link=card_link, input_columns=names, domain=bundle.domain,
+                       risk_groups=bundle.risk_groups, radiomics=bundle.radiomics)
+    if bundle.has_models:
+        model.model = ICIPredictModel().load_bundle(bundle)
+    else:
+        model.pyfunc = mlflow.pyfunc.load_model(str(local))
     with _LOCK:
         _CACHE[uri] = model
     logger.info("loaded model %s (version %s)", uri, version)

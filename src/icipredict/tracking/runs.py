@@ -4,7 +4,7 @@
 :func:`icipredict.training.pipeline.fit_experiment` (MLflow-free: data, CV, metrics, refit) and
 logs the result: one parent run with the config, tags and pooled held-out ``cv_*`` metrics, one
 nested run per validation fold, the figures, the fitted feature spec, dataset lineage, model-card
-inputs, and the pyfunc registry model (:mod:`icipredict.tracking.pyfunc`).
+inputs, and the pyfunc registry model (:mod:`icipredict.registry`).
 
 Only aggregates and models leave the cohort: no artifact holds a patient row or ID.
 """
@@ -89,7 +89,7 @@ INTERVAL_NOTE = (
 def _interval_refits(fitted: _Fitted, frame: pd.DataFrame, targets: list[str], n_refits: int,
                      seed: int) -> dict[str, list[Any]]:
     """Bootstrap refits of the final models (pyfunc per-patient intervals)."""
-    from icipredict.tracking.pyfunc import bootstrap_refits
+    from icipredict.evaluation.uncertainty import bootstrap_refits
 
     out: dict[str, list[Any]] = {}
     if n_refits <= 0:
@@ -223,7 +223,9 @@ def _log_model(trained: TrainedExperiment, rad_record: dict[str, Any] | None
     """Figures, the fitted feature spec and the pyfunc registry model; (model info, manifest)."""
     import mlflow
 
-    from icipredict.tracking import pyfunc
+    from icipredict.evaluation.uncertainty import calibration_uncertainty
+    from icipredict.registry.bundle import write_bundle
+    from icipredict.registry.model import log_registry_model
     from icipredict.training.figures import write_figures
 
     config, specs = trained.config, trained.specs
@@ -238,11 +240,11 @@ def _log_model(trained: TrainedExperiment, rad_record: dict[str, Any] | None
         unc = None
         if "prob" in oof:
             ok, y = _responder(held)
-            unc = pyfunc.calibration_uncertainty(y, oof["prob"].to_numpy()[ok],
-                                                 n_boot=200, seed=config.seed)
+            unc = calibration_uncertainty(y, oof["prob"].to_numpy()[ok], n_boot=200,
+                                          seed=config.seed)
         refits = _interval_refits(final, fit_frame, config.targets,
                                   config.interval_refits, config.seed)
-        manifest = pyfunc.write_bundle(
+        manifest = write_bundle(
             tmp / "bundle", builder=final.builder, response_model=final.response,
             survival_models=final.survival, training_frame=fit_frame,
             response_uncertainty=unc, response_refits=refits.pop("response", None),
@@ -251,7 +253,7 @@ def _log_model(trained: TrainedExperiment, rad_record: dict[str, Any] | None
                   "models": {t: s.name for t, s in specs.items()}},
             radiomics=(rad_record if "imaging" in final.builder.spec_.modalities
                        else None))
-        info = pyfunc.log_registry_model(tmp / "bundle")
+        info = log_registry_model(tmp / "bundle")
     return info, manifest
 
 
@@ -284,7 +286,7 @@ def train_experiment(
     import mlflow
 
     from icipredict.features.spec import read_spec
-    from icipredict.tracking import pyfunc
+    from icipredict.registry.bundle import radiomics_record
 
     start = time.perf_counter()
     if not isinstance(config, ExperimentConfig):
@@ -296,8 +298,8 @@ def train_experiment(
                                        config.tracking.experiment,
                                        artifact_location=config.tracking.artifact_location)
     imaging = "imaging" in read_spec(config.feature_spec_path).modalities
-    rad_record = (pyfunc.radiomics_record(config.radiomics_settings,
-                                          config.radiomics.lesion_rule) if imaging else None)
+    rad_record = (radiomics_record(config.radiomics_settings, config.radiomics.lesion_rule)
+                  if imaging else None)
     with _progress(progress, config.name) as step:
         trained = fit_experiment(config, cache_dir=cache_dir, progress=progress, on_step=step)
         n = len(trained.folds) + 2

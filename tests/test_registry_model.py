@@ -1,4 +1,4 @@
-"""The registry model: documented columns, JSON-safe output, native formats equal the estimators."""
+"""The registry model of a trained run: documented columns, JSON-safe output, the bundle."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from icipredict.cohort.schema import CohortError
-from icipredict.tracking import pyfunc
+from icipredict.registry.bundle import FILES, Bundle
+from icipredict.registry.schema import output_columns
 from test_runs import trained
 
 pytestmark = pytest.mark.slow
@@ -41,7 +42,7 @@ def patients(demo):
 def test_documented_columns_and_ranges(model, patients):
     df, _ = patients
     out = model.predict(df.head(40), params={"horizons": [12]})
-    assert list(out.columns) == pyfunc.output_columns([12])
+    assert list(out.columns) == output_columns([12])
     assert len(out) == 40
     p, lo, hi = (out[c].to_numpy(float) for c in
                  ("response_probability", "response_ci_low", "response_ci_high"))
@@ -122,58 +123,26 @@ def test_explain_adds_contributions(model, patients):
     assert np.isfinite(out[contrib].to_numpy(float)).all()
 
 
-def test_native_formats_reproduce_the_estimators(tmp_path, patients, demo):
-    """The JSON-saved XGBoost+calibration and Cox models predict what the estimators predict."""
-    from sksurv.util import Surv
-
-    from icipredict.features.builder import FeatureBuilder
-    from icipredict.modeling.response import CalibratedResponse, XGBResponse
-    from icipredict.modeling.survival import CoxPHSurvival
-
-    df, _ = patients
-    cohort = demo["store"].cohort()
-    outcomes = cohort.outcomes.set_index("patient_id")
-    frame = df.assign(patient_id=cohort.patients["patient_id"].to_numpy()).set_index(
-        "patient_id").join(outcomes, how="inner")
-    frame = frame[frame["responder"].notna() & frame["os_months"].notna()].head(200)
-    builder = FeatureBuilder({"name": "t", "modalities": ["clinical", "genomic"],
-                              "clinical": ["age", "albumin", "nlr", "sex"],
-                              "genomic": ["tmb"], "imputation": "median"}).fit(frame)
-    X = builder.transform(frame)
-    y = frame["responder"].astype(int).to_numpy()
-    clf = CalibratedResponse(XGBResponse(n_estimators=20, max_depth=2), cv=3).fit(X, y)
-    scorer = pyfunc.ResponseScorer(tmp_path / "r", pyfunc.export_response(clf, tmp_path / "r"))
-    np.testing.assert_allclose(scorer.proba(X), clf.predict_proba(X)[:, 1], atol=1e-6)
-    ys = Surv.from_arrays(frame["os_event"].astype(bool), frame["os_months"].astype(float))
-    cox = CoxPHSurvival(penalizer=0.1).fit(X, ys)
-    surv = pyfunc.SurvivalScorer(tmp_path / "s", pyfunc.export_survival(cox, tmp_path / "s"))
-    Xn = X.copy()
-    Xn.iloc[:5, 0] = np.nan  # imputation path
-    np.testing.assert_allclose(surv.risk(Xn), cox.predict(Xn), atol=1e-8)
-    times = np.array([3.0, 12.0, 30.0])
-    np.testing.assert_allclose(surv.survival(Xn, times), cox.predict_survival(Xn, times),
-                               atol=1e-8)
-    np.testing.assert_array_equal(np.isnan(surv.median(Xn)), np.isnan(cox.predict_median(Xn)))
-    np.testing.assert_allclose(surv.median(Xn), cox.predict_median(Xn), equal_nan=True)
-
-
 def test_bundle_holds_domain_and_risk_groups_without_rows(model, demo):
-    raw = model.unwrap_python_model()
-    assert raw.manifest["what_is_pickled"] == []
-    import mlflow
-
-    local = mlflow.artifacts.download_artifacts(demo["result"].model_uri)
     from pathlib import Path
 
-    bundle = next(Path(local).rglob("domain.json")).parent
-    domain = json.loads((bundle / "domain.json").read_text())
+    import mlflow
+
+    raw = model.unwrap_python_model()
+    assert raw.manifest["what_is_pickled"] == []
+    local = mlflow.artifacts.download_artifacts(demo["result"].model_uri)
+    bundle = Bundle.of_model(local)
+    assert bundle.manifest == raw.manifest
+    assert {bundle.manifest[p]["codec"] for p in ("response", "os", "pfs")} == {
+        "calibrated", "coxph"}
+    domain = bundle.domain
     assert sum(domain["patients_per_centre"].values()) == 300
     assert set(domain["categories"]["drug_class"]) <= {"PD-1/PD-L1", "CTLA-4", "combination"}
     age = domain["numeric"]["age"]
     assert age["min"] <= age["q01"] <= age["q50"] <= age["q99"] <= age["max"]
-    groups = json.loads((bundle / "risk_groups.json").read_text())
+    groups = bundle.risk_groups
     assert len(groups["cut_points"]) == 2 and groups["cut_points"][0] < groups["cut_points"][1]
-    assert not list(Path(local).rglob("*.pkl"))
+    assert not list(Path(local).rglob("*.pkl")) and not list(Path(local).rglob("*.skops"))
     mlmodel = (Path(local) / "MLmodel").read_text()
     assert "python_model.pkl" not in mlmodel
 
@@ -205,40 +174,16 @@ def test_batch_scoring_is_vectorised(model, patients):
 def test_bundle_records_how_radiomics_were_computed(demo):
     """The trained model (imaging in its spec) carries radiomics.json: the engine, its version,
     the settings hash training used (the builtin default) and the lesion rule."""
-    from pathlib import Path
 
     import mlflow
 
     from icipredict.features.radiomics_engine import PyRadiomicsEngine
 
-    local = Path(mlflow.artifacts.download_artifacts(demo["result"].model_uri))
-    [path] = list(local.rglob(pyfunc.RADIOMICS_FILE))
-    record = json.loads(path.read_text())
+    bundle = Bundle.of_model(mlflow.artifacts.download_artifacts(demo["result"].model_uri))
+    record = bundle.radiomics
     engine = PyRadiomicsEngine("default")
     assert record == {"engine": "pyradiomics", "engine_version": engine.version,
                       "settings_hash": engine.settings_hash, "settings_source": "default",
                       "rule": "largest"}
-    manifest = json.loads(path.with_name("manifest.json").read_text())
-    assert manifest["radiomics"] == {"file": pyfunc.RADIOMICS_FILE, **record}
-
-
-def test_radiomics_json_only_when_the_spec_reads_imaging(tmp_path):
-    from icipredict.features.builder import FeatureBuilder
-
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"age": rng.normal(60, 10, 40), "cancer_type": "NSCLC",
-                          "radiomics_original_firstorder_Mean": rng.normal(0, 1, 40)})
-    record = pyfunc.radiomics_record()
-    for modalities, expected in ((["clinical"], False), (["clinical", "imaging"], True)):
-        spec = {"name": "s", "modalities": modalities, "clinical": ["age"],
-                "cancer_type": "none"}
-        if "imaging" in modalities:
-            spec["imaging"] = ["radiomics_original_firstorder_Mean"]
-        builder = FeatureBuilder(spec).fit(frame)
-        folder = tmp_path / "_".join(modalities)
-        manifest = pyfunc.write_bundle(folder, builder=builder, response_model=None,
-                                       survival_models={}, training_frame=frame,
-                                       radiomics=record)
-        assert (folder / pyfunc.RADIOMICS_FILE).exists() is expected
-        assert ("radiomics" in manifest) is expected
-        pyfunc.ICIPredictModel().load_bundle(folder)  # loads either way
+    assert bundle.manifest["files"]["radiomics"] == FILES["radiomics"]
+    assert bundle.manifest["radiomics"] == {"file": FILES["radiomics"], **record}

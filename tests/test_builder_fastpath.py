@@ -105,16 +105,3 @@ def test_cached_encodings_repeat_exactly_and_follow_a_refit():
     again = builder.transform_array(one)
     assert again.shape[1] != first.shape[1]
     np.testing.assert_array_equal(again, builder.transform(one).to_numpy())
-
-
-def test_derived_features_are_not_declared_as_inputs():
-    """drug_combination is computed from drug_class: the input schema must not offer it."""
-    from icipredict.tracking.pyfunc import input_columns
-
-    frame = pd.DataFrame({"cancer_type": ["NSCLC", "MEL"], "age": [60.0, 70.0],
-                          "drug_class": ["combination", "PD-1/PD-L1"]})
-    builder = FeatureBuilder({"name": "t", "modalities": ["clinical"],
-                              "clinical": ["age", "drug_combination", "drug_class"]}).fit(frame)
-    names = [c["name"] for c in input_columns(builder)]
-    assert "drug_combination" not in names and names.count("drug_class") == 1
-    assert builder.transform(frame)["drug_combination"].tolist() == [1.0, 0.0]
