@@ -131,6 +131,19 @@ def _export_part(folder: Path, path: str, model: Any) -> dict[str, Any]:
     return {"path": path, **codecs.export_model(model, folder / path)}
 
 
+def _export_models(folder: Path, models: dict[str, Any], refits: dict[str, list[Any]]
+                   ) -> dict[str, Any]:
+    """Manifest entries of the models (``response``, ``os``, ``pfs``) and their refits."""
+    out: dict[str, Any] = {part: _export_part(folder, part, model) if model is not None else None
+                           for part, model in models.items()}
+    out["refits"] = {
+        "method": REFITS_METHOD,
+        **{part: [_export_part(folder, f"{part}/{REFIT_FOLDER}/refit_{r}", m)
+                  for r, m in enumerate(ms)] for part, ms in refits.items()},
+        "n": {part: len(ms) for part, ms in refits.items()}}
+    return out
+
+
 def write_bundle(
     folder: str | Path,
     *,
@@ -193,13 +206,7 @@ def write_bundle(
     manifest: dict[str, Any] = {"format": MODEL_FORMAT, "files": files,
                                 "input_columns": columns, "output_columns": output_columns(),
                                 "response_uncertainty": response_uncertainty}
-    for part, model in models.items():
-        manifest[part] = _export_part(folder, part, model) if model is not None else None
-    manifest["refits"] = {
-        "method": REFITS_METHOD,
-        **{part: [_export_part(folder, f"{part}/{REFIT_FOLDER}/refit_{r}", m)
-                  for r, m in enumerate(ms)] for part, ms in refits.items()},
-        "n": {part: len(ms) for part, ms in refits.items()}}
+    manifest.update(_export_models(folder, models, refits))
     X = builder.transform(training_frame)
     manifest["feature_ranges"] = feature_ranges(X)
     manifest["what_is_pickled"] = []  # never anything: a model without a codec is refused
