@@ -17,6 +17,7 @@ from conftest import TEST_PSEUDONYM_KEY
 from icipredict.cohort import pseudonym as ps
 from icipredict.cohort.schema import CONTRACTS, CohortError
 from icipredict.cohort.store import CohortStore, reverse_km_median, source_content_hash
+from icipredict.cohort.store import versions as store_versions
 
 KEY = TEST_PSEUDONYM_KEY.encode()  # the suite's key (conftest sets it in the environment)
 
@@ -150,7 +151,7 @@ def test_failed_write_leaves_store_unchanged(store: CohortStore, monkeypatch) ->
     store.ingest(make_cohort(), centre="Alpha", content_hash="h1")
     store.ingest(make_cohort("Beta"), centre="Beta", content_hash="hb")
     before = dump(store)
-    original = CohortStore._insert
+    original = store_versions.insert
     seen = []
 
     def failing_insert(con, name, df):
@@ -159,12 +160,12 @@ def test_failed_write_leaves_store_unchanged(store: CohortStore, monkeypatch) ->
             raise RuntimeError("disk full (simulated)")
         original(con, name, df)
 
-    monkeypatch.setattr(CohortStore, "_insert", staticmethod(failing_insert))
+    monkeypatch.setattr(store_versions, "insert", failing_insert)
     with pytest.raises(RuntimeError, match="simulated"):
         store.ingest(make_cohort(albumin_shift=1.0), centre="Alpha", content_hash="h2")
     assert "patients" in seen and "labs" in seen  # the failure really was mid-write
     assert dump(store) == before
-    monkeypatch.setattr(CohortStore, "_insert", staticmethod(original))
+    monkeypatch.setattr(store_versions, "insert", original)
     assert store.ingest(make_cohort(albumin_shift=1.0), centre="Alpha",
                         content_hash="h2").version == 2
 
