@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import icipredict.cohort.maf as maf_module
+import icipredict.cohort.maf.stream as maf_stream
+import icipredict.cohort.maf.tables as maf_tables
 from cohort_factory import make_cohort, sample_ids
 from icipredict.cohort.loaders import load_source
 from icipredict.cohort.maf import VARIANT_CLASSIFICATIONS, MafRead, load_maf, read_maf
@@ -243,7 +244,7 @@ def many_rows(n: int) -> list[list[str]]:
 
 
 def test_many_blocks_give_one_table_with_exact_lines(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(maf_module, "BLOCK_SIZE", 4096)
+    monkeypatch.setattr(maf_stream, "BLOCK_SIZE", 4096)
     rows = many_rows(3000)
     path = write(tmp_path / "big.maf.gz", rows)
     read = read_maf(path)
@@ -261,7 +262,7 @@ def test_many_blocks_give_one_table_with_exact_lines(tmp_path: Path, monkeypatch
 
 
 def test_an_error_in_a_late_block_names_its_line(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(maf_module, "BLOCK_SIZE", 4096)
+    monkeypatch.setattr(maf_stream, "BLOCK_SIZE", 4096)
     rows = many_rows(2000)
     rows[1500][HEADER.index("t_ref_count")] = "3O"  # letter O: the typed read fails
     path = write(tmp_path / "x.maf", rows)
@@ -272,7 +273,7 @@ def test_an_error_in_a_late_block_names_its_line(tmp_path: Path, monkeypatch) ->
 
 
 def test_many_distinct_values_become_arrow_text(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(maf_module, "MAX_CATEGORIES", 10)
+    monkeypatch.setattr(maf_tables, "MAX_CATEGORIES", 10)
     muts = load_maf(write(tmp_path / "x.maf", many_rows(50)))
     assert muts["hgvsp_short"].dtype == "string"
     assert muts["hgvsp_short"].tolist()[:3] == ["p.X0", "p.X1", "p.X2"]
