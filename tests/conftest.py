@@ -31,6 +31,9 @@ for _var in ("ICIPREDICT_PSEUDONYM_KEY_FILE", "ICIPREDICT_STORE", "ICIPREDICT_RA
     os.environ.pop(_var, None)
 os.environ["ICIPREDICT_PSEUDONYM_KEY"] = TEST_PSEUDONYM_KEY
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+# rich reads the width once, when the CLI's consoles are made: the same wide tables whatever the
+# terminal (or none, in CI) the tests run in
+os.environ["COLUMNS"] = "200"
 
 from icipredict.config import SHARED_DATA  # noqa: E402  (after the environment is set)
 

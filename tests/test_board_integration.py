@@ -254,6 +254,10 @@ def stored(champion) -> dict:
     rad = _radiomics(cohort, spec, root / "cache", False)
     im = cohort.imaging
     files = im.dropna(subset=["image_uri"])
+    # a patient with image files and mutation data, whatever the store's (pseudonym) order
+    sequenced = set(cohort.samples.loc[cohort.samples["sample_id"].isin(
+        cohort.mutations["sample_id"]), "patient_id"])
+    files = files[files["patient_id"].isin(sequenced)]
     ids = {"images": str(files["patient_id"].iloc[0]),
            "table": str(im.dropna(subset=["radiomics_uri"])["patient_id"].iloc[0]),
            "none": str(next(p for p in cohort.patients["patient_id"]

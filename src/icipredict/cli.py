@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from icipredict.cohort.schema import CohortError
 
@@ -44,7 +45,9 @@ StoreOption = typer.Option(
 
 def fail(exc: Exception) -> None:
     """Print a user-facing error and exit with status 2."""
-    err_console.print(f"[bold red]error:[/] {exc}")
+    # soft_wrap: a long path must not be broken by a hard line break; escape: messages quote
+    # source values such as "[Not Available]" that rich would read as markup
+    err_console.print("[bold red]error:[/]", escape(str(exc)), soft_wrap=True)
     raise typer.Exit(code=2)
 
 
