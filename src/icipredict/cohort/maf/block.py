@@ -45,7 +45,7 @@ class Block:
 
 
 def reduce_block(batch: pa.RecordBatch, first_line: int, layout: Layout, path: Path,
-           validate: bool) -> Block:
+                 validate: bool) -> Block:
     """Check, classify and reduce one block of rows starting at file line ``first_line``."""
     text = {name: Text.of(batch.column(name)) for name in batch.schema.names
             if name not in NUMERIC_COLUMNS}
@@ -59,7 +59,7 @@ def reduce_block(batch: pa.RecordBatch, first_line: int, layout: Layout, path: P
     errors = strict_errors(text, lines, path) if validate else []
     kind, dropped = _classify(text, len(lines))
     start, start_missing = start_positions(raw.get("Start_Position"), lines, path, validate,
-                                            errors)
+                                           errors)
     vaf = vaf_values(raw, layout, lines, path, errors)
     if errors:
         errors.sort(key=lambda e: e.row or 0)

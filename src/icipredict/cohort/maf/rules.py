@@ -103,7 +103,7 @@ def _numbers(values: pa.Array, lines: np.ndarray, path: Path, column: str,
 
 
 def start_positions(raw: pa.Array | None, lines: np.ndarray, path: Path, validate: bool,
-                     errors: list[CohortError]) -> tuple[np.ndarray, np.ndarray]:
+                    errors: list[CohortError]) -> tuple[np.ndarray, np.ndarray]:
     """Start positions (int64) and their missing mask; whole numbers only when validating."""
     n = len(lines)
     if raw is None:
@@ -148,7 +148,7 @@ def _whole_numbers(raw: pa.Array, lines: np.ndarray, path: Path,
 
 
 def vaf_values(raw: dict[str, pa.Array], layout: Layout, lines: np.ndarray, path: Path,
-         errors: list[CohortError]) -> np.ndarray:
+               errors: list[CohortError]) -> np.ndarray:
     """VAF as read (percent scaling is decided on the whole file), or from the read counts."""
     if layout.vaf is not None:
         return _numbers(raw[layout.vaf], lines, path, layout.vaf, errors)

@@ -56,7 +56,7 @@ class Text:
     def take(self, mask: np.ndarray) -> Text:
         """The rows where ``mask`` holds, codes in the smallest integer type."""
         return Text(codes=self.codes[mask].astype(code_type(len(self.values))),
-                     values=self.values)
+                    values=self.values)
 
 
 def code_type(n_values: int) -> type:

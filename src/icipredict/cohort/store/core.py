@@ -342,7 +342,7 @@ class CohortStore:
                 raise CohortError(f"centre(s) {unknown} not in the store")
         with self._connect(read_only=True) as con:
             tables = {name: as_contract(con.execute(*cohort_query(name, centres, patient_ids))
-                                         .df(), name) for name in CONTRACTS}
+                                        .df(), name) for name in CONTRACTS}
         return Cohort(**tables)
 
     def summary(self) -> pd.DataFrame:

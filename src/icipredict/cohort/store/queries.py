@@ -54,7 +54,7 @@ ORDER BY v.centre
 
 
 def cohort_query(name: str, centres: list[str] | None,
-                  patient_ids: Sequence[str] | None) -> tuple[str, list]:
+                 patient_ids: Sequence[str] | None) -> tuple[str, list]:
     """SQL and parameters reading one contract table's current rows for :meth:`cohort`."""
     cols = ", ".join(CONTRACTS[name].column_names)
     params: list = []

@@ -72,7 +72,7 @@ INGESTS_DDL = (
 # CONTRACTS later gets its column in an existing store (NULL for older versions).
 
 CURRENT_DDL = ("CREATE TABLE IF NOT EXISTS current_versions "
-                "(centre VARCHAR PRIMARY KEY, version INTEGER NOT NULL)")
+               "(centre VARCHAR PRIMARY KEY, version INTEGER NOT NULL)")
 
 HISTORY_DDL = (
     "CREATE TABLE IF NOT EXISTS history (\n"
