@@ -24,7 +24,6 @@ from typing import Any
 
 import pandas as pd
 
-from icipredict.modeling.experiment import responder_target, survival_target
 from icipredict.tracking.mlflow_setup import configure_tracking
 from icipredict.training.config import ExperimentConfig, load_experiment
 from icipredict.training.data import (  # noqa: F401  (re-exported: the old import paths)
@@ -37,9 +36,6 @@ from icipredict.training.data import cohort_radiomics as _radiomics  # noqa: F40
 from icipredict.training.pipeline import TrainedExperiment, fit_experiment, splitter_for
 
 logger = logging.getLogger(__name__)
-
-_responder = responder_target
-_survival_y = survival_target
 
 
 @dataclass
@@ -84,26 +80,6 @@ INTERVAL_NOTE = (
     "resamples of the training patients (logit / complementary log-log scale), the response "
     "one widened by the held-out recalibration spread; they reflect sampling uncertainty of "
     "a model this size, not shifts between centres.")
-
-
-def _interval_refits(fitted: _Fitted, frame: pd.DataFrame, targets: list[str], n_refits: int,
-                     seed: int) -> dict[str, list[Any]]:
-    """Bootstrap refits of the final models (pyfunc per-patient intervals)."""
-    from icipredict.evaluation.uncertainty import bootstrap_refits
-
-    out: dict[str, list[Any]] = {}
-    if n_refits <= 0:
-        return out
-    X = fitted.builder.transform(frame)
-    if fitted.response is not None:
-        ok, y = _responder(frame)
-        out["response"] = bootstrap_refits(fitted.response, X[ok], y, n_refits=n_refits,
-                                           seed=seed, strata=y.astype(int))
-    for end, model in fitted.survival.items():
-        ok, y = _survival_y(frame, end)
-        out[end] = bootstrap_refits(model, X[ok], y, n_refits=n_refits, seed=seed + 1,
-                                    strata=y[y.dtype.names[0]].astype(int))
-    return out
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -223,13 +199,12 @@ def _log_model(trained: TrainedExperiment, rad_record: dict[str, Any] | None
     """Figures, the fitted feature spec and the pyfunc registry model; (model info, manifest)."""
     import mlflow
 
-    from icipredict.evaluation.uncertainty import calibration_uncertainty
     from icipredict.registry.bundle import write_bundle
     from icipredict.registry.model import log_registry_model
     from icipredict.training.figures import write_figures
 
     config, specs = trained.config, trained.specs
-    held, oof, fit_frame = trained.held, trained.oof, trained.fit_frame
+    fit_frame = trained.fit_frame
     final = _Fitted(trained.final.builder_, trained.final.response_, trained.final.survival_)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -237,13 +212,7 @@ def _log_model(trained: TrainedExperiment, rad_record: dict[str, Any] | None
         mlflow.log_artifacts(str(tmp / "plots"), "plots")
         (tmp / "builder.json").write_text(final.builder.to_json())
         mlflow.log_artifact(str(tmp / "builder.json"), "features")
-        unc = None
-        if "prob" in oof:
-            ok, y = _responder(held)
-            unc = calibration_uncertainty(y, oof["prob"].to_numpy()[ok], n_boot=200,
-                                          seed=config.seed)
-        refits = _interval_refits(final, fit_frame, config.targets,
-                                  config.interval_refits, config.seed)
+        unc, refits = trained.response_uncertainty, dict(trained.refits)
         manifest = write_bundle(
             tmp / "bundle", builder=final.builder, response_model=final.response,
             survival_models=final.survival, training_frame=fit_frame,

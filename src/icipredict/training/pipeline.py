@@ -13,7 +13,9 @@ The steps, each in the stage it belongs to:
 3. per-fold metrics, pooled held-out metrics with bootstrap CIs, the paired comparison of every
    comparator with the primary response model, the within-fold C-index and subgroup metrics
    (:mod:`icipredict.training.assessment`);
-4. the refit of the builder and the primary models on all training patients.
+4. the refit of the builder and the primary models on all training patients, and the inputs of
+   the registry model's per-patient intervals (recalibration spread of the held-out response
+   predictions, bootstrap refits of the final models: :mod:`icipredict.evaluation.uncertainty`).
 
 :mod:`icipredict.tracking.runs` logs and registers what it returns; nothing here imports MLflow.
 """
@@ -32,7 +34,12 @@ import pandas as pd
 
 from icipredict.cohort.schema import CohortError
 from icipredict.evaluation.validation import CVFold
-from icipredict.modeling.experiment import ExperimentModels, response_strata
+from icipredict.modeling.experiment import (
+    ExperimentModels,
+    responder_target,
+    response_strata,
+    survival_target,
+)
 from icipredict.training.config import ExperimentConfig, load_experiment
 
 logger = logging.getLogger(__name__)
@@ -99,6 +106,11 @@ class TrainedExperiment:
         (:class:`~icipredict.modeling.experiment.ExperimentModels`).
     subgroups
         Held-out metrics per centre and cancer type (None when nothing to compute).
+    response_uncertainty, refits
+        Inputs of the registry model's per-patient 95% intervals
+        (:mod:`icipredict.evaluation.uncertainty`): the recalibration covariance of the pooled
+        held-out response predictions (None without a response model), and ``response`` /
+        ``<end>`` -> bootstrap refits of the final models (``config.interval_refits`` each).
     seconds
         Wall-clock duration of the training.
     """
@@ -118,6 +130,8 @@ class TrainedExperiment:
     notes: list[str]
     final: ExperimentModels
     subgroups: pd.DataFrame | None
+    response_uncertainty: dict[str, Any] | None = None
+    refits: dict[str, list[Any]] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -221,13 +235,15 @@ def fit_experiment(config: str | Path | ExperimentConfig, *,
         metrics.update(assessment.within_fold_c(held, oof, config))
     final = ExperimentModels(feature_spec, specs.get("response"), specs.get("survival"),
                              list(config.targets)).fit(fit_frame)
+    unc, refits = interval_inputs(config, held, oof, final, fit_frame)
     if on_step is not None:
         on_step("refit on all training data", len(folds) + 1, len(folds) + 1)
     trained = TrainedExperiment(
         config=config, feature_spec=feature_spec, model_specs=model_specs, specs=specs,
         comparators=comparators, frame=frame, source=source, fit_frame=fit_frame, held=held,
         oof=oof, folds=folds, metrics=metrics, notes=notes, final=final,
-        subgroups=assessment.subgroup_table(held, oof, config))
+        subgroups=assessment.subgroup_table(held, oof, config), response_uncertainty=unc,
+        refits=refits)
     trained.seconds = time.perf_counter() - start
     logger.info("trained %s in %.1f s", config.name, trained.seconds)
     return trained
@@ -263,6 +279,34 @@ def _validate(config: ExperimentConfig, frame: pd.DataFrame, estimator: Experime
     return folds, fit_rows, pooled_predictions(long, frame, config.validation.scheme)
 
 
+def interval_inputs(config: ExperimentConfig, held: pd.DataFrame, oof: pd.DataFrame,
+                    final: ExperimentModels, fit_frame: pd.DataFrame
+                    ) -> tuple[dict[str, Any] | None, dict[str, list[Any]]]:
+    """Recalibration covariance of the held-out response predictions, and bootstrap refits of
+    the final models (``config.interval_refits`` each; none when 0)."""
+    from icipredict.evaluation.uncertainty import bootstrap_refits, calibration_uncertainty
+
+    unc = None
+    if "prob" in oof:
+        ok, y = responder_target(held)
+        unc = calibration_uncertainty(y, oof["prob"].to_numpy()[ok], n_boot=200,
+                                      seed=config.seed)
+    refits: dict[str, list[Any]] = {}
+    n_refits, seed = config.interval_refits, config.seed
+    if n_refits <= 0:
+        return unc, refits
+    X = final.builder_.transform(fit_frame)
+    if final.response_ is not None:
+        ok, y = responder_target(fit_frame)
+        refits["response"] = bootstrap_refits(final.response_, X[ok], y, n_refits=n_refits,
+                                              seed=seed, strata=y.astype(int))
+    for end, model in final.survival_.items():
+        ok, ys = survival_target(fit_frame, end)
+        refits[end] = bootstrap_refits(model, X[ok], ys, n_refits=n_refits, seed=seed + 1,
+                                       strata=ys[ys.dtype.names[0]].astype(int))
+    return unc, refits
+
+
 def pooled_predictions(long: pd.DataFrame, frame: pd.DataFrame, scheme: str) -> pd.DataFrame:
     """Out-of-fold predictions, one row per held-out patient (index ``patient_id``).
 
@@ -278,5 +322,5 @@ def pooled_predictions(long: pd.DataFrame, frame: pd.DataFrame, scheme: str) -> 
     return oof
 
 
-__all__ = ["FoldResult", "TrainedExperiment", "fit_experiment", "model_specs_of",
-           "pooled_predictions", "splitter_for"]
+__all__ = ["FoldResult", "TrainedExperiment", "fit_experiment", "interval_inputs",
+           "model_specs_of", "pooled_predictions", "splitter_for"]
