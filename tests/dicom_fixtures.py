@@ -6,6 +6,7 @@ frame of reference, a hole in a contour) are one argument away.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -159,12 +160,20 @@ def write_seg(path: Path, series_folder: Path, masks: dict[str, np.ndarray],
     stack = np.stack([np.asarray(m) for m in masks.values()], axis=-1)
     kind = hd.seg.SegmentationTypeValues.FRACTIONAL if fractional else \
         hd.seg.SegmentationTypeValues.BINARY
-    seg = hd.seg.Segmentation(
-        source_images=sources, pixel_array=stack.astype(np.float32 if fractional else bool),
-        segmentation_type=kind, segment_descriptions=descriptions,
-        series_instance_uid=hd.UID(), series_number=2, sop_instance_uid=hd.UID(),
-        instance_number=1, manufacturer="icipredict tests", manufacturer_model_name="tests",
-        software_versions="0", device_serial_number="0")
+    with warnings.catch_warnings():  # the phantom's patient name has one component
+        warnings.simplefilter("ignore", UserWarning)
+        seg = _segmentation(
+            sources, stack.astype(np.float32 if fractional else bool), kind, descriptions)
     path.parent.mkdir(parents=True, exist_ok=True)
     seg.save_as(path)
     return path
+
+
+def _segmentation(sources, pixels, kind, descriptions):
+    import highdicom as hd
+
+    return hd.seg.Segmentation(
+        source_images=sources, pixel_array=pixels, segmentation_type=kind,
+        segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=2,
+        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="icipredict tests",
+        manufacturer_model_name="tests", software_versions="0", device_serial_number="0")

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from icipredict.cohort.schema import RADIOMICS, CohortError
+from icipredict.features.dicom_io import split_uri
 from icipredict.features.radiomics_engine import (
     ImageError,
     PyRadiomicsEngine,
@@ -77,12 +78,19 @@ __all__ = [
 def file_sha256(path: str | Path) -> str:
     """SHA-256 of a file, or of a DICOM folder (sorted relative names and contents of its files).
 
+    A ``path#selector`` (an RTSTRUCT's ROI, a SEG's segment, a folder's series; see
+    :func:`icipredict.features.dicom_io.split_uri`) hashes the file's hash with the selector, so
+    two ROIs of one RTSTRUCT never share a cache entry.
+
     Raises
     ------
     ImageError
         When the path does not exist.
     """
     path = Path(path)
+    base, selector = split_uri(path)
+    if selector is not None:
+        return hashlib.sha256(f"{file_sha256(base)}#{selector}".encode()).hexdigest()
     h = hashlib.sha256()
     if path.is_dir():
         for f in sorted(p for p in path.rglob("*") if p.is_file()):
@@ -200,9 +208,12 @@ def extract_cohort(
     ----------
     imaging_table
         Rows of the ``imaging`` contract: ``patient_id``, ``lesion_id``, and either
-        ``image_uri`` + ``mask_uri`` (NIfTI/NRRD file or DICOM folder) or ``radiomics_uri`` (a
-        precomputed table, see :func:`load_precomputed`). An optional ``mask_label`` column gives
-        the lesion's value in the mask (default 1).
+        ``image_uri`` + ``mask_uri`` or ``radiomics_uri`` (a precomputed table, see
+        :func:`load_precomputed`). The image is a NIfTI/NRRD file or a DICOM series folder
+        (``folder#<SeriesInstanceUID>`` when it holds several); the mask a label map, or a DICOM
+        RTSTRUCT or SEG naming its ROI or segment after ``#`` (``rs.dcm#GTV-1``; the only one
+        when none is named), see :mod:`icipredict.features.dicom_io`. An optional
+        ``mask_label`` column gives the lesion's value in a label map (default 1).
     base_dir
         Folder that relative URIs are relative to.
     engine

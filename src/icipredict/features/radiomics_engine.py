@@ -367,11 +367,13 @@ class PyRadiomicsEngine:
         Parameters
         ----------
         image_path
-            NIfTI/NRRD file or DICOM series folder.
+            NIfTI/NRRD file or DICOM series folder (``folder#<SeriesInstanceUID>`` when it
+            holds several).
         mask_path
-            Mask file (or DICOM folder) on the image's grid.
+            Label map on the image's grid, or a DICOM RTSTRUCT/SEG (``path#<ROI or segment>``);
+            see :func:`icipredict.features.dicom_io.read_engine_inputs`.
         label
-            Mask value of the lesion.
+            Mask value of the lesion (label maps).
 
         Returns
         -------
@@ -383,10 +385,10 @@ class PyRadiomicsEngine:
         ImageError
             Unreadable image/mask, geometry mismatch, empty mask, or a pyradiomics failure.
         """
-        image = read_image(image_path)
-        mask = read_image(mask_path)
+        from icipredict.features.dicom_io import read_engine_inputs
+
         tol = self.settings.setting.geometryTolerance or 1e-4
-        check_image_mask(image, mask, label=label, mask_path=mask_path, tolerance=tol)
+        image, mask, label = read_engine_inputs(image_path, mask_path, label=label, tolerance=tol)
         try:
             result = self._get_extractor().execute(image, mask, label=label)
         except (ValueError, RuntimeError, IndexError) as exc:

@@ -183,6 +183,19 @@ def _resolve(path: str, base_dir: Path | None, allowed_root: Path | None) -> tup
     return p, None
 
 
+def _which_file(file: Any, image: Path, mask: Path) -> str:
+    """``"mask"`` when an error names the mask (its file, or a file in its folder, without any
+    ``#`` selector), else ``"image"``."""
+    from icipredict.features.dicom_io import split_uri
+
+    if not file or (isinstance(file, float) and math.isnan(file)):
+        return "image"
+    f, image_base, mask_base = Path(str(file)), split_uri(image)[0], split_uri(mask)[0]
+    if f == image_base:
+        return "image"
+    return "mask" if f == mask_base or mask_base in f.parents else "image"
+
+
 def with_image_radiomics(records: Sequence[PatientRecord], *,
                          labels: Sequence[str | None] | None = None,
                          cache: str | Path | None = None, engine: Any = None,
@@ -246,7 +259,7 @@ def with_image_radiomics(records: Sequence[PatientRecord], *,
                     if rows else (None, pd.DataFrame()))
     for e in errors.to_dict("records"):
         field, image, mask = fields[(str(e["patient_id"]), str(e["lesion_id"]))]
-        what = "mask" if e.get("file") and Path(str(e["file"])) == mask else "image"
+        what = _which_file(e.get("file"), image, mask)
         problems.append({"field": f"{field}.{what}", "message": str(e["error"])})
     if problems:
         raise RecordError(problems, source=source)
