@@ -379,6 +379,32 @@ def features_build(
                   f"features -> {out}; builder state -> {state}")
 
 
+@features_app.command("ibsi-check")
+def features_ibsi_check(
+    image: Annotated[Path, typer.Option("--image", help="NIfTI/NRRD image, or a DICOM series "
+                                        "folder.")],
+    mask: Annotated[Path, typer.Option("--mask", help="NIfTI/NRRD mask (label 1), or a DICOM "
+                                       "RTSTRUCT/SEG file.")],
+    config: Annotated[str, typer.Option("--config", help="IBSI configuration: A, B, C, D or "
+                                        "E (builtin settings ibsi_a ... ibsi_e).")],
+    reference: Annotated[Path, typer.Option("--reference", help="IBSI reference values CSV "
+                                            "(layout of reference_values_A_C.csv).")],
+    roi: Annotated[str | None, typer.Option("--roi", help="RTSTRUCT ROI name or SEG "
+                                            "segment.")] = None,
+) -> None:
+    """Compute an IBSI configuration's features and compare them with IBSI reference values."""
+    from icipredict.features.ibsi.check import read_inputs, report_lines, run_check
+
+    try:
+        img, msk = read_inputs(image, mask, roi=roi)
+        with console.status(f"IBSI configuration {config.upper()} ..."):
+            result = run_check(img, msk, config, reference)
+    except CohortError as exc:
+        fail(exc)
+    for line in report_lines(result):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 __all__ = ["app", "cohort_app", "features_app", "CohortError", "fail", "console", "StoreOption"]
 
 

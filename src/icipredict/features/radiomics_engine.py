@@ -21,9 +21,17 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from icipredict.cohort.schema import CohortError
+from icipredict.features.ibsi.settings import ProcessingSettings
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +42,14 @@ SETTINGS_DIR = Path(__file__).resolve().parent / "settings"
 BUILTIN_SETTINGS = {
     "default": SETTINGS_DIR / "pyradiomics_default.yaml",
     "ibsi": SETTINGS_DIR / "ibsi.yaml",
+    # IBSI-1 CT phantom configurations A-E (features/ibsi: IBSI processing before pyradiomics).
+    **{f"ibsi_{c}": SETTINGS_DIR / f"ibsi_{c}.yaml" for c in "abcde"},
 }
+
+#: pyradiomics ``setting`` keys that a ``processing:`` section replaces (refused alongside it).
+PROCESSING_REPLACES = ("binWidth", "binCount", "resampledPixelSpacing", "interpolator",
+                       "resegmentRange", "resegmentMode", "resegmentShape", "removeOutliers",
+                       "normalize", "normalizeScale", "force2D", "force2Ddimension", "preCrop")
 
 
 class ImageError(CohortError):
@@ -103,6 +118,11 @@ class ExtractionSettings(BaseModel):
 class RadiomicsSettings(BaseModel):
     """A pyradiomics parameter file: ``setting``, ``imageType`` and ``featureClass`` sections.
 
+    An optional ``processing`` section (:class:`~icipredict.features.ibsi.settings.
+    ProcessingSettings`) runs IBSI-1 image processing before the features; it replaces
+    pyradiomics' resampling, re-segmentation, binning and 2D keys (:data:`PROCESSING_REPLACES`,
+    refused alongside it) and needs ``imageType: {Original: {}}``.
+
     ``featureClass`` maps a class name (``shape``, ``firstorder``, ``glcm``, ...) to ``None``
     (all its default features) or a list of feature names; class and feature names are checked
     against the installed pyradiomics.
@@ -113,6 +133,7 @@ class RadiomicsSettings(BaseModel):
     setting: ExtractionSettings = Field(default_factory=ExtractionSettings)
     imageType: dict[str, dict[str, Any] | None] = Field(default_factory=lambda: {"Original": {}})
     featureClass: dict[str, list[str] | None] = Field(default_factory=dict)
+    processing: ProcessingSettings | None = None
 
     @field_validator("imageType")
     @classmethod
@@ -137,6 +158,19 @@ class RadiomicsSettings(BaseModel):
                 raise ValueError(f"featureClass {name}: unknown feature(s) {bad}")
         return v
 
+    @model_validator(mode="after")
+    def _processing_owns_its_keys(self) -> RadiomicsSettings:
+        if self.processing is None:
+            return self
+        clash = [k for k in PROCESSING_REPLACES if getattr(self.setting, k) is not None]
+        if clash:
+            raise ValueError(f"setting {clash} cannot be combined with a processing section "
+                             "(it sets interpolation, re-segmentation and discretisation)")
+        if set(self.imageType) != {"Original"}:
+            raise ValueError("a processing section computes features of the original image "
+                             "only: imageType must be {Original: {}}")
+        return self
+
     def to_pyradiomics(self) -> dict[str, Any]:
         """Return the parameter dict pyradiomics' ``RadiomicsFeatureExtractor`` accepts."""
         return {
@@ -146,8 +180,14 @@ class RadiomicsSettings(BaseModel):
         }
 
     def canonical_json(self) -> str:
-        """Canonical JSON (sorted keys, defaults omitted): the text the settings hash is taken of."""
-        return json.dumps(self.to_pyradiomics(), sort_keys=True, separators=(",", ":"))
+        """Canonical JSON (sorted keys, defaults omitted): the text the settings hash is taken of.
+
+        The ``processing`` section is included only when present, so settings without it hash
+        as they always did."""
+        data = self.to_pyradiomics()
+        if self.processing is not None:
+            data["processing"] = self.processing.model_dump(mode="json")
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 @lru_cache(maxsize=1)
@@ -389,6 +429,8 @@ class PyRadiomicsEngine:
 
         tol = self.settings.setting.geometryTolerance or 1e-4
         image, mask, label = read_engine_inputs(image_path, mask_path, label=label, tolerance=tol)
+        if self.settings.processing is not None:
+            return self._extract_processed(image, mask, label, image_path)
         try:
             result = self._get_extractor().execute(image, mask, label=label)
         except (ValueError, RuntimeError, IndexError) as exc:
@@ -403,3 +445,16 @@ class PyRadiomicsEngine:
                 logger.debug("dropping non-numeric pyradiomics output %s", key)
         return out
 
+    def _extract_processed(self, image, mask, label: int,  # noqa: ANN001 - SimpleITK images
+                           image_path: str | Path) -> dict[str, float]:
+        """IBSI processing (the settings' ``processing`` section), then pyradiomics' classes."""
+        import radiomics
+
+        from icipredict.features.ibsi.compute import extract_processed
+
+        radiomics.setVerbosity(logging.ERROR)
+        logging.getLogger("radiomics").setLevel(logging.ERROR)
+        try:
+            return extract_processed(image, mask, label=label, settings=self.settings)
+        except (ValueError, RuntimeError, IndexError) as exc:
+            raise ImageError(f"IBSI processing failed: {exc}", file=image_path) from exc
