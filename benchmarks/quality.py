@@ -430,8 +430,8 @@ def run_split(
 def synthetic_cohort(out: Path) -> pd.DataFrame:
     """Generate the network and flatten every centre (through the loaders) into one frame."""
     from icipredict.cohort.loaders import load_source
-    from icipredict.cohort.synthetic import generate_network
     from icipredict.features.builder import patient_frame
+    from icipredict.synthetic import generate_network
 
     net = generate_network(out, n_patients=LOCO_PATIENTS, seed=LOCO_SEED)
     frames = [patient_frame(load_source(src, centre=c), include_outcomes=True)

@@ -61,7 +61,7 @@ def train_small_model(root: Path) -> tuple[str, str]:
 
     import mlflow
 
-    from icipredict.cohort import synthetic
+    from icipredict import synthetic
     from icipredict.cohort.loaders import load_source
     from icipredict.cohort.store import CohortStore, source_content_hash
     from icipredict.features.builder import patient_frame

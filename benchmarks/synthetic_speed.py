@@ -17,7 +17,7 @@ import tempfile
 _CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from icipredict.cohort.synthetic import generate_network
+from icipredict.synthetic import generate_network
 n, workers, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 start = time.perf_counter()
 net = generate_network(out, n_patients=n, seed=7, workers=workers)

@@ -18,7 +18,7 @@ def small_store(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """``{"store": path, "cohort": Cohort, "radiomics": wide (training's own step), "cache"}``."""
     if "net" in _CACHE:
         return _CACHE["net"]
-    from icipredict.cohort import synthetic
+    from icipredict import synthetic
     from icipredict.cohort.loaders import load_source
     from icipredict.cohort.store import CohortStore, source_content_hash
     from icipredict.features.spec import FeatureSpec

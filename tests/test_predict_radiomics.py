@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from icipredict.cohort.synthetic_images import SPACING, ImageTask, write_images
 from icipredict.features.spec import FeatureSpec
 from icipredict.predict.radiomics import imaging_radiomics, with_image_radiomics
 from icipredict.predict.record import RecordError, parse_record
+from icipredict.synthetic.images import SPACING, ImageTask, write_images
 
 BASE = {"patient_id": "IMG-1", "cancer_type": "NSCLC"}
 

@@ -22,7 +22,7 @@ RADIOMICS = ["radiomics_original_shape_VoxelVolume", "radiomics_original_firstor
 
 def build_demo(root: Path) -> dict:
     """Synthetic network -> store -> small experiment YAML -> trained run."""
-    from icipredict.cohort import synthetic
+    from icipredict import synthetic
     from icipredict.cohort.loaders import load_source
     from icipredict.cohort.store import CohortStore, source_content_hash
     from icipredict.tracking.runs import train_experiment

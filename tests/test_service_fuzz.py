@@ -74,7 +74,7 @@ class Case:
 @pytest.fixture(scope="module")
 def app_env(tmp_path_factory):
     """Stand-in registry model, a 12-patient store and an image folder with junk files."""
-    from icipredict.cohort import synthetic
+    from icipredict import synthetic
     from icipredict.cohort.loaders import load_source
     from icipredict.cohort.store import CohortStore, source_content_hash
 

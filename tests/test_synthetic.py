@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from icipredict.cohort import synthetic as syn
+from icipredict import synthetic as syn
 from icipredict.cohort.harmonise import PANELS
 
 N = 200
@@ -280,7 +280,7 @@ def test_every_centre_loads_and_matches_the_truth(net: Path, network: dict,
 
 def test_images_do_not_depend_on_the_number_of_workers(tmp_path: Path) -> None:
     pytest.importorskip("SimpleITK")
-    from icipredict.cohort.synthetic_images import ImageTask, write_images
+    from icipredict.synthetic.images import ImageTask, write_images
 
     def tasks(folder: Path) -> list[ImageTask]:
         folder.mkdir()
@@ -291,3 +291,31 @@ def test_images_do_not_depend_on_the_number_of_workers(tmp_path: Path) -> None:
     assert write_images(tasks(tmp_path / "one"), workers=1) == 50
     assert write_images(tasks(tmp_path / "two"), workers=2) == 50
     assert _hashes(tmp_path / "one") == _hashes(tmp_path / "two")
+
+
+def _icipredict_imports(path: Path) -> set[str]:
+    """Every ``icipredict`` module a source file imports (top level or inside functions)."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.update([node.module] if node.module != "icipredict"
+                         else [f"icipredict.{a.name}" for a in node.names])
+    return {m for m in found if m.split(".")[0] == "icipredict"}
+
+
+@pytest.mark.parametrize(("stage", "allowed"), [
+    ("cohort", ("icipredict.cohort", "icipredict.config", "icipredict._util")),
+    ("synthetic", ("icipredict.cohort", "icipredict.synthetic", "icipredict.config",
+                   "icipredict._util")),
+])
+def test_stage_imports(stage: str, allowed: tuple[str, ...]) -> None:
+    """cohort imports only itself (never synthetic); synthetic only cohort and itself."""
+    package = Path(syn.__file__).parent.parent / stage
+    bad = [f"{path.relative_to(package.parent)}: {m}"
+           for path in sorted(package.rglob("*.py")) for m in sorted(_icipredict_imports(path))
+           if not any(m == a or m.startswith(a + ".") for a in allowed)]
+    assert bad == []

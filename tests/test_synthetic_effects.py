@@ -26,9 +26,9 @@ from sklearn.linear_model import LogisticRegression
 from sksurv.util import Surv
 
 from icipredict.cohort.loaders import load_source
-from icipredict.cohort.synthetic import generate_network
 from icipredict.features.builder import patient_frame
 from icipredict.modeling.survival import CoxPHSurvival
+from icipredict.synthetic import generate_network
 
 #: Largest allowed |estimated - true| log hazard ratio (about 3 standard errors at n ~ 2,300).
 COX_TOL = 0.15

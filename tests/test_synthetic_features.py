@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from icipredict.cohort.loaders import load_source
-from icipredict.cohort.synthetic import generate_network
 from icipredict.features.genomic import compute_tmb, gene_flags
+from icipredict.synthetic import generate_network
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_gene_not_on_panel_is_not_profiled(network) -> None:
 
 def test_a_later_export_never_reuses_source_ids() -> None:
     """New patients of the same centres get new source IDs (else pseudonyms would collide)."""
-    from icipredict.cohort.synthetic import simulate_patients
+    from icipredict.synthetic import simulate_patients
 
     first = simulate_patients(120, seed=1)
     later = simulate_patients(60, seed=2, first_id=120)

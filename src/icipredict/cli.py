@@ -307,7 +307,7 @@ def cohort_synth(
 
     import pandas as pd
 
-    from icipredict.cohort.synthetic import generate_network
+    from icipredict.synthetic import generate_network
 
     start = time.perf_counter()
     with console.status(f"Generating {patients} patients (seed {seed}) in {out} ..."):

@@ -40,7 +40,7 @@ import yaml
 from icipredict.cohort.loaders import load_source
 from icipredict.cohort.schema import Cohort, CohortError
 from icipredict.cohort.store import CohortStore, source_content_hash
-from icipredict.cohort.synthetic import Network, generate_network
+from icipredict.synthetic import Network, generate_network
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Small CT-like lesion images for the synthetic network (see :mod:`icipredict.cohort.synthetic`).
+"""Small CT-like lesion images for the synthetic network (see :mod:`icipredict.synthetic`).
 
 Each imaged patient gets one 3-D image (``SHAPE`` voxels, ``SPACING`` mm, int16 Hounsfield units)
 and one binary mask per lesion (an ellipsoid of random size). The lesion *texture* carries the
@@ -128,6 +128,7 @@ def task_rng(task: ImageTask) -> np.random.Generator:
 
 
 def _write_one(task: ImageTask) -> None:
+    """Draw one patient's image and masks and write them as NIfTI."""
     import SimpleITK as sitk  # optional dependency (extra "imaging"); imported where needed
 
     image, masks = draw_lesion_image(task_rng(task), task.texture_z, task.n_lesions)
@@ -142,6 +143,7 @@ def _write_one(task: ImageTask) -> None:
 
 
 def _write_chunk(tasks: Sequence[ImageTask]) -> int:
+    """Write several patients' images (one worker's share); the number written."""
     for task in tasks:
         _write_one(task)
     return len(tasks)
