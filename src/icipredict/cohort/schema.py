@@ -11,7 +11,7 @@ converted by :mod:`icipredict.cohort.harmonise` *before* validation, never after
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -255,8 +255,10 @@ IMAGING = TableContract(
         Column("lesion_id", "str", "Lesion label within the patient.", required=True,
                nullable=False),
         Column("modality", "str", "Imaging modality.", allowed=MODALITIES),
-        Column("image_uri", "str", "Path/URI of the image (NIfTI, NRRD or DICOM folder)."),
-        Column("mask_uri", "str", "Path/URI of the lesion mask."),
+        Column("image_uri", "str", "Path/URI of the image (NIfTI, NRRD or DICOM series folder; "
+               "'folder#<SeriesInstanceUID>' when it holds several)."),
+        Column("mask_uri", "str", "Path/URI of the lesion mask: a label map, or a DICOM "
+               "RTSTRUCT/SEG with its ROI or segment after '#' (rs.dcm#GTV-1)."),
         Column("radiomics_uri", "str", "Path/URI of a precomputed radiomics table, if sent."),
     ),
 )
@@ -464,32 +466,7 @@ def validate_table(
         if present.empty:
             continue
         if col.kind in ("float", "int", "bool01"):
-            numeric = pd.to_numeric(present, errors="coerce")
-            bad = numeric.isna()
-            for idx in present.index[bad][:5]:
-                err(f"expected a number, got {present[idx]!r}", _row_of(df, idx), col.name)
-            numeric = numeric[~bad]
-            if col.kind == "bool01":
-                bad01 = ~numeric.isin([0, 1])
-                for idx in numeric.index[bad01][:5]:
-                    err(f"expected 0 or 1, got {present[idx]!r}", _row_of(df, idx), col.name)
-            if col.kind == "int":
-                badint = ~np.isclose(numeric, np.round(numeric))
-                for idx in numeric.index[badint][:5]:
-                    err(f"expected a whole number, got {present[idx]!r}", _row_of(df, idx),
-                        col.name)
-            if col.minimum is not None:
-                low = numeric < col.minimum
-                for idx in numeric.index[low][:5]:
-                    err(f"value {numeric[idx]!r} below plausible minimum {col.minimum}"
-                        f"{' ' + col.unit if col.unit else ''} (wrong unit declared?)",
-                        _row_of(df, idx), col.name)
-            if col.maximum is not None:
-                high = numeric > col.maximum
-                for idx in numeric.index[high][:5]:
-                    err(f"value {numeric[idx]!r} above plausible maximum {col.maximum}"
-                        f"{' ' + col.unit if col.unit else ''} (wrong unit declared?)",
-                        _row_of(df, idx), col.name)
+            _check_numbers(df, present, col, err)
         elif col.kind == "str" and col.allowed is not None:
             bad = ~present.astype(str).isin(col.allowed)
             for idx in present.index[bad][:5]:
@@ -503,6 +480,37 @@ def validate_table(
             err(f"duplicate key ({key}); each must appear once", _row_of(df, idx),
                 contract.key[0])
     return _finish(errors[:max_errors], raise_errors)
+
+
+def _check_numbers(df: pd.DataFrame, present: pd.Series, col: Column,
+                   err: Callable[[str, int | None, str | None], None]) -> None:
+    """Numbers, 0/1 flags, whole numbers and the plausible range of one column's values."""
+    numeric = pd.to_numeric(present, errors="coerce")
+    bad = numeric.isna()
+    for idx in present.index[bad][:5]:
+        err(f"expected a number, got {present[idx]!r}", _row_of(df, idx), col.name)
+    numeric = numeric[~bad]
+    if col.kind == "bool01":
+        bad01 = ~numeric.isin([0, 1])
+        for idx in numeric.index[bad01][:5]:
+            err(f"expected 0 or 1, got {present[idx]!r}", _row_of(df, idx), col.name)
+    if col.kind == "int":
+        badint = ~np.isclose(numeric, np.round(numeric))
+        for idx in numeric.index[badint][:5]:
+            err(f"expected a whole number, got {present[idx]!r}", _row_of(df, idx),
+                col.name)
+    if col.minimum is not None:
+        low = numeric < col.minimum
+        for idx in numeric.index[low][:5]:
+            err(f"value {numeric[idx]!r} below plausible minimum {col.minimum}"
+                f"{' ' + col.unit if col.unit else ''} (wrong unit declared?)",
+                _row_of(df, idx), col.name)
+    if col.maximum is not None:
+        high = numeric > col.maximum
+        for idx in numeric.index[high][:5]:
+            err(f"value {numeric[idx]!r} above plausible maximum {col.maximum}"
+                f"{' ' + col.unit if col.unit else ''} (wrong unit declared?)",
+                _row_of(df, idx), col.name)
 
 
 def _finish(errors: list[CohortError], raise_errors: bool) -> list[CohortError]:

@@ -85,11 +85,16 @@ class Mutation(BaseModel):
 
 
 class Lesion(BaseModel):
-    """One imaged lesion: image and mask files (NIfTI, NRRD or a DICOM folder)."""
+    """One imaged lesion: image and mask files (NIfTI, NRRD, DICOM series, RTSTRUCT or SEG)."""
 
     model_config = ConfigDict(extra="forbid")
-    image: str
-    mask: str
+    image: str = Field(description=(
+        "NIfTI/NRRD file or a folder holding a CT/MR DICOM series ('folder#<SeriesInstanceUID>' "
+        "when it holds several and the mask does not reference one)."))
+    mask: str = Field(description=(
+        "Label map (NIfTI/NRRD) on the image's grid, or a DICOM RTSTRUCT or SEG file naming its "
+        "ROI or segment after '#' (e.g. 'rs.dcm#GTV-1', 'seg.dcm#2'; without '#', the file's "
+        "only ROI or segment)."))
     modality: str | None = Field(None, description="CT, MR or PET.")
     lesion_id: str = "1"
 
