@@ -197,7 +197,6 @@ def load_column_map(
         raise CohortError("the column map lists no files", file=map_path)
 
     errors: list[CohortError] = []
-    loaded: list[tuple[FileMap, Path, Harmonised]] = []
     mapped = set()
     for fm in column_map.files:
         mapped |= set(fm.columns) | set(fm.constants)
@@ -206,23 +205,7 @@ def load_column_map(
             errors.append(CohortError(
                 f"required canonical column {col.name!r} is mapped by no file ({col.description})",
                 file=map_path, column=col.name))
-    for i, fm in enumerate(column_map.files):
-        if fm.path is None or "patient_id" not in fm.columns:
-            errors.append(CohortError(
-                f"files[{i}] needs a 'path' and must map 'patient_id'", file=map_path))
-            continue
-        path = resolve_data_path(column_map, fm.path, data_dir)
-        try:
-            raw, rows = read_table(path, format=fm.format, sheet=fm.sheet, sep=fm.sep,
-                                   na_values=fm.na_values)
-        except CohortError as exc:
-            errors.append(exc)
-            continue
-        h = harmonise_frame(raw, fm.columns, file=path, rows=rows, constants=fm.constants,
-                            id_prefix=fm.id_prefix)
-        _resolve_uris(h.frame, path.parent)
-        errors.extend(h.errors)
-        loaded.append((fm, path, h))
+    loaded = _read_mapped_files(column_map, map_path, data_dir, errors)
     provided = mapped | {c for _, _, h in loaded for c in h.frame.columns} | {"centre"}
     per_file: list[tuple[frozenset, Path, Harmonised, dict[str, pd.DataFrame]]] = []
     for fm, path, h in loaded:
@@ -246,6 +229,31 @@ def load_column_map(
     log.info("loaded %d patients of centre %s from %s", len(cohort.patients), centre,
              map_path or column_map.name)
     return cohort
+
+
+def _read_mapped_files(column_map: ColumnMap, map_path: Path | None,
+                       data_dir: str | Path | None,
+                       errors: list[CohortError]) -> list[tuple[FileMap, Path, Harmonised]]:
+    """Read and harmonise every file of a column map; problems are added to ``errors``."""
+    loaded: list[tuple[FileMap, Path, Harmonised]] = []
+    for i, fm in enumerate(column_map.files):
+        if fm.path is None or "patient_id" not in fm.columns:
+            errors.append(CohortError(
+                f"files[{i}] needs a 'path' and must map 'patient_id'", file=map_path))
+            continue
+        path = resolve_data_path(column_map, fm.path, data_dir)
+        try:
+            raw, rows = read_table(path, format=fm.format, sheet=fm.sheet, sep=fm.sep,
+                                   na_values=fm.na_values)
+        except CohortError as exc:
+            errors.append(exc)
+            continue
+        h = harmonise_frame(raw, fm.columns, file=path, rows=rows, constants=fm.constants,
+                            id_prefix=fm.id_prefix)
+        _resolve_uris(h.frame, path.parent)
+        errors.extend(h.errors)
+        loaded.append((fm, path, h))
+    return loaded
 
 
 def _combine(
