@@ -78,18 +78,45 @@ def test_models_and_docs(client):
     r = client.get("/models", headers=AUTH)
     assert r.json()["default"]["name"] == "icipredict"
     assert r.json()["risk_groups"]["cut_points"]
-    assert client.get("/openapi.json", headers=AUTH).json()["paths"]["/score"]
-    assert "swagger" in client.get("/docs", headers=AUTH).text.lower()
-    assert "redoc" in client.get("/redoc", headers=AUTH).text.lower()
+    spec = client.get("/openapi.json", headers=AUTH).json()
+    assert spec["paths"]["/score"]
+    assert spec["components"]["securitySchemes"]["HTTPBearer"] == {"type": "http",
+                                                                   "scheme": "bearer"}
     assert "Score patient" in client.get("/board").text  # a static page: it asks for the token
 
 
-def test_docs_follow_the_token_rule(client):
-    for path in ("/openapi.json", "/docs", "/redoc"):
-        assert client.get(path).status_code == 401, path
-        assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+def test_docs_pages_are_open_and_offline_the_description_needs_the_token(client):
+    """The pages and their assets hold no data (open, served locally, no CDN); the OpenAPI
+    description they fetch needs the token, which each page asks for."""
+    for path, viewer in (("/docs", "/docs/static/swagger-ui-bundle.js"),
+                         ("/redoc", "/docs/static/redoc.standalone.js")):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert page.headers["content-type"].startswith("text/html")
+        assert viewer in page.text and 'id="token"' in page.text
+        assert "Bearer " in page.text and "/openapi.json" in page.text
+        assert "http://" not in page.text and "https://" not in page.text  # nothing external
+        asset = client.get(viewer)
+        assert asset.status_code == 200 and len(asset.content) > 100_000, viewer
+    css = client.get("/docs/static/swagger-ui.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    for bad in ("/docs/static/../service.py", "/docs/static/", "/docs/static/nope.js"):
+        assert client.get(bad).status_code == 404, bad
+    assert client.get("/openapi.json").status_code == 401
+    assert client.get("/openapi.json", headers={"Authorization": "Bearer wrong"}
+                      ).status_code == 401
     r = TestClient(create_app("models:/none@champion", token="")).get("/openapi.json")
     assert r.status_code == 401
+
+
+def test_docs_without_the_assets_package(monkeypatch):
+    """Without fastapi-offline the pages are absent (never a CDN); the description remains."""
+    from icipredict.predict import api_docs
+
+    monkeypatch.setattr(api_docs, "assets_folder", lambda: None)
+    c = TestClient(create_app("models:/none@champion", token=TOKEN))
+    assert c.get("/docs").status_code == 404
+    assert c.get("/openapi.json", headers=AUTH).status_code == 200
 
 
 def test_no_patient_values_in_logs(client, caplog):

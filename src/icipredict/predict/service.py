@@ -3,11 +3,12 @@
 Endpoints: ``POST /score`` (one record, or ``{"patient_id": ...}`` of the cohort store when the
 app has one), ``POST /score/batch`` (a list, sorted), ``POST /score/store`` (a weekly list as a
 query of the cohort store: IDs, centres, cancer types, ICI start window), ``GET /models``,
-``GET /health``, the board page ``GET /board`` and OpenAPI docs at ``/docs``. Every endpoint but
-``/health``, ``/schema`` and the static board page needs ``Authorization: Bearer <token>``
-(token from ``ICIPREDICT_API_TOKEN``; compared in constant time), the OpenAPI description
-(``/openapi.json``, ``/docs``, ``/redoc``) included; the board page keeps the token in the
-browser session and sends it with its requests. Bodies over :data:`MAX_BODY_BYTES` get 413;
+``GET /health``, the board page ``GET /board`` and API docs at ``/docs`` and ``/redoc``
+(:mod:`icipredict.predict.api_docs`). Every endpoint but ``/health``, ``/schema`` and the static
+pages (board, docs and their assets) needs ``Authorization: Bearer <token>`` (token from
+``ICIPREDICT_API_TOKEN``; compared in constant time), the OpenAPI description ``/openapi.json``
+included; the pages ask for the token, keep it in the browser session and send it with their
+requests. Bodies over :data:`MAX_BODY_BYTES` get 413;
 every malformed input gets a 4xx whose body names the field (``{"detail": ..., "errors":
 [{"field", "message"}]}``): invalid records, ``NaN``/``Infinity`` (which Python's json reads
 but JSON forbids), unpaired surrogates, NUL characters, bodies nested deeper than
@@ -37,13 +38,13 @@ from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from icipredict.cohort.schema import CohortError
+from icipredict.predict.api_docs import add_docs
 from icipredict.predict.record import RecordError, json_schema
 from icipredict.predict.report import render_list, render_report
 from icipredict.predict.scorer import (
@@ -396,7 +397,7 @@ def create_app(model: str = DEFAULT_MODEL, *, token: str | None = None,
         return response
 
     _add_error_handlers(app)
-    _add_docs(app, auth)
+    add_docs(app, auth)
 
     def _check_files(records: list[dict[str, Any]], labels: list[str | None]) -> None:
         problems = []
@@ -594,19 +595,3 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def store_error(request: Request, exc: duckdb.Error) -> SafeJSONResponse:
         return locked_response() if is_lock_error(exc) else internal_error(request, exc)
 
-
-def _add_docs(app: FastAPI, auth: Any) -> None:
-    """``/openapi.json``, ``/docs`` and ``/redoc`` under the same bearer-token rule as the API."""
-    title = f"{app.title} - docs"
-
-    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(auth)])
-    def openapi() -> dict[str, Any]:
-        return app.openapi()
-
-    @app.get("/docs", include_in_schema=False, dependencies=[Depends(auth)])
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title=title)
-
-    @app.get("/redoc", include_in_schema=False, dependencies=[Depends(auth)])
-    def redoc() -> HTMLResponse:
-        return get_redoc_html(openapi_url="/openapi.json", title=title)
