@@ -17,7 +17,7 @@ Example::
     validation: {scheme: split_column, column: split, test_value: test}
     tracking: {experiment: icipredict-rf16, registered_model: icipredict}
     radiomics:                                # optional; default: builtin settings, largest
-      settings: radiomics/ct_bw25.yaml        # pyradiomics params file, or default / ibsi
+      settings: radiomics/ct_bw25.yaml        # pyradiomics params file, or default / ibsi / ibsi_a..e
       lesion_rule: largest                    # or volume_weighted
 
 Relative paths resolve against the YAML file's folder, then against the project root (the folder
@@ -148,7 +148,8 @@ class Radiomics(BaseModel):
 
     settings: str = Field(
         "default", description="pyradiomics parameter YAML (relative to the experiment file) "
-        "or a builtin name (default, ibsi).")
+        "or a builtin name (default, ibsi, or ibsi_a ... ibsi_e: the IBSI-1 CT "
+        "configurations A-E with IBSI image processing).")
     lesion_rule: Literal["largest", "volume_weighted"] = Field(
         "largest", description="How a patient's lesions become one row (radiomics_matrix).")
 

@@ -192,8 +192,9 @@ def run_check(image, mask, config: str, reference: str | Path,  # noqa: ANN001 -
                           f"{', '.join(CONFIGURATIONS)}")
     settings = load_settings(f"ibsi_{letter.lower()}")
     ref = load_reference(reference, letter)
-    array = sitk.GetArrayFromImage(image).astype(np.float64)
-    roi = np.rint(sitk.GetArrayFromImage(mask)) == label
+    array = sitk.GetArrayViewFromImage(image)
+    labels = sitk.GetArrayViewFromImage(mask)
+    roi = (np.rint(labels) if labels.dtype.kind == "f" else labels) == label
     if not roi.any():
         raise CohortError(f"mask is empty: no voxel has label {label}")
     processed = process(array, roi, image.GetSpacing(), image.GetOrigin(),

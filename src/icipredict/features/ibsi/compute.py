@@ -174,8 +174,9 @@ def extract_processed(image, mask, *, label: int, settings: Any) -> dict[str, fl
     """
     import SimpleITK as sitk
 
-    array = sitk.GetArrayFromImage(image).astype(np.float64)
-    roi_mask = np.rint(sitk.GetArrayFromImage(mask)) == label
+    array = sitk.GetArrayViewFromImage(image)  # no copy: only the ROI's box is converted
+    labels = sitk.GetArrayViewFromImage(mask)
+    roi_mask = (np.rint(labels) if labels.dtype.kind == "f" else labels) == label
     processed = process(array, roi_mask, image.GetSpacing(), image.GetOrigin(),
                         image.GetDirection(), settings.processing)
     pyr = settings.setting.model_dump(exclude_none=True)

@@ -111,6 +111,16 @@ def _axis_window(lo: int, hi: int, n_a: int, grid: tuple[int, float, float],
     return k0, k1, a0, a1
 
 
+def _bounding_box(roi: np.ndarray) -> tuple[list[int], list[int]]:
+    """First and last index of the ROI along each axis (projections: no full nonzero)."""
+    lo, hi = [], []
+    for ax in range(roi.ndim):
+        hit = np.flatnonzero(roi.any(axis=tuple(a for a in range(roi.ndim) if a != ax)))
+        lo.append(int(hit[0]))
+        hi.append(int(hit[-1]))
+    return lo, hi
+
+
 def interpolate(image: np.ndarray, roi: np.ndarray, spacing_xyz: tuple[float, float, float],
                 settings: ProcessingSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                        tuple[float, float, float]]:
@@ -119,9 +129,10 @@ def interpolate(image: np.ndarray, roi: np.ndarray, spacing_xyz: tuple[float, fl
     Parameters
     ----------
     image
-        Intensities (z, y, x) on the original grid.
+        Intensities (z, y, x) on the original grid (any numeric type; only the ROI's
+        neighbourhood is converted to float64).
     roi
-        Boolean ROI mask on the same grid.
+        Boolean ROI mask on the same grid (not empty).
     spacing_xyz
         Original spacing (x, y, z) in mm.
     settings
@@ -135,8 +146,7 @@ def interpolate(image: np.ndarray, roi: np.ndarray, spacing_xyz: tuple[float, fl
         and the new spacing (x, y, z).
     """
     interp = settings.interpolation
-    lo = [int(i.min()) for i in np.nonzero(roi)]
-    hi = [int(i.max()) for i in np.nonzero(roi)]
+    lo, hi = _bounding_box(roi)
     spacing_zyx = tuple(spacing_xyz[::-1])
     if interp is None:
         sl = tuple(slice(max(0, a - 1), min(n, b + 2)) for a, b, n in zip(lo, hi, image.shape,
