@@ -115,3 +115,26 @@ def test_bad_format_refused(data, tmp_path):
     fig = plot_feature_importance({"a": 1.0})
     with pytest.raises(CohortError, match="format"):
         save_figure(fig, tmp_path / "x.jpg")
+
+
+def test_import_chooses_no_backend_and_figures_are_not_pyplots(tmp_path):
+    """Importing the module leaves the backend alone (notebooks keep their inline backend);
+    figures are plain Figure objects saved with whatever backend is active."""
+    import subprocess
+    import sys
+
+    code = (
+        "import matplotlib; matplotlib.use('svg')\n"
+        "import numpy as np\n"
+        "from icipredict.evaluation import plots\n"
+        "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+        "y = np.array([0, 1] * 20); p = np.linspace(0.1, 0.9, 40)\n"
+        f"fig = plots.plot_roc(y, p, n_boot=0, path={str(tmp_path / 'roc.png')!r})\n"
+        "import matplotlib.pyplot as plt\n"
+        "assert plt.get_fignums() == [], plt.get_fignums()\n"
+        "assert matplotlib.get_backend() == 'svg'\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (tmp_path / "roc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,8 +1,11 @@
-"""Evaluation figures (matplotlib, Agg backend), saved as PNG or SVG.
+"""Evaluation figures (matplotlib), saved as PNG, SVG or PDF.
 
-Every function returns the :class:`matplotlib.figure.Figure` and saves it when ``path`` is given
-(format from the suffix: ``.png``, ``.svg`` or ``.pdf``). Figures are not shown; close them with
-``matplotlib.pyplot.close(fig)`` when making many.
+Every function returns a :class:`matplotlib.figure.Figure` and saves it when ``path`` is given
+(format from the suffix: ``.png``, ``.svg`` or ``.pdf``). New figures are plain ``Figure``
+objects, not pyplot's: importing this module chooses no backend, nothing is opened on a screen,
+and a figure is freed when it is no longer referenced (no ``pyplot.close``), in scripts, servers
+and threads alike. In Jupyter (after ``%matplotlib inline``, as the notebooks do) a returned
+figure shows inline as an image; ``ax=`` draws into an existing (e.g. pyplot) axes instead.
 """
 
 from __future__ import annotations
@@ -11,22 +14,18 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from lifelines import KaplanMeierFitter
+from lifelines.statistics import multivariate_logrank_test
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from scipy.special import expit
+from sklearn.metrics import precision_recall_curve, roc_curve
 
-matplotlib.use("Agg")  # no display on servers and in CI
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from lifelines import KaplanMeierFitter  # noqa: E402
-from lifelines.statistics import multivariate_logrank_test  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from scipy.special import expit  # noqa: E402
-from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
-
-from icipredict.cohort.schema import CohortError  # noqa: E402
-from icipredict.evaluation.bootstrap import bootstrap_indices, percentile_ci  # noqa: E402
-from icipredict.evaluation.metrics import (  # noqa: E402
+from icipredict.cohort.schema import CohortError
+from icipredict.evaluation.bootstrap import bootstrap_indices, percentile_ci
+from icipredict.evaluation.metrics import (
     _logit,
     auc_score,
     average_precision,
@@ -35,7 +34,7 @@ from icipredict.evaluation.metrics import (  # noqa: E402
     calibration_table,
     check_binary,
 )
-from icipredict.evaluation.survival_metrics import check_survival  # noqa: E402
+from icipredict.evaluation.survival_metrics import check_survival
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +65,12 @@ def _models(predictions) -> dict[str, np.ndarray]:
     return {"model": np.asarray(predictions, dtype=float)}
 
 
-def _axes(ax, figsize=(5.5, 5)) -> tuple[Figure, plt.Axes]:
+def _axes(ax, figsize=(5.5, 5)) -> tuple[Figure, Axes]:
+    """``ax`` and its figure, or a new ``Figure`` (not pyplot's: no backend is involved)."""
     if ax is not None:
         return ax.figure, ax
-    fig, ax = plt.subplots(figsize=figsize)
-    return fig, ax
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
 
 
 def _roc_on_grid(y: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -98,7 +98,7 @@ def plot_roc(
     *,
     n_boot: int = 200,
     seed: int = 0,
-    ax: plt.Axes | None = None,
+    ax: Axes | None = None,
     path: str | Path | None = None,
     title: str = "ROC curve",
 ) -> Figure:
@@ -141,7 +141,7 @@ def plot_pr(
     *,
     n_boot: int = 200,
     seed: int = 0,
-    ax: plt.Axes | None = None,
+    ax: Axes | None = None,
     path: str | Path | None = None,
     title: str = "Precision–recall curve",
 ) -> Figure:
@@ -169,7 +169,7 @@ def plot_calibration(
     predictions,
     *,
     n_bins: int = 10,
-    ax: plt.Axes | None = None,
+    ax: Axes | None = None,
     path: str | Path | None = None,
     title: str = "Calibration",
 ) -> Figure:
@@ -227,7 +227,7 @@ def plot_km_by_risk_group(
     *,
     n_groups: int = 3,
     labels: Sequence[str] | None = None,
-    ax: plt.Axes | None = None,
+    ax: Axes | None = None,
     path: str | Path | None = None,
     title: str = "Kaplan–Meier by predicted risk group",
     xlabel: str = "months",
@@ -261,7 +261,7 @@ def plot_km_by_risk_group(
 def plot_time_dependent_auc(
     curves: Mapping[str, pd.DataFrame] | pd.DataFrame,
     *,
-    ax: plt.Axes | None = None,
+    ax: Axes | None = None,
     path: str | Path | None = None,
     title: str = "Time-dependent AUC",
 ) -> Figure:
@@ -285,7 +285,7 @@ def plot_time_dependent_auc(
 def plot_decision_curve(
     curve: pd.DataFrame,
     *,
-    ax: plt.Axes | None = None,
+    ax: Axes | None = None,
     path: str | Path | None = None,
     title: str = "Decision curve",
 ) -> Figure:
@@ -310,7 +310,7 @@ def plot_feature_importance(
     *,
     top_n: int = 20,
     errors: Mapping[str, float] | pd.Series | None = None,
-    ax: plt.Axes | None = None,
+    ax: Axes | None = None,
     path: str | Path | None = None,
     title: str = "Feature importance",
     xlabel: str = "importance",

@@ -26,8 +26,6 @@ def write_figures(trained: TrainedExperiment, folder: str | Path) -> list[Path]:
 
     A figure that cannot be drawn (e.g. too few events) is skipped with a warning.
     """
-    import matplotlib.pyplot as plt
-
     from icipredict.evaluation import plots
     from icipredict.evaluation.decision import decision_curve
 
@@ -37,7 +35,7 @@ def write_figures(trained: TrainedExperiment, folder: str | Path) -> list[Path]:
 
     def guard(name: str, fn: Callable[[], Any]) -> None:
         try:
-            plt.close(fn())
+            fn()  # a plain Figure (not pyplot's): freed when dropped, any backend
         except (CohortError, ValueError) as exc:
             logger.warning("plot %s skipped: %s", name, exc)
 
