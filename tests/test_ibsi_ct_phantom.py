@@ -96,3 +96,19 @@ def test_cli_ibsi_check_reports_misses_and_bad_input(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "unknown IBSI configuration" in bad.output
     none = CliRunner().invoke(app, [*args, "--config", "A"])
     assert none.exit_code == 2 and "no values for 'config. A'" in none.output
+
+
+@pytest.mark.realdata
+def test_report_section_lists_every_configuration(phantom: Path, shared_data: Path) -> None:
+    from icipredict.features.ibsi.report import ct_phantom_section, digital_phantom_agreement
+
+    text = ct_phantom_section(phantom)
+    assert "| A | 108 | 108 | 108 | 107 |" in text
+    assert "| C | 108 | 107 | 107 | 107 |" in text
+    for config in "BDE":
+        assert f"| {config} | 108 | none |  | 107 |" in text
+    digital = shared_data / "imaging" / "ibsi" / "digital_phantom"
+    if digital.is_dir():
+        # the processing path reproduces pyradiomics' own values on the digital phantom
+        assert "108 of 108 mapped" in digital_phantom_agreement(digital)
+        assert digital_phantom_agreement(digital).endswith("extraction is 0.")
