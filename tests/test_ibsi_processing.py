@@ -337,3 +337,22 @@ def test_experiment_selects_an_ibsi_configuration(tmp_path: Path) -> None:
         "radiomics": {"settings": "ibsi_c"}})
     assert config.radiomics_settings == "ibsi_c"
     config.check_radiomics()
+
+
+def test_custom_processing_file_recorded_in_the_model_is_rebuilt_by_the_board(
+        tmp_path: Path) -> None:
+    from icipredict.predict.radiomics import model_radiomics
+    from icipredict.registry.bundle import radiomics_record
+
+    text = (Path(BUILTIN_SETTINGS["ibsi_c"]).read_text(encoding="utf-8")
+            .replace("bin_size: 25", "bin_size: 50"))
+    custom = tmp_path / "ct_bw50.yaml"
+    custom.write_text(text, encoding="utf-8")
+    record = radiomics_record(custom, "largest")
+    assert record["settings_source"]["content"] == text
+    engine, _, problems = model_radiomics(record)
+    assert problems == [] and engine.settings_hash == record["settings_hash"]
+    assert engine.settings_hash != PyRadiomicsEngine("ibsi_c").settings_hash
+    image, mask = _files(tmp_path)
+    trained = PyRadiomicsEngine(custom).extract(image, mask)
+    assert engine.extract(image, mask) == trained
