@@ -22,6 +22,7 @@
 # a temporary folder) where the network and store are written.
 
 # %%
+# %matplotlib inline
 import os
 import tempfile
 from pathlib import Path

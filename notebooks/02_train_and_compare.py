@@ -26,6 +26,7 @@
 # `ICIPREDICT_NB_PATIENTS` (synthetic size, default 600); `ICIPREDICT_NB_WORKDIR`.
 
 # %%
+# %matplotlib inline
 import os
 import tempfile
 from pathlib import Path
@@ -119,8 +120,13 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 5))
 plots.plot_roc(y_test, probs, n_boot=0, ax=axes[0], title=f"ROC — {data_name}")
 plots.plot_calibration(y_test, {k: v for k, v in probs.items() if k != "TMB>=10"}, ax=axes[1])
 fig.tight_layout()
-display(fig)
-plt.close(fig)
+
+# %% [markdown]
+# Each plot function also draws a figure of its own and returns it: as a cell's last value it
+# shows inline (here precision against recall, with the response rate as the chance line).
+
+# %%
+plots.plot_pr(y_test, probs, n_boot=0, title=f"Precision–recall — {data_name}")
 
 # %%
 if REAL:

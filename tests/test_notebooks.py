@@ -38,6 +38,23 @@ def _outputs(nb) -> str:
     return "\n".join(texts)
 
 
+def _figures(nb) -> list[bytes]:
+    """The PNG images the notebook's outputs carry; fails on a figure shown only as text."""
+    import base64
+
+    pngs = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "image/png" in data:
+                pngs.append(base64.b64decode(data["image/png"]))
+            else:
+                assert not str(data.get("text/plain", "")).startswith("<Figure"), (
+                    f"a figure shown as text, not as an image: {cell.source[:200]}")
+    assert all(png[:8] == b"\x89PNG\r\n\x1a\n" for png in pngs)
+    return pngs
+
+
 def test_notebooks_are_percent_scripts() -> None:
     found = sorted(p.name for p in NOTEBOOKS.glob("0*.py"))
     assert found == ["01_explore_cohort.py", "02_train_and_compare.py",
@@ -47,18 +64,22 @@ def test_notebooks_are_percent_scripts() -> None:
 
 
 def test_01_explore_cohort(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out = _outputs(run_notebook(NOTEBOOKS / "01_explore_cohort.py", tmp_path, monkeypatch))
+    nb = run_notebook(NOTEBOOKS / "01_explore_cohort.py", tmp_path, monkeypatch)
+    assert len(_figures(nb)) == 1  # the missingness heat map, inline
+    out = _outputs(nb)
     assert "150 patients" in out
     assert "carriers" in out
     assert "median_albumin_g_dl" in out
 
 
 def test_02_train_and_compare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out = _outputs(run_notebook(NOTEBOOKS / "02_train_and_compare.py", tmp_path, monkeypatch))
+    nb = run_notebook(NOTEBOOKS / "02_train_and_compare.py", tmp_path, monkeypatch)
+    # ROC + calibration drawn on pyplot axes, and a figure a plot function returned: inline PNGs
+    assert len(_figures(nb)) == 2
+    out = _outputs(nb)
     for model in ("TMB>=10", "LLR6 (LORIS)", "RF16 (Chowell)", "ours (XGBoost)"):
         assert model in out
     assert "AUC difference ours - RF16" in out
-    assert "image/png" in out or "<Figure" in out
 
 
 def test_03_score_for_the_board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
