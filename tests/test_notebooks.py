@@ -60,7 +60,7 @@ def test_notebooks_are_percent_scripts() -> None:
     assert found == ["01_explore_cohort.py", "02_train_and_compare.py",
                      "03_score_for_the_board.py"]
     for name in found:
-        assert "# %%" in (NOTEBOOKS / name).read_text()
+        assert "# %%" in (NOTEBOOKS / name).read_text(encoding="utf-8")
 
 
 def test_01_explore_cohort(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
