@@ -271,6 +271,16 @@ def test_seg_segments_by_number_and_label(ct, tmp_path):
         read_image_and_mask(folder, seg)
 
 
+def test_empty_seg_segment_is_refused(ct, tmp_path):
+    folder, _ = ct
+    a, _ = _two_lesions()
+    seg = write_seg(tmp_path / "seg.dcm", folder, {"GTV": a, "nothing": np.zeros_like(a)})
+    with pytest.raises(ImageError, match="mask is empty: no voxel of the image is inside the "
+                                         "segment") as exc:
+        read_image_and_mask(folder, seg, roi="nothing")
+    assert exc.value.file == str(seg)
+
+
 def test_fractional_seg_counts_from_one_half(ct, tmp_path):
     folder, _ = ct
     a, _ = _two_lesions()

@@ -42,12 +42,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from icipredict.features.dicom_series import read_series
 from icipredict.features.radiomics_engine import ImageError, check_image_mask, read_image
+
+if TYPE_CHECKING:
+    import SimpleITK
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +106,7 @@ def mask_format(mask: str | Path) -> str:
 # --------------------------------------------------------------------------------------------
 
 def read_image_and_mask(image: str | Path, mask: str | Path, *, roi: str | None = None,
-                        label: int | None = None):
+                        label: int | None = None) -> tuple[SimpleITK.Image, SimpleITK.Image]:
     """Read an image and one lesion's mask on the image's grid.
 
     Parameters
@@ -176,7 +179,8 @@ def read_image_and_mask(image: str | Path, mask: str | Path, *, roi: str | None 
         out = sitk.GetImageFromArray(arr.astype(np.uint8))
         out.CopyInformation(img)
         if not arr.any():
-            raise ImageError("mask is empty: no voxel of the image is inside the ROI",
+            what = "ROI" if kind == "rtstruct" else "segment"
+            raise ImageError(f"mask is empty: no voxel of the image is inside the {what}",
                              file=mask_file)
     return img, out
 
