@@ -52,7 +52,7 @@ Modules
 - :mod:`~icipredict.cohort.store.checks`: the re-ingest refusal rules.
 - :mod:`~icipredict.cohort.store.keys`: one key per store, and rekey.
 - :mod:`~icipredict.cohort.store.sources`: a source's files and content hash.
-- :mod:`~icipredict.cohort.store.queries`: read queries (cohort, summary, follow-up).
+- :mod:`~icipredict.cohort.store.queries`: read queries (cohort, patient search, summary).
 """
 
 from icipredict.cohort.store.checks import (

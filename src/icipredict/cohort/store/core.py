@@ -19,8 +19,8 @@ from icipredict.cohort.store.migrate import ensure_schema, schema_version
 from icipredict.cohort.store.queries import (
     SUMMARY_SQL,
     as_contract,
-    as_day,
     cohort_query,
+    patient_query,
     reverse_km_median,
 )
 from icipredict.cohort.store.settings import max_drop_from_env
@@ -255,36 +255,16 @@ class CohortStore:
         list of str
             Patient IDs ordered by centre, then ID.
         """
-        where, params = [], []
         if centres is not None:
             centres = [str(c) for c in centres]
             unknown = sorted(set(centres) - set(self.centres()))
             if unknown:
                 raise CohortError(f"centre(s) {unknown} not in the store "
                                   f"(stored: {self.centres()})", column="centre")
-            where.append("list_contains(?, p.centre)")
-            params.append(centres)
-        if cancer_types is not None:
-            where.append("list_contains(?, p.cancer_type)")
-            params.append([str(c) for c in cancer_types])
-        bounds = {"started_from": started_from, "started_to": started_to}
-        for name, op in (("started_from", ">="), ("started_to", "<=")):
-            if bounds[name] is not None:
-                where.append(f"t.start_date {op} ?")
-                params.append(as_day(bounds[name], name))
-        if without_outcome:
-            where.append("(o.patient_id IS NULL OR (o.bor IS NULL AND o.responder IS NULL "
-                         "AND o.os_months IS NULL AND o.pfs_months IS NULL))")
         ids = None if patient_ids is None else list(dict.fromkeys(str(p) for p in patient_ids))
-        if ids is not None:
-            where.append("list_contains(?, p.patient_id)")
-            params.append(ids)
-        sql = ("SELECT p.patient_id FROM current_patients p "
-               "LEFT JOIN current_treatments t ON t.centre = p.centre "
-               "AND t.patient_id = p.patient_id "
-               "LEFT JOIN current_outcomes o ON o.centre = p.centre AND o.patient_id = p.patient_id"
-               + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY p.centre, p.patient_id")
+        sql, params = patient_query(centres=centres, cancer_types=cancer_types,
+                                    started_from=started_from, started_to=started_to,
+                                    without_outcome=without_outcome, patient_ids=ids)
         with self._connect(read_only=True) as con:
             found = [r[0] for r in con.execute(sql, params).fetchall()]
             if ids is not None:

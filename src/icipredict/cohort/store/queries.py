@@ -86,6 +86,41 @@ def cohort_query(name: str, centres: list[str] | None,
     return f"SELECT {cols} FROM {source}{where}{order}", params
 
 
+def patient_query(*, centres: list[str] | None, cancer_types: Sequence[str] | None,
+                  started_from: str | date | None, started_to: str | date | None,
+                  without_outcome: bool, patient_ids: list[str] | None) -> tuple[str, list]:
+    """SQL and parameters of :meth:`~icipredict.cohort.store.CohortStore.find_patients`.
+
+    Every condition given narrows the current patients; the IDs come ordered by centre, then ID.
+    """
+    where: list[str] = []
+    params: list = []
+    if centres is not None:
+        where.append("list_contains(?, p.centre)")
+        params.append(centres)
+    if cancer_types is not None:
+        where.append("list_contains(?, p.cancer_type)")
+        params.append([str(c) for c in cancer_types])
+    bounds = {"started_from": started_from, "started_to": started_to}
+    for name, op in (("started_from", ">="), ("started_to", "<=")):
+        if bounds[name] is not None:
+            where.append(f"t.start_date {op} ?")
+            params.append(as_day(bounds[name], name))
+    if without_outcome:
+        where.append("(o.patient_id IS NULL OR (o.bor IS NULL AND o.responder IS NULL "
+                     "AND o.os_months IS NULL AND o.pfs_months IS NULL))")
+    if patient_ids is not None:
+        where.append("list_contains(?, p.patient_id)")
+        params.append(patient_ids)
+    sql = ("SELECT p.patient_id FROM current_patients p "
+           "LEFT JOIN current_treatments t ON t.centre = p.centre "
+           "AND t.patient_id = p.patient_id "
+           "LEFT JOIN current_outcomes o ON o.centre = p.centre AND o.patient_id = p.patient_id"
+           + (" WHERE " + " AND ".join(where) if where else "")
+           + " ORDER BY p.centre, p.patient_id")
+    return sql, params
+
+
 def as_day(value: str | date, name: str) -> date:
     """An ISO day (``YYYY-MM-DD``) or a date; a clear error naming the option otherwise."""
     if isinstance(value, datetime):
