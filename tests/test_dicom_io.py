@@ -98,14 +98,36 @@ def test_irregular_series_are_refused(tmp_path, offsets, message):
 def test_mixed_pixel_spacing_is_refused(tmp_path):
     folder = tmp_path / "ct"
     info = write_series(folder)
-    odd = folder / "CT_003.dcm"
-    import pydicom
-
-    ds = pydicom.dcmread(odd)
-    ds.PixelSpacing = [0.9, 0.9]
-    ds.save_as(odd)
+    _edit_slices(folder, lambda i, ds: i == 3 and (setattr(ds, "PixelSpacing", [0.9, 0.9])
+                                                  or True))
     rs = write_rtstruct(tmp_path / "rs.dcm", info, {"GTV": [(0.0, _box(1, 1, 3, 3))]})
     with pytest.raises(ImageError, match="differ in PixelSpacing"):
+        read_image_and_mask(folder, rs)
+
+
+def _edit_slices(folder: Path, edit) -> None:
+    import pydicom
+
+    for i, f in enumerate(sorted(folder.glob("*.dcm"))):
+        ds = pydicom.dcmread(f)
+        if edit(i, ds):
+            ds.save_as(f)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda i, ds: setattr(ds, "ImagePositionPatient",
+                           [ds.ImagePositionPatient[0] + 0.5 * i, *ds.ImagePositionPatient[1:]])
+     or True, "not stacked along their normal"),
+    (lambda i, ds: i == 2 and (setattr(ds, "ImageOrientationPatient", [1, 0, 0, 0, 0, -1])
+                               or True), "different orientations"),
+    (lambda i, ds: i == 4 and (setattr(ds, "NumberOfFrames", 2) or True), "multi-frame"),
+])
+def test_sheared_mixed_or_multiframe_series_are_refused(tmp_path, edit, message):
+    folder = tmp_path / "ct"
+    info = write_series(folder)
+    _edit_slices(folder, edit)
+    rs = write_rtstruct(tmp_path / "rs.dcm", info, {"GTV": [(0.0, _box(1, 1, 3, 3))]})
+    with pytest.raises(ImageError, match=message):
         read_image_and_mask(folder, rs)
 
 
