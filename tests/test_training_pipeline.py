@@ -28,8 +28,7 @@ if __name__ == "__main__":
            "fold_table": trained.fold_table.to_dict(orient="list"),
            "n_fit": len(trained.fit_frame), "oof_columns": list(trained.oof.columns),
            "final": [type(trained.final.response_).__name__, sorted(trained.final.survival_)],
-           "refits": {k: len(v) for k, v in trained.refits.items()},
-           "uncertainty": trained.response_uncertainty is not None,
+           "intervals": trained.response_uncertainty,
            "mlflow_loaded": [m for m in sys.modules if m.startswith("mlflow.")]}
     with open(sys.argv[3], "w") as fh:
         json.dump(out, fh)
@@ -74,8 +73,11 @@ def test_fit_experiment_runs_without_mlflow_and_gives_the_tracked_numbers(tmp_pa
     assert got["n_fit"] == 300
     assert got["oof_columns"] == ["prob", "risk_os", "risk_pfs", "prob_tmb_cmp", "_fold"]
     assert got["final"] == ["CalibratedResponse", ["os", "pfs"]]
-    # the interval inputs are trained here too (the tracked run only writes them to the bundle)
-    assert got["refits"] == {"response": 20, "os": 20, "pfs": 20} and got["uncertainty"]
+    # the interval table is made here too (the tracked run only writes it to the bundle): the
+    # held-out response predictions of all 300 patients in bins, nothing refitted
+    table = got["intervals"]
+    assert table["n"] == 300 and sum(table["patients"]) == 300
+    assert len(table["patients"]) == len(table["low"]) == len(table["edges"]) + 1
 
 
 def _imports(path: Path) -> set[str]:

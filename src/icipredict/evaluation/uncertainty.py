@@ -1,169 +1,143 @@
-"""Per-patient 95% intervals of the registry model: bootstrap refits and recalibration.
+"""Per-patient 95% interval of the response probability, from held-out predictions.
 
-*Model refits* (:func:`bootstrap_refits`): the response and Cox models are refitted (same
-hyperparameters, feature builder unchanged) on ``R`` bootstrap resamples of the *training*
-patients and saved next to the point model. A patient's spread is the variance over the refits of
-their logit ``logit(p_r)`` (response) or complementary log-log ``log H0_r(t) + lp_r`` (survival
-at ``t``).
+A **Venn predictor on score bins with exact binomial bounds** (Vovk, Gammerman & Shafer,
+*Algorithmic Learning in a Random World*, 2005, ch. 6; Clopper & Pearson 1934):
 
-*Recalibration* (:func:`calibration_uncertainty`, response only): from the out-of-fold
-predictions, a logistic recalibration ``logit P(y=1) = a + b * logit(p)`` is refitted on
-bootstrap resamples; the covariance ``V`` of ``(a, b)`` gives ``v(s) = V_aa + 2 s V_ab +
-s^2 V_bb`` at ``s = logit(p)``.
+1. the out-of-fold probabilities of the training patients (each predicted by a model that did
+   not see that patient) are cut into ``B`` equal-count bins (:func:`n_bins`: ``ceil(2 n^(1/3))``,
+   at least :data:`MIN_BIN` patients per bin); bin ``b`` holds ``m_b`` patients, ``k_b`` of
+   them responders;
+2. a new patient falls in the bin of the final model's probability ``p``; as a Venn predictor
+   does, the patient is counted once as a non-responder and once as a responder, and each count
+   gets its exact (Clopper-Pearson) two-sided 95% bound: the interval is
+   ``[CP_low(k_b; m_b + 1), CP_high(k_b + 1; m_b + 1)]``;
+3. the interval is widened to contain ``p`` itself, so the board never shows a probability
+   outside its interval (where held-out data show the model miscalibrated, the interval then
+   spans both).
 
-The response interval is ``expit(s +- 1.96 sqrt(var_refits + v(s)))``
-(:func:`response_interval`); the survival interval is ``exp(-exp(c +- 1.96 sd_refits))`` with
-``c`` the point model's cloglog (:func:`survival_interval`). Both are centred on the point
-estimate. See ``docs/registry_model.md`` for what they cover (and do not).
+**What it guarantees.** For a patient exchangeable with the training patients, the interval
+contains ``pi_b``, the response rate of patients whose held-out probability falls in the same
+bin, with probability >= 95% (exact in finite samples: given the held-out scores, the bin's
+responder count is a sum of independent Bernoulli draws, for which Clopper-Pearson bounds are
+conservative). It covers the patient's *own* probability only as far as the model's score
+captures what matters for that patient: patients with equal scores may differ in factors the
+model does not see, and no interval built from 0/1 outcomes can measure that spread (Barber
+2020, *Electron. J. Statist.* 14:3487). ``docs/registry_model.md`` gives the measured coverage
+(``benchmarks/interval_coverage.py``).
+
+Only aggregates are stored (:func:`response_interval_table`: bin edges, ``m_b``, ``k_b`` and the
+bounds); scoring is one ``searchsorted`` (:func:`response_interval`), no extra model.
 """
 
 from __future__ import annotations
 
-import logging
+import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy.special import expit, logit
+from scipy.stats import beta
 
-logger = logging.getLogger(__name__)
+#: Two-sided level of the intervals.
+LEVEL = 0.95
+#: Fewest held-out patients in a bin (and fewer bins than ``ceil(2 n^(1/3))`` when needed).
+MIN_BIN = 20
+METHOD = ("Venn predictor on equal-count bins of the out-of-fold probabilities, "
+          "Clopper-Pearson bounds of the bin's response rate (patient counted as non-responder "
+          "for the lower, responder for the upper bound), widened to contain the point")
 
-#: The 97.5% quantile of the standard normal distribution.
-Z95 = 1.959963984540054
+
+def n_bins(n: int) -> int:
+    """Bins for ``n`` held-out patients: ``ceil(2 n^(1/3))``, at most ``n // MIN_BIN``, >= 1.
+
+    ``n^(1/3)`` bins minimise a histogram's mean squared error; twice as many keep the bin's
+    rate close to the local rate at the patient's score (undersmoothing, so the interval's
+    width, not the bin's slope, dominates).
+    """
+    if n <= 0:
+        return 1
+    return max(1, min(math.ceil(2 * n ** (1 / 3)), n // MIN_BIN))
 
 
-def calibration_uncertainty(y: np.ndarray, p: np.ndarray, *, n_boot: int = 200,
-                            seed: int = 0) -> dict[str, Any]:
-    """Bootstrap covariance of a logistic recalibration of held-out predictions.
+def clopper_pearson(k: np.ndarray, m: np.ndarray, level: float = LEVEL
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact two-sided binomial interval of ``k`` successes in ``m`` trials (vectorised)."""
+    k, m = np.asarray(k, dtype=float), np.asarray(m, dtype=float)
+    a = (1 - level) / 2
+    with np.errstate(invalid="ignore"):
+        low = np.where(k > 0, beta.ppf(a, k, m - k + 1), 0.0)
+        high = np.where(k < m, beta.ppf(1 - a, k + 1, m - k), 1.0)
+    return np.nan_to_num(low, nan=0.0), np.nan_to_num(high, nan=1.0)
+
+
+def response_interval_table(y: np.ndarray, p: np.ndarray, *, bins: int | None = None,
+                            level: float = LEVEL) -> dict[str, Any] | None:
+    """The interval table of a response model, from its held-out predictions.
 
     Parameters
     ----------
     y, p
-        Held-out responder labels and predicted probabilities (e.g. out-of-fold).
-    n_boot
-        Bootstrap resamples of patients.
-    seed
-        Seed of the resampling.
+        Responder labels (0/1) and out-of-fold probabilities of the training patients.
+    bins
+        Number of equal-count bins (default :func:`n_bins`); fewer when scores tie.
+    level
+        Two-sided level.
 
     Returns
     -------
-    dict
-        ``{"method", "n", "n_boot", "a", "b", "cov": [[Vaa, Vab], [Vab, Vbb]]}``.
+    dict or None
+        ``{"method", "level", "n", "edges", "patients", "responders", "low", "high"}``: the
+        ``B - 1`` inner bin edges (a score ``s`` is in bin ``searchsorted(edges, s, "right")``),
+        each bin's held-out patients and responders, and the interval bounds of a new patient
+        in that bin (before widening to the point). None without held-out predictions.
     """
-    # Batched Newton-Raphson over all resamples at once (evaluation's solver, stratified
-    # resamples so each holds responders and non-responders).
-    from icipredict.evaluation.bootstrap import bootstrap_indices
-    from icipredict.evaluation.metrics import _logistic_newton
-
     y = np.asarray(y, dtype=float)
-    s = logit(np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6))
-    ok = ~np.isnan(y) & ~np.isnan(s)
-    y, s = y[ok], s[ok]
-    x = np.stack([np.ones_like(s), s], axis=-1)
-    full = _logistic_newton(x, y, np.zeros_like(s))
-    idx = bootstrap_indices(len(y), n_boot, strata=y.astype(int), seed=seed)
-    coefs = _logistic_newton(x[idx], y[idx], np.zeros(idx.shape))
-    coefs = coefs[np.isfinite(coefs).all(axis=1)]
-    cov = np.cov(coefs.T) if len(coefs) > 2 else np.zeros((2, 2))
-    return {"method": "bootstrap covariance of logistic recalibration on held-out predictions",
-            "n": int(len(y)), "n_boot": int(len(coefs)), "a": float(full[0]),
-            "b": float(full[1]), "cov": cov.tolist()}
+    p = np.asarray(p, dtype=float)
+    ok = np.isfinite(y) & np.isfinite(p)
+    y, p = y[ok], p[ok]
+    if len(y) == 0:
+        return None
+    B = n_bins(len(y)) if bins is None else max(1, int(bins))
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, B + 1))[1:-1])
+    while True:  # tied scores can leave a bin (nearly) empty: merge it into its neighbour
+        which = np.searchsorted(edges, p, side="right")
+        m = np.bincount(which, minlength=len(edges) + 1)
+        small = np.flatnonzero(m < min(MIN_BIN, len(y)))
+        if len(small) == 0 or len(edges) == 0:
+            break
+        edges = np.delete(edges, max(small[0] - 1, 0))
+    k = np.bincount(which, weights=y, minlength=len(edges) + 1).round()
+    low, _ = clopper_pearson(k, m + 1, level)
+    _, high = clopper_pearson(k + 1, m + 1, level)
+    return {"method": METHOD, "level": level, "n": int(len(y)), "edges": edges.tolist(),
+            "patients": m.astype(int).tolist(), "responders": k.astype(int).tolist(),
+            "low": low.tolist(), "high": high.tolist()}
 
 
-def bootstrap_refits(model: Any, X: pd.DataFrame, y: np.ndarray, *, n_refits: int = 20,
-                     seed: int = 0, strata: np.ndarray | None = None) -> list[Any]:
-    """Refit ``model`` (same hyperparameters) on bootstrap resamples of training patients.
-
-    Parameters
-    ----------
-    model
-        A fitted (or unfitted) scikit-learn-style estimator; :func:`sklearn.base.clone` is
-        refitted, the original is untouched.
-    X, y
-        The training matrix and target the model was fitted on (survival: structured array).
-    n_refits
-        Number of resamples ``R`` (0 = none).
-    seed
-        Seed of the resampling.
-    strata
-        Resample within these groups (e.g. responder status, so each resample has both).
-
-    Returns
-    -------
-    list
-        Fitted clones; a resample the estimator refuses (e.g. no events) is skipped and logged.
-    """
-    from sklearn.base import clone
-
-    from icipredict.evaluation.bootstrap import bootstrap_indices
-
-    if n_refits <= 0:
-        return []
-    idx = bootstrap_indices(len(X), n_refits, strata=strata, seed=seed)
-    out = []
-    for rows in idx:
-        try:
-            out.append(clone(model).fit(X.iloc[rows], y[rows]))
-        except Exception as exc:  # noqa: BLE001 - a degenerate resample must not stop training
-            logger.warning("bootstrap refit skipped: %s", exc)
-    return out
-
-
-def response_interval(p: np.ndarray, unc: dict[str, Any] | None,
-                      refit_p: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised 95% interval around ``p`` (see the module docstring).
+def response_interval(p: np.ndarray, table: dict[str, Any] | None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The 95% interval of each probability in ``p`` (see the module docstring).
 
     Parameters
     ----------
     p
-        Point probabilities, shape ``(n,)``.
-    unc
-        From :func:`calibration_uncertainty` (or None).
-    refit_p
-        Probabilities of the bootstrap refits, shape ``(n, R)`` (or None).
+        The model's probabilities, shape ``(n,)``.
+    table
+        From :func:`response_interval_table` (or None).
 
     Returns
     -------
     low, high
-        NaN where neither source of uncertainty is available.
+        ``[min(low_b, p), max(high_b, p)]`` of each patient's bin ``b``; NaN without a table.
     """
-    s = logit(np.clip(p, 1e-6, 1 - 1e-6))
-    var = np.zeros_like(s)
-    have = False
-    if unc:
-        (vaa, vab), (_, vbb) = unc["cov"]
-        var += np.maximum(vaa + 2 * s * vab + s * s * vbb, 0.0)
-        have = True
-    if refit_p is not None and refit_p.shape[1] >= 2:
-        var += np.var(logit(np.clip(refit_p, 1e-6, 1 - 1e-6)), axis=1, ddof=1)
-        have = True
-    if not have:
-        nan = np.full_like(s, np.nan)
-        return nan, nan
-    sd = np.sqrt(var)
-    return expit(s - Z95 * sd), expit(s + Z95 * sd)
-
-
-def survival_interval(point: np.ndarray, refit_cloglog: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """95% interval of S(t) on the complementary log-log scale (see the module docstring).
-
-    Parameters
-    ----------
-    point
-        Point S(t), shape ``(n,)``.
-    refit_cloglog
-        ``log H0_r(t) + lp_r`` of the refits, shape ``(n, R)``.
-
-    Returns
-    -------
-    low, high
-        The point itself where the spread is undefined (e.g. S = 1 before the first event).
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c = np.log(-np.log(np.clip(point, 1e-300, 1.0)))
-        sd = np.std(refit_cloglog, axis=1, ddof=1)
-        ok = np.isfinite(c) & np.isfinite(sd)
-        low = np.where(ok, np.exp(-np.exp(c + Z95 * sd)), point)
-        high = np.where(ok, np.exp(-np.exp(c - Z95 * sd)), point)
+    p = np.asarray(p, dtype=float)
+    if not table:
+        nan = np.full(p.shape, np.nan)
+        return nan, nan.copy()
+    b = np.searchsorted(np.asarray(table["edges"], dtype=float), p, side="right")
+    low = np.minimum(np.asarray(table["low"], dtype=float)[b], p)
+    high = np.maximum(np.asarray(table["high"], dtype=float)[b], p)
     return low, high
+
+
+__all__ = ["LEVEL", "METHOD", "MIN_BIN", "clopper_pearson", "n_bins", "response_interval",
+           "response_interval_table"]

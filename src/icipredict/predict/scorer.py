@@ -194,8 +194,8 @@ class BoardModel:
         The registry model checks its own input (required columns, numbers with the row and
         column of a bad value) and reads only its own columns, so a frame that has them all goes
         in without a copy (MLflow's generic enforcement of the ``any``-typed numeric columns is
-        a Python loop over every value). ``intervals=False`` skips the bootstrap refits (null CI
-        columns): the bulk path for point estimates.
+        a Python loop over every value). ``intervals=False`` leaves the CI columns null (the
+        intervals are a table lookup: they cost next to nothing either way).
         """
         params = {"horizons": list(horizons), "explain": bool(explain)}
         if not intervals:

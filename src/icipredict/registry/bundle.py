@@ -29,11 +29,7 @@ MANIFEST = "manifest.json"
 #: The bundle's JSON files by role (``manifest["files"]``).
 FILES = {"builder": "builder.json", "domain": "domain.json", "risk_groups": "risk_groups.json",
          "radiomics": "radiomics.json"}
-REFIT_FOLDER = "bootstrap"
 PARTS = ("response", "os", "pfs")
-REFITS_METHOD = ("refits of the model on bootstrap resamples of the training patients "
-                 "(hyperparameters and feature builder fixed); 95% interval from their spread "
-                 "on the logit (response) / complementary log-log (survival) scale")
 
 
 # ------------------------------------------------------------------------------ aggregates
@@ -131,17 +127,10 @@ def _export_part(folder: Path, path: str, model: Any) -> dict[str, Any]:
     return {"path": path, **codecs.export_model(model, folder / path)}
 
 
-def _export_models(folder: Path, models: dict[str, Any], refits: dict[str, list[Any]]
-                   ) -> dict[str, Any]:
-    """Manifest entries of the models (``response``, ``os``, ``pfs``) and their refits."""
-    out: dict[str, Any] = {part: _export_part(folder, part, model) if model is not None else None
-                           for part, model in models.items()}
-    out["refits"] = {
-        "method": REFITS_METHOD,
-        **{part: [_export_part(folder, f"{part}/{REFIT_FOLDER}/refit_{r}", m)
-                  for r, m in enumerate(ms)] for part, ms in refits.items()},
-        "n": {part: len(ms) for part, ms in refits.items()}}
-    return out
+def _export_models(folder: Path, models: dict[str, Any]) -> dict[str, Any]:
+    """Manifest entries of the models (``response``, ``os``, ``pfs``): one each, no refits."""
+    return {part: _export_part(folder, part, model) if model is not None else None
+            for part, model in models.items()}
 
 
 def write_bundle(
@@ -151,9 +140,7 @@ def write_bundle(
     response_model: Any | None,
     survival_models: dict[str, Any],
     training_frame: pd.DataFrame,
-    response_uncertainty: dict[str, Any] | None = None,
-    response_refits: list[Any] | None = None,
-    survival_refits: dict[str, list[Any]] | None = None,
+    response_intervals: dict[str, Any] | None = None,
     info: dict[str, Any] | None = None,
     radiomics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -171,11 +158,10 @@ def write_bundle(
         ``{"os": model, "pfs": model}`` fitted survival models (either may be absent).
     training_frame
         The training patients' input frame (canonical columns); only aggregates are written.
-    response_uncertainty
-        From :func:`icipredict.evaluation.uncertainty.calibration_uncertainty`.
-    response_refits, survival_refits
-        From :func:`icipredict.evaluation.uncertainty.bootstrap_refits` (``{"os": [...]}``):
-        the models behind the per-patient intervals, under ``<part>/bootstrap/refit_<r>``.
+    response_intervals
+        From :func:`icipredict.evaluation.uncertainty.response_interval_table` (the held-out
+        predictions' Venn table, aggregates only): the per-patient 95% response intervals.
+        None: the model answers null intervals.
     info
         Extra manifest entries (model names, experiment, ...).
     radiomics
@@ -190,13 +176,10 @@ def write_bundle(
     Raises
     ------
     RegistryError
-        A model (or refit) whose class has no codec; nothing is written then.
+        A model whose class has no codec; nothing is written then.
     """
     models = {"response": response_model, **{e: survival_models.get(e) for e in ("os", "pfs")}}
-    refits = {"response": list(response_refits or []) if response_model is not None else [],
-              **{e: list((survival_refits or {}).get(e) or []) if models[e] is not None else []
-                 for e in ("os", "pfs")}}
-    for model in [m for m in models.values() if m is not None] + sum(refits.values(), []):
+    for model in [m for m in models.values() if m is not None]:
         codecs.check_exportable(model)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -205,8 +188,9 @@ def write_bundle(
     files = {k: v for k, v in FILES.items() if k != "radiomics" or imaging}
     manifest: dict[str, Any] = {"format": MODEL_FORMAT, "files": files,
                                 "input_columns": columns, "output_columns": output_columns(),
-                                "response_uncertainty": response_uncertainty}
-    manifest.update(_export_models(folder, models, refits))
+                                "response_intervals": (response_intervals
+                                                       if response_model is not None else None)}
+    manifest.update(_export_models(folder, models))
     X = builder.transform(training_frame)
     manifest["feature_ranges"] = feature_ranges(X)
     manifest["what_is_pickled"] = []  # never anything: a model without a codec is refused
@@ -314,10 +298,12 @@ class Bundle:
         entry = self.manifest.get(part)
         return codecs.load_model(self.folder / entry["path"], entry) if entry else None
 
-    def load_refits(self, part: str) -> list[Any]:
-        """The loaded bootstrap refits of ``part`` (empty without)."""
-        entries = (self.manifest.get("refits") or {}).get(part) or []
-        return [codecs.load_model(self.folder / e["path"], e) for e in entries]
+    @property
+    def response_intervals(self) -> dict[str, Any] | None:
+        """The Venn table behind the response intervals
+        (:func:`~icipredict.evaluation.uncertainty.response_interval_table`), or None (bundles
+        written with bootstrap refits before it existed: their refits are not read)."""
+        return self.manifest.get("response_intervals")
 
     def training_risk(self, X: pd.DataFrame) -> np.ndarray | None:
         """Risk score of the training matrix ``X`` (OS model, else PFS; None without)."""

@@ -255,37 +255,6 @@ class CoxMember:
         return out
 
 
-class CoxRefits:
-    """The bootstrap refits of a Cox model, scored together: ``(n, R)`` risks in one product."""
-
-    def __init__(self, refits: list[CoxMember]) -> None:
-        self.refits = refits
-        self.features = sorted({f for r in refits for f in r.kept})
-        where = {f: j for j, f in enumerate(self.features)}
-        p, R = len(self.features), len(refits)
-        self.C, self.D, self.e = np.zeros((p, R)), np.zeros((p, R)), np.zeros(R)
-        for r, m in enumerate(refits):
-            self.e[r] = -float(m.mean @ m.coef)
-            for k, i in enumerate(m.kept_idx):
-                j = where[m.features[i]]
-                self.C[j, r] += m.coef[k]
-                self.D[j, r] += m.impute[i] * m.coef[k]
-
-    def __len__(self) -> int:
-        return len(self.refits)
-
-    def risks(self, rows: Rows) -> np.ndarray:
-        """Log partial hazard of every refit, shape ``(n, R)`` (missing inputs imputed)."""
-        Z = rows.matrix(self.features)
-        missing = np.isnan(Z)
-        return np.where(missing, 0.0, Z) @ self.C + missing @ self.D + self.e
-
-    def log_cumhaz0(self, h: float) -> np.ndarray:
-        """``log H0_r(h)`` of every refit, shape ``(R,)`` (``-inf`` before the first event)."""
-        with np.errstate(divide="ignore"):
-            return np.log([np.interp(h, m.t0, m.h0) for m in self.refits])
-
-
 class EstimatorSurvival:
     """A survival estimator rebuilt from its codec (XGBoost Cox/AFT): it predicts itself."""
 

@@ -3,8 +3,9 @@
 :class:`ICIPredictModel` reads a bundle (:class:`~icipredict.registry.bundle.Bundle`), encodes
 a batch with the fitted feature builder and hands the whole batch to each loaded model once
 (XGBoost, scikit-learn and the survival estimators predict; see
-:mod:`icipredict.registry.members`). Intervals follow
-:mod:`icipredict.evaluation.uncertainty`. :func:`log_registry_model` logs a bundle as a
+:mod:`icipredict.registry.members`). The response interval is a lookup in the bundle's Venn
+table of held-out predictions (:mod:`icipredict.evaluation.uncertainty`): no further model is
+scored; survival intervals are null. :func:`log_registry_model` logs a bundle as a
 models-from-code pyfunc (:data:`ENTRY_CODE`: the wrapper itself is not pickled either). Inputs,
 params and outputs: :mod:`icipredict.registry.schema` and ``docs/registry_model.md``.
 """
@@ -22,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from icipredict.cohort.schema import CohortError
-from icipredict.evaluation.uncertainty import response_interval, survival_interval
+from icipredict.evaluation.uncertainty import response_interval
 from icipredict.registry import schema
 from icipredict.registry.bundle import MODEL_FORMAT, Bundle, synthetic_example
-from icipredict.registry.members import CoxMember, CoxRefits, Rows
+from icipredict.registry.members import Rows
 
 ENTRY_CODE = """\
 # Models-from-code entry of the icipredict registry model (nothing here is pickled).
@@ -51,15 +52,9 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
         self.manifest = self.bundle.manifest
         self.builder = self.bundle.builder
         self.columns = self.bundle.input_columns
-        self.uncertainty = self.manifest.get("response_uncertainty")
+        self.intervals = self.bundle.response_intervals
         self.response = self.bundle.load("response")
         self.surv = {end: m for end in ("os", "pfs") if (m := self.bundle.load(end)) is not None}
-        self.response_refits = self.bundle.load_refits("response")
-        self.cox_refits: dict[str, CoxRefits] = {}
-        for end in self.surv:
-            refits = self.bundle.load_refits(end)
-            if len(refits) >= 2 and all(isinstance(r, CoxMember) for r in refits):
-                self.cox_refits[end] = CoxRefits(refits)
         self.names = list(self.builder.feature_names_out_)
         ranges = self.manifest.get("feature_ranges") or {}
         self.lower = np.array([ranges.get(n, (-np.inf, np.inf))[0] for n in self.names])
@@ -95,8 +90,7 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
             DataFrame, one row per patient, columns of the input schema.
         params
             ``horizons`` (months, default 6/12/24), ``explain`` (add ``contrib_<feature>``) and
-            ``intervals`` (default True; False skips the bootstrap refits and returns null
-            intervals: the fast path for bulk scoring of point estimates).
+            ``intervals`` (default True; False returns null interval columns).
 
         Returns
         -------
@@ -138,18 +132,17 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
         columns = list(self._response(rows, intervals))
         risks = {end: model.risk(rows) for end, model in self.surv.items()}
         columns.append(risks.get("os", risks.get("pfs", nan)))
-        curves, medians, bands = {}, [], []
+        curves, medians = {}, []
         for end in ("os", "pfs"):
             model = self.surv.get(end)
             curves[end] = (model.survival(rows, hs, risks[end]) if model is not None
                            else np.full((n, len(hs)), np.nan))
             medians.append(model.median(rows, risks[end]) if model is not None else nan)
-            band = self._bands(end, rows, curves[end], hs) if intervals else None
-            for j in range(len(hs)):
-                bands += [nan, nan] if band is None else [band[0][:, j], band[1][:, j]]
         for end in ("os", "pfs"):
             columns += [curves[end][:, j] for j in range(len(hs))]
-        return columns + medians + bands
+        # No survival intervals (the bootstrap refits behind them are gone, see
+        # docs/registry_model.md): the columns stay, null.
+        return columns + medians + [nan] * (4 * len(hs))
 
     def _response(self, rows: Rows, intervals: bool) -> tuple[np.ndarray, ...]:
         """``(probability, ci_low, ci_high)`` of the response model (NaN without one)."""
@@ -159,21 +152,7 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
         p = self.response.proba(rows)
         if not intervals:
             return p, nan, nan
-        refit_p = (np.stack([r.proba(rows) for r in self.response_refits], axis=1)
-                   if len(self.response_refits) >= 2 else None)
-        return (p, *response_interval(p, self.uncertainty, refit_p))
-
-    def _bands(self, end: str, rows: Rows, point: np.ndarray, hs: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Refit intervals of S(t) at ``hs``, each ``(n, len(hs))``; None without Cox refits."""
-        refits = self.cox_refits.get(end)
-        if refits is None:
-            return None
-        lp = refits.risks(rows)  # (n, R)
-        low, high = np.empty_like(point), np.empty_like(point)
-        for j, h in enumerate(hs):
-            low[:, j], high[:, j] = survival_interval(point[:, j], lp + refits.log_cumhaz0(h))
-        return low, high
+        return (p, *response_interval(p, self.intervals))
 
 
 # ------------------------------------------------------------------------------ logging

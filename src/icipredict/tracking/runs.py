@@ -76,10 +76,12 @@ class _Fitted:
 
 
 INTERVAL_NOTE = (
-    "Per-patient 95% intervals: spread of {r} refits of the response and Cox models on bootstrap "
-    "resamples of the training patients (logit / complementary log-log scale), the response "
-    "one widened by the held-out recalibration spread; they reflect sampling uncertainty of "
-    "a model this size, not shifts between centres.")
+    "Per-patient 95% response intervals: exact (Clopper-Pearson) 95% interval of the response "
+    "rate among training patients whose held-out predicted probability fell in the same bin "
+    "(a Venn predictor on score bins), widened to contain the point. They cover the rate of "
+    "patients the model scores alike, not each patient's own probability where factors the "
+    "model does not see differ, nor shifts between centres beyond those of the validation "
+    "scheme. No survival intervals.")
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -191,7 +193,7 @@ def _log_lineage_and_card(trained: TrainedExperiment) -> None:
                     calibration=trained.calibration,
                     subgroup_metrics=trained.subgroups, description=config.description,
                     limitations=[f"Validated by {config.validation.scheme}.",
-                                 INTERVAL_NOTE.format(r=config.interval_refits)])
+                                 INTERVAL_NOTE])
 
 
 def _log_model(trained: TrainedExperiment, rad_record: dict[str, Any] | None
@@ -212,12 +214,10 @@ def _log_model(trained: TrainedExperiment, rad_record: dict[str, Any] | None
         mlflow.log_artifacts(str(tmp / "plots"), "plots")
         (tmp / "builder.json").write_text(final.builder.to_json())
         mlflow.log_artifact(str(tmp / "builder.json"), "features")
-        unc, refits = trained.response_uncertainty, dict(trained.refits)
         manifest = write_bundle(
             tmp / "bundle", builder=final.builder, response_model=final.response,
             survival_models=final.survival, training_frame=fit_frame,
-            response_uncertainty=unc, response_refits=refits.pop("response", None),
-            survival_refits=refits,
+            response_intervals=trained.response_uncertainty,
             info={"experiment": config.name, "config_hash": config.config_hash(),
                   "models": {t: s.name for t, s in specs.items()}},
             radiomics=(rad_record if "imaging" in final.builder.spec_.modalities

@@ -177,9 +177,9 @@ class ExperimentConfig(BaseModel):
     radiomics: Radiomics = Field(default_factory=Radiomics)
     n_bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for CIs.")
     interval_refits: int = Field(
-        20, ge=0, le=200, description="Refits of the response/Cox models on bootstrap "
-        "resamples of the training patients behind the registry model's per-patient 95% "
-        "intervals (0 = recalibration spread only; scoring cost grows with it).")
+        20, ge=0, le=200, description="Ignored (kept so older experiment files still load; "
+        "the default is kept so in-memory config hashes do not change): the registry model's "
+        "95% response intervals come from the held-out predictions, nothing is refitted.")
     seed: int = 0
 
     # Filled by load_experiment (not part of the YAML).

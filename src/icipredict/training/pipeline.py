@@ -13,9 +13,9 @@ The steps, each in the stage it belongs to:
 3. per-fold metrics, pooled held-out metrics with bootstrap CIs, the paired comparison of every
    comparator with the primary response model, the within-fold C-index and subgroup metrics
    (:mod:`icipredict.training.assessment`);
-4. the refit of the builder and the primary models on all training patients, and the inputs of
-   the registry model's per-patient intervals (recalibration spread of the held-out response
-   predictions, bootstrap refits of the final models: :mod:`icipredict.evaluation.uncertainty`).
+4. the refit of the builder and the primary models on all training patients, and the input of
+   the registry model's per-patient response intervals (a Venn table of the held-out response
+   predictions: :mod:`icipredict.evaluation.uncertainty`).
 
 :mod:`icipredict.tracking.runs` logs and registers what it returns; nothing here imports MLflow.
 """
@@ -38,7 +38,6 @@ from icipredict.modeling.experiment import (
     ExperimentModels,
     responder_target,
     response_strata,
-    survival_target,
 )
 from icipredict.training.config import ExperimentConfig, load_experiment
 
@@ -106,11 +105,11 @@ class TrainedExperiment:
         (:class:`~icipredict.modeling.experiment.ExperimentModels`).
     subgroups
         Held-out metrics per centre and cancer type (None when nothing to compute).
-    response_uncertainty, refits
-        Inputs of the registry model's per-patient 95% intervals
-        (:mod:`icipredict.evaluation.uncertainty`): the recalibration covariance of the pooled
-        held-out response predictions (None without a response model), and ``response`` /
-        ``<end>`` -> bootstrap refits of the final models (``config.interval_refits`` each).
+    response_uncertainty
+        Input of the registry model's per-patient 95% response intervals: the Venn table of
+        the pooled held-out response predictions
+        (:func:`icipredict.evaluation.uncertainty.response_interval_table`; None without a
+        response model).
     seconds
         Wall-clock duration of the training.
     """
@@ -131,7 +130,6 @@ class TrainedExperiment:
     final: ExperimentModels
     subgroups: pd.DataFrame | None
     response_uncertainty: dict[str, Any] | None = None
-    refits: dict[str, list[Any]] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -235,15 +233,14 @@ def fit_experiment(config: str | Path | ExperimentConfig, *,
         metrics.update(assessment.within_fold_c(held, oof, config))
     final = ExperimentModels(feature_spec, specs.get("response"), specs.get("survival"),
                              list(config.targets)).fit(fit_frame)
-    unc, refits = interval_inputs(config, held, oof, final, fit_frame)
+    unc = interval_inputs(held, oof)
     if on_step is not None:
         on_step("refit on all training data", len(folds) + 1, len(folds) + 1)
     trained = TrainedExperiment(
         config=config, feature_spec=feature_spec, model_specs=model_specs, specs=specs,
         comparators=comparators, frame=frame, source=source, fit_frame=fit_frame, held=held,
         oof=oof, folds=folds, metrics=metrics, notes=notes, final=final,
-        subgroups=assessment.subgroup_table(held, oof, config), response_uncertainty=unc,
-        refits=refits)
+        subgroups=assessment.subgroup_table(held, oof, config), response_uncertainty=unc)
     trained.seconds = time.perf_counter() - start
     logger.info("trained %s in %.1f s", config.name, trained.seconds)
     return trained
@@ -279,32 +276,15 @@ def _validate(config: ExperimentConfig, frame: pd.DataFrame, estimator: Experime
     return folds, fit_rows, pooled_predictions(long, frame, config.validation.scheme)
 
 
-def interval_inputs(config: ExperimentConfig, held: pd.DataFrame, oof: pd.DataFrame,
-                    final: ExperimentModels, fit_frame: pd.DataFrame
-                    ) -> tuple[dict[str, Any] | None, dict[str, list[Any]]]:
-    """Recalibration covariance of the held-out response predictions, and bootstrap refits of
-    the final models (``config.interval_refits`` each; none when 0)."""
-    from icipredict.evaluation.uncertainty import bootstrap_refits, calibration_uncertainty
+def interval_inputs(held: pd.DataFrame, oof: pd.DataFrame) -> dict[str, Any] | None:
+    """The Venn table of the pooled held-out response predictions behind the registry model's
+    per-patient 95% intervals (None without a response model). Nothing is refitted."""
+    from icipredict.evaluation.uncertainty import response_interval_table
 
-    unc = None
-    if "prob" in oof:
-        ok, y = responder_target(held)
-        unc = calibration_uncertainty(y, oof["prob"].to_numpy()[ok], n_boot=200,
-                                      seed=config.seed)
-    refits: dict[str, list[Any]] = {}
-    n_refits, seed = config.interval_refits, config.seed
-    if n_refits <= 0:
-        return unc, refits
-    X = final.builder_.transform(fit_frame)
-    if final.response_ is not None:
-        ok, y = responder_target(fit_frame)
-        refits["response"] = bootstrap_refits(final.response_, X[ok], y, n_refits=n_refits,
-                                              seed=seed, strata=y.astype(int))
-    for end, model in final.survival_.items():
-        ok, ys = survival_target(fit_frame, end)
-        refits[end] = bootstrap_refits(model, X[ok], ys, n_refits=n_refits, seed=seed + 1,
-                                       strata=ys[ys.dtype.names[0]].astype(int))
-    return unc, refits
+    if "prob" not in oof:
+        return None
+    ok, y = responder_target(held)
+    return response_interval_table(y, oof["prob"].to_numpy()[ok])
 
 
 def pooled_predictions(long: pd.DataFrame, frame: pd.DataFrame, scheme: str) -> pd.DataFrame:
