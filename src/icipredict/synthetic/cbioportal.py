@@ -59,7 +59,20 @@ def write_cbioportal(folder: Path, obs: pd.DataFrame, maf: pd.DataFrame) -> str:
                matrix.to_csv(sep="\t", index=False, lineterminator="\n"))
     for name, fields in _meta_files(STUDY).items():
         write_text(folder / name, "".join(f"{k}: {v}\n" for k, v in fields.items()))
+    (folder / "case_lists").mkdir(exist_ok=True)
+    write_text(folder / "case_lists" / "cases_sequenced.txt",
+               "".join(f"{k}: {v}\n" for k, v in _sequenced_case_list(STUDY, s).items()))
     return "."
+
+
+def _sequenced_case_list(study: str, samples: pd.DataFrame) -> dict[str, str]:
+    """cBioPortal's ``_sequenced`` case list: every sample written was profiled for mutations."""
+    ids = samples["SAMPLE_ID"].astype(str).tolist()
+    return {"cancer_study_identifier": study, "stable_id": f"{study}_sequenced",
+            "case_list_name": "Samples with mutation data",
+            "case_list_description": f"Samples with mutation data ({len(ids)} samples)",
+            "case_list_category": "all_cases_with_mutation_data",
+            "case_list_ids": "\t".join(ids)}
 
 
 def _cbio_clinical(df: pd.DataFrame, attrs: list[tuple[str, str, str]]) -> str:
