@@ -189,21 +189,38 @@ def cohort_summary(store: Path = StoreOption) -> None:
 def cohort_brca(
     store: Path = StoreOption,
     csv: Annotated[Path | None,
-                   typer.Option("--csv", help="Also write the registry to this CSV.")] = None,
+                   typer.Option("--csv", help="Also write the registry to this CSV (germline "
+                                "rows to <name>_germline.csv).")] = None,
 ) -> None:
-    """The BRCA1/2 somatic registry: every carrier across centres with variant and outcome."""
+    """The BRCA1/2 registry: every somatic variant classified, germline variants apart."""
+    from icipredict.cohort.brca import registry_from_store
     from icipredict.cohort.store import CohortStore
 
     try:
-        df = CohortStore(store).brca_carriers()
+        reg = registry_from_store(CohortStore(store))
     except CohortError as exc:
         fail(exc)
+    df = reg.somatic
     if csv is not None:
         df.to_csv(csv, index=False)
-    shown = df[["centre", "patient_id", "gene", "hgvsp_short", "variant_classification", "vaf",
-                "cancer_type", "drug_class", "bor", "os_months", "os_event"]]
-    console.print(_rich_table(shown, f"BRCA1/2 carriers: {len(df)} variant(s) in "
-                                     f"{df['patient_id'].nunique()} patient(s)"))
+        if not reg.germline.empty:
+            reg.germline.to_csv(csv.with_name(f"{csv.stem}_germline.csv"), index=False)
+    shown = df[["centre", "patient_id", "gene", "hgvsp_short", "variant_classification",
+                "classification", "rule", "germline_follow_up", "cancer_type", "drug_class",
+                "bor", "os_months", "os_event"]].rename(columns={
+                    "variant_classification": "MAF class", "germline_follow_up": "germ. f/u"})
+    carriers = df[df["classification"].isin(["pathogenic", "likely_pathogenic"])]
+    console.print(_rich_table(shown, f"BRCA1/2 somatic registry: {len(df)} variant(s) in "
+                                     f"{df['patient_id'].nunique()} patient(s); "
+                                     f"{carriers['patient_id'].nunique()} pathogenic carrier(s) "
+                                     f"(knowledge base {reg.kb_version})"))
+    if not reg.germline.empty:
+        console.print(_rich_table(
+            reg.germline[["centre", "patient_id", "gene", "hgvsp_short", "classification",
+                          "rule"]],
+            f"Germline BRCA1/2 variants (not somatic carriers): {len(reg.germline)}"))
+    console.print("germ. f/u: tumour-only pathogenic variant, germline testing advised "
+                  "(ESMO PMWG, Mandelker et al. 2019)", style="dim")
     if csv is not None:
         console.print(f"written to {csv}")
 

@@ -1,0 +1,115 @@
+"""BRCA1/2 registry: classification rules, knowledge base, origin (generated fixtures)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from icipredict.cohort.brca import (
+    CLASSES,
+    assign_origin,
+    build_registry,
+    classify_cna,
+    classify_frame,
+    classify_variant,
+    load_knowledge_base,
+)
+
+
+@pytest.mark.parametrize(("gene", "vc", "hgvsp", "expected"), [
+    ("BRCA2", "Nonsense_Mutation", "p.K3326*", ("benign", "curated")),
+    ("BRCA2", "Nonsense_Mutation", "p.Lys3326Ter", ("benign", "curated")),
+    ("BRCA2", "Nonsense_Mutation", "K3326X", ("benign", "curated")),
+    ("BRCA2", "Frame_Shift_Del", "p.E3342Rfs*5", ("likely_benign", "brca2_c_terminal")),
+    ("BRCA2", "Nonsense_Mutation", "p.R3128*", ("pathogenic", "truncating")),
+    ("BRCA2", "Frame_Shift_Del", "p.K1000fs", ("pathogenic", "truncating")),
+    ("BRCA1", "Frame_Shift_Ins", "p.E23fs", ("pathogenic", "truncating")),
+    ("BRCA1", "Nonsense_Mutation", "p.Q1756*", ("pathogenic", "truncating")),
+    ("BRCA1", "Splice_Site", None, ("pathogenic", "truncating")),
+    ("BRCA1", "Splice_Site", "p.X1667_splice", ("pathogenic", "truncating")),
+    ("BRCA1", "Missense_Mutation", "p.C61G", ("pathogenic", "curated")),
+    ("BRCA2", "Missense_Mutation", "p.D2723H", ("pathogenic", "curated")),
+    ("BRCA1", "Missense_Mutation", "p.K1183R", ("benign", "curated")),
+    ("BRCA2", "Missense_Mutation", "p.N372H", ("benign", "curated")),
+    ("BRCA1", "Missense_Mutation", "p.A2V", ("vus", "vus_default")),
+    ("BRCA2", "In_Frame_Del", "p.S1982del", ("vus", "vus_default")),
+    ("BRCA1", "Missense_Mutation", "p.C61Y", ("vus", "vus_default")),  # not the curated change
+])
+def test_rules(gene, vc, hgvsp, expected) -> None:
+    assert classify_variant(gene, vc, hgvsp) == expected
+
+
+def test_knowledge_base_is_versioned_and_every_entry_has_a_source() -> None:
+    kb = load_knowledge_base()
+    assert kb.version and kb.c_terminal_codon == 3326
+    assert kb.entries
+    for entry in kb.entries.values():
+        assert entry["source"] and entry["classification"] in CLASSES
+        assert entry["hgvsc"].startswith("c.")
+    assert kb.entries[("BRCA2", "p.K3326*")]["classification"] == "benign"
+
+
+def test_cna_deep_deletion_is_pathogenic() -> None:
+    assert classify_cna(-2) == ("pathogenic", "cna_deep_deletion")
+    assert classify_cna(-1) is None and classify_cna(2) is None and classify_cna("NA") is None
+
+
+def test_frame_carries_rule_version_and_source() -> None:
+    df = pd.DataFrame({"gene": ["BRCA2", "BRCA1"], "variant_classification":
+                       ["Nonsense_Mutation", "Missense_Mutation"],
+                       "hgvsp_short": ["p.K3326*", "p.A2V"]})
+    out = classify_frame(df)
+    assert out["classification"].tolist() == ["benign", "vus"]
+    assert out["rule"].tolist() == ["curated", "vus_default"]
+    assert (out["kb_version"] == load_knowledge_base().version).all()
+    assert "ENIGMA" in out.loc[0, "kb_source"] and pd.isna(out.loc[1, "kb_source"])
+
+
+def test_origin_follow_up_only_for_tumour_only_pathogenic() -> None:
+    df = pd.DataFrame({"classification": ["pathogenic", "pathogenic", "vus", "likely_pathogenic"],
+                       "mutation_status": ["Somatic", None, None, ""]})
+    out = assign_origin(df)
+    assert out["origin"].tolist() == ["somatic", "somatic_unconfirmed", "somatic_unconfirmed",
+                                      "somatic_unconfirmed"]
+    assert out["germline_follow_up"].tolist() == [False, True, False, True]
+    germ = assign_origin(df, germline=True)
+    assert set(germ["origin"]) == {"germline"} and not germ["germline_follow_up"].any()
+
+
+def registry_tables() -> dict[str, pd.DataFrame]:
+    """Two centres; P1 pathogenic frameshift, P2 K3326*, P3 VUS, P4 germline only, P5 none."""
+    patients = pd.DataFrame({"centre": ["A", "A", "A", "B", "B"],
+                             "patient_id": ["P1", "P2", "P3", "P4", "P5"],
+                             "cancer_type": ["NSCLC"] * 5})
+    samples = pd.DataFrame({"centre": patients["centre"], "sample_id":
+                            ["S1", "S2", "S3", "S4", "S5"], "patient_id": patients["patient_id"]})
+    mut = pd.DataFrame({
+        "centre": ["A", "A", "A", "A", "B"],
+        "sample_id": ["S1", "S1", "S2", "S3", "S5"],
+        "hugo_symbol": ["BRCA2", "TP53", "BRCA2", "BRCA1", "BRCA1"],
+        "variant_classification": ["Frame_Shift_Del", "Missense_Mutation", "Nonsense_Mutation",
+                                   "Missense_Mutation", "Silent"],
+        "hgvsp_short": ["p.K1000fs", "p.R175H", "p.K3326*", "p.A2V", "p.A3A"],
+        "vaf": [0.4, 0.3, 0.5, 0.2, 0.3]})
+    germ = pd.DataFrame({"centre": ["B"], "sample_id": ["S4"], "hugo_symbol": ["BRCA1"],
+                         "variant_classification": ["Frame_Shift_Del"],
+                         "hgvsp_short": ["p.E23fs"], "vaf": [0.5]})
+    outcomes = pd.DataFrame({"centre": patients["centre"], "patient_id": patients["patient_id"],
+                             "bor": ["PR", "PD", "SD", "CR", "PD"],
+                             "responder": [1, 0, 0, 1, 0]})
+    return {"patients": patients, "samples": samples, "mutations": mut,
+            "germline_mutations": germ, "treatments": pd.DataFrame(), "outcomes": outcomes}
+
+
+def test_registry_rows_classified_germline_apart() -> None:
+    reg = build_registry(registry_tables())
+    som = reg.somatic.set_index("patient_id")
+    assert list(som.index) == ["P1", "P2", "P3"]  # silent and TP53 rows are not in it
+    assert som.loc["P1", "classification"] == "pathogenic" and som.loc["P1", "germline_follow_up"]
+    assert som.loc["P2", "classification"] == "benign"
+    assert som.loc["P3", "classification"] == "vus"
+    assert {"classification", "rule", "kb_version"} <= set(reg.somatic.columns)
+    assert reg.germline["patient_id"].tolist() == ["P4"]
+    assert reg.germline["origin"].tolist() == ["germline"]
+    assert "P4" not in set(reg.somatic["patient_id"])
+    assert som.loc["P1", "bor"] == "PR"
