@@ -113,3 +113,43 @@ def test_registry_rows_classified_germline_apart() -> None:
     assert reg.germline["origin"].tolist() == ["germline"]
     assert "P4" not in set(reg.somatic["patient_id"])
     assert som.loc["P1", "bor"] == "PR"
+
+
+def test_second_hit_from_cna_second_variant_and_loh() -> None:
+    tables = registry_tables()
+    # P1 (S1): BRCA2 frameshift + shallow loss of BRCA2 -> biallelic via CNA
+    # P3 (S3): BRCA1 VUS -> no second-hit question; P6 (S6): two BRCA1 truncations -> biallelic
+    # P7 (S7): BRCA2 nonsense, CNA neutral -> monoallelic; P8 (S8): BRCA1 deep deletion only
+    # P9 (S9): BRCA1 frameshift, no CNA, LOH call -> biallelic; P10: frameshift, no data
+    extra = ["P6", "P7", "P8", "P9", "P10"]
+    tables["patients"] = pd.concat([tables["patients"], pd.DataFrame(
+        {"centre": "A", "patient_id": extra, "cancer_type": "NSCLC"})], ignore_index=True)
+    tables["samples"] = pd.concat([tables["samples"], pd.DataFrame(
+        {"centre": "A", "sample_id": [p.replace("P", "S") for p in extra],
+         "patient_id": extra})], ignore_index=True)
+    tables["mutations"] = pd.concat([tables["mutations"], pd.DataFrame({
+        "centre": "A", "sample_id": ["S6", "S6", "S7", "S9", "S10"],
+        "hugo_symbol": ["BRCA1", "BRCA1", "BRCA2", "BRCA1", "BRCA1"],
+        "variant_classification": ["Nonsense_Mutation", "Frame_Shift_Del", "Nonsense_Mutation",
+                                   "Frame_Shift_Ins", "Frame_Shift_Ins"],
+        "hgvsp_short": ["p.Q1756*", "p.E23fs", "p.R3128*", "p.E23fs", "p.E23fs"],
+        "vaf": 0.4})], ignore_index=True)
+    tables["cna"] = pd.DataFrame({"centre": "A", "sample_id": ["S1", "S7", "S8", "S8"],
+                                  "hugo_symbol": ["BRCA2", "BRCA2", "BRCA1", "PALB2"],
+                                  "cna": [-1, 0, -2, -2]})
+    tables["loh"] = pd.DataFrame({"centre": ["A"], "sample_id": ["S9"], "hugo_symbol": ["BRCA1"],
+                                  "loh": [1]})
+    reg = build_registry(tables).somatic
+    by = {(r.patient_id, r.hgvsp_short if isinstance(r.hgvsp_short, str) else "CNA"):
+          (r.second_hit, r.allelic_status) for r in reg.itertuples()}
+    assert by[("P1", "p.K1000fs")] == ("cna_loss", "biallelic")
+    assert by[("P6", "p.Q1756*")] == ("second_variant", "biallelic")
+    assert by[("P6", "p.E23fs")] == ("second_variant", "biallelic")
+    assert by[("P7", "p.R3128*")] == ("none_seen", "monoallelic")
+    assert by[("P8", "CNA")] == ("cna_deep_deletion", "biallelic")
+    assert by[("P9", "p.E23fs")] == ("loh", "biallelic")
+    assert by[("P10", "p.E23fs")] == ("unknown", "unknown")
+    assert pd.isna(by[("P3", "p.A2V")][1])  # a VUS has no allelic status
+    deletion = reg[reg["patient_id"] == "P8"].iloc[0]
+    assert deletion["classification"] == "pathogenic" and deletion["rule"] == "cna_deep_deletion"
+    assert deletion["gene"] == "BRCA1" and len(reg[reg["patient_id"] == "P8"]) == 1  # not PALB2

@@ -346,7 +346,7 @@ def tables_in(frame: pd.DataFrame) -> list[str]:
     A file of samples or lesions (several rows per patient) gives no ``patients`` rows."""
     found = []
     for name, contract in CONTRACTS.items():
-        if name in ("mutations", "germline_mutations", "panel_genes", "radiomics"):
+        if name in ("mutations", "germline_mutations", "panel_genes", "radiomics", "cna"):
             continue
         cols = set(contract.column_names) - {"patient_id", "centre"}
         if cols & set(frame.columns):

@@ -307,10 +307,26 @@ PANEL_GENES = TableContract(
     ),
 )
 
+CNA = TableContract(
+    name="cna",
+    description=(
+        "Discrete copy-number calls (cBioPortal COPY_NUMBER_ALTERATION DISCRETE profile, GISTIC "
+        "-2..2) of the homologous-recombination genes only, one row per sample and gene "
+        "(0 = profiled, no change). A gene or sample absent here is not profiled, never neutral."
+    ),
+    key=("sample_id", "hugo_symbol"),
+    columns=(
+        Column("sample_id", "str", "Sample.", required=True, nullable=False),
+        Column("hugo_symbol", "str", "Gene.", required=True, nullable=False),
+        Column("cna", "int", "-2 deep (homozygous) deletion, -1 shallow (hemizygous) deletion, "
+               "0 neutral, 1 gain, 2 amplification.", required=True, minimum=-2, maximum=2),
+    ),
+)
+
 CONTRACTS: dict[str, TableContract] = {
     c.name: c
     for c in (PATIENTS, SAMPLES, MUTATIONS, LABS, TREATMENTS, IMAGING, OUTCOMES, RADIOMICS,
-              PANEL_GENES, GERMLINE_MUTATIONS)
+              PANEL_GENES, GERMLINE_MUTATIONS, CNA)
 }
 
 #: Columns that hold identifiers to pseudonymise, per table.
@@ -325,6 +341,7 @@ ID_COLUMNS: dict[str, tuple[str, ...]] = {
     "radiomics": ("patient_id",),
     "panel_genes": (),
     "germline_mutations": ("sample_id",),
+    "cna": ("sample_id",),
 }
 
 
@@ -364,6 +381,7 @@ class Cohort:
     panel_genes: pd.DataFrame = field(default_factory=lambda: empty_table("panel_genes"))
     germline_mutations: pd.DataFrame = field(
         default_factory=lambda: empty_table("germline_mutations"))
+    cna: pd.DataFrame = field(default_factory=lambda: empty_table("cna"))
     load_report: dict[str, int] = field(default_factory=dict)
 
     TABLES = tuple(CONTRACTS)
@@ -531,7 +549,7 @@ def _check_foreign_keys(cohort: Cohort, source: str | Path | None) -> Iterable[C
                 f"{name}: patient_id {df.at[idx, 'patient_id']!r} not in the patients table",
                 file=source, row=_row_of(df, idx), column="patient_id",
             )
-    for name in ("mutations", "germline_mutations"):
+    for name in ("mutations", "germline_mutations", "cna"):
         df = getattr(cohort, name)
         if df.empty or cohort.samples.empty:
             continue
@@ -542,5 +560,6 @@ def _check_foreign_keys(cohort: Cohort, source: str | Path | None) -> Iterable[C
             yield CohortError(
                 f"{name}: {int(unknown.sum())} variant(s) of sample(s) not in the samples "
                 f"table, e.g. {df.at[idx, 'sample_id']!r}",
-                file=source, row=_row_of(df, idx), column="Tumor_Sample_Barcode",
+                file=source, row=_row_of(df, idx),
+                column="Sample_Id" if name == "cna" else "Tumor_Sample_Barcode",
             )

@@ -17,18 +17,21 @@ from icipredict.cohort.brca.classify import (
     load_knowledge_base,
 )
 from icipredict.cohort.brca.origin import assign_origin
+from icipredict.cohort.brca.second_hit import deep_deletion_rows, second_hits
 from icipredict.cohort.store.sql import NONSYNONYMOUS
 
-#: Columns of the registry, in order (``second_hit``/``allelic_status`` added by second_hit.py).
+#: Columns of the registry, in order (``second_hit``/``allelic_status``: see second_hit.py).
 REGISTRY_COLUMNS: tuple[str, ...] = (
     "centre", "patient_id", "sample_id", "gene", "hgvsp_short", "variant_classification",
     "vaf", "classification", "rule", "kb_version", "kb_source", "origin", "germline_follow_up",
+    "second_hit", "allelic_status",
     "cancer_type", "drug", "drug_class", "line", "prior_systemic_therapy", "bor", "responder",
     "os_months", "os_event", "pfs_months", "pfs_event",
 )
 
 #: Store tables the registry reads.
-TABLES = ("patients", "samples", "mutations", "germline_mutations", "treatments", "outcomes")
+TABLES = ("patients", "samples", "mutations", "germline_mutations", "treatments", "outcomes",
+          "cna")
 
 
 @dataclass
@@ -87,13 +90,24 @@ def clinical(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def build_registry(tables: dict[str, pd.DataFrame], kb: KnowledgeBase | None = None
                    ) -> Registry:
-    """Classify every BRCA1/2 variant of ``tables`` (store tables with a ``centre`` column)."""
+    """Classify every BRCA1/2 variant of ``tables`` (store tables with a ``centre`` column).
+
+    ``tables`` may hold ``cna`` (discrete copy number) and ``loh`` (LOH calls): they decide
+    the second hit; BRCA1/2 deep deletions become registry rows of their own.
+    """
     kb = kb or load_knowledge_base()
     clin = clinical(tables)
+    cna, loh = tables.get("cna"), tables.get("loh")
     parts = {}
     for name, germ in (("mutations", False), ("germline_mutations", True)):
         rows = _variants(tables.get(name, pd.DataFrame()), tables["samples"])
         rows = assign_origin(classify_frame(rows, kb), germline=germ)
+        if not germ:
+            deletions = deep_deletion_rows(cna, tables["samples"])
+            if len(deletions):
+                deletions["kb_version"] = kb.version
+                rows = pd.concat([rows, deletions], ignore_index=True) if len(rows) else deletions
+        rows = second_hits(rows, cna, loh)
         rows = rows.merge(clin, on=["centre", "patient_id"], how="left")
         parts[name] = _order(rows)
     return Registry(parts["mutations"], parts["germline_mutations"], kb.version)

@@ -17,10 +17,12 @@ GENE_PANEL_MATRIX                        sample -> gene panel per profile (colum
                                          mutation profile's ``stable_id``)
 CANCER_TYPE                              custom cancer types (``type_of_cancer``, name, colour,
                                          parent) used to resolve ``type_of_cancer``
+COPY_NUMBER_ALTERATION / DISCRETE(_LONG) ``cna``: GISTIC calls of the homologous-recombination
+                                         genes only (:mod:`~icipredict.cohort.cbioportal.cna`)
 =======================================  ===================================================
 
 ``MUTATION_UNCALLED`` profiles are not variants: their rows are counted in ``load_report`` and not
-read; other profiles (CNA, expression, ...) are ignored with a log line. A role without any meta
+read; other profiles (continuous CNA, segments, expression, ...) are ignored with a log line. A role without any meta
 file falls back to the conventional names (``data_clinical_sample(s).txt``,
 ``data_clinical_patient(s).txt``, ``data_mutations*.txt|.maf`` except ``*uncalled*``,
 ``data_gene_panel_matrix.txt``), with a log line. Gene panel definitions are the
@@ -90,7 +92,8 @@ Modules: :mod:`~icipredict.cohort.cbioportal.loader` (:func:`load_cbioportal`),
 :mod:`~icipredict.cohort.cbioportal.rules` (the validator's rules on clinical values),
 :mod:`~icipredict.cohort.cbioportal.clinical` (clinical attributes, cancer type, patients),
 :mod:`~icipredict.cohort.cbioportal.mutations` (mutation files and case lists) and
-:mod:`~icipredict.cohort.cbioportal.panels` (gene panel matrix, panels and their sizes).
+:mod:`~icipredict.cohort.cbioportal.panels` (gene panel matrix, panels and their sizes),
+:mod:`~icipredict.cohort.cbioportal.cna` (discrete copy number of the HR genes).
 """
 
 from icipredict.cohort.cbioportal.clinical import (

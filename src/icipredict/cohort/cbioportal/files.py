@@ -46,6 +46,7 @@ class StudyFiles:
     panel_matrix: Path | None = None
     cancer_types: Path | None = None
     uncalled: list[Path] = field(default_factory=list)
+    cna: list[Path] = field(default_factory=list)
 
     @property
     def study_meta(self) -> Path:
@@ -116,6 +117,7 @@ def find_study_files(folder: Path) -> StudyFiles:
                        patients=_clinical_file(folder, roles, "patients"))
     files.mutations = _mutation_profiles(folder, roles)
     files.uncalled = [_data_file(folder, p, m) for p, m in roles.get("uncalled", [])]
+    files.cna = [_data_file(folder, p, m) for p, m in roles.get("cna", [])]
     files.panel_matrix = _single_file(folder, roles, "matrix", "data_gene_panel_matrix.txt")
     files.cancer_types = _single_file(folder, roles, "cancer_type", None)
     return files
@@ -129,6 +131,8 @@ def _meta_role(meta: dict[str, str]) -> str | None:
             ("MUTATION_EXTENDED", "MAF"): "mutations",
             ("MUTATION_UNCALLED", "MAF"): "uncalled",
             ("GENE_PANEL_MATRIX", "GENE_PANEL_MATRIX"): "matrix",
+            ("COPY_NUMBER_ALTERATION", "DISCRETE"): "cna",
+            ("COPY_NUMBER_ALTERATION", "DISCRETE_LONG"): "cna",
             ("CANCER_TYPE", "CANCER_TYPE"): "cancer_type"}.get(kind)
 
 

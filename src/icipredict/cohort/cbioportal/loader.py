@@ -16,6 +16,7 @@ from icipredict.cohort.cbioportal.clinical import (
     read_harmonised,
     study_cancer_type,
 )
+from icipredict.cohort.cbioportal.cna import read_cna_files
 from icipredict.cohort.cbioportal.files import find_study_files
 from icipredict.cohort.cbioportal.mutations import (
     check_case_list,
@@ -138,6 +139,7 @@ def load_cbioportal(folder: str | Path, *, centre: str | None = None) -> Cohort:
     cohort.germline_mutations = _stack(mutations.germline, cohort.germline_mutations)
     cohort.load_report.update(mutations.report)
     cohort.panel_genes = read_gene_panels(files.folder)
+    cohort.cna = read_cna_files(files.cna, defined)
     cohort.validate(source=files.folder)
     log.info("loaded cBioPortal study %s: %d patients, %d samples (%d with a panel), %d somatic "
              "and %d germline variants, dropped %s", centre, len(cohort.patients),
