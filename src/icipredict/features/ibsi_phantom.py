@@ -315,7 +315,9 @@ def compare_phantom(phantom_dir: str | Path | None = None,
     feats = engine.extract(image, mask, label=1)
     import SimpleITK as sitk
 
-    n_voxels = int((sitk.GetArrayViewFromImage(read_image(mask)) == 1).sum())
+    # A copy, not a view: a view of the temporary image would read freed memory (the count came
+    # out wrong now and then once large images had been processed in the same process).
+    n_voxels = int((sitk.GetArrayFromImage(read_image(mask)) == 1).sum())
     ref = load_reference(phantom_dir)
     rows = []
     for r in ref.to_dict("records"):
