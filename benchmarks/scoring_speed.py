@@ -4,9 +4,9 @@ Compares, through the registry model (``models:/NAME@ALIAS``):
 
 - ``score()`` for one patient, warm (model cached), with reasons (target < 20 ms);
 - batch: one ``predict`` of the registry model on N rows (each booster predicts the whole batch
-  in one XGBoost call), with 95% CIs (bootstrap refits) and with ``intervals=False`` (the bulk
-  path for point estimates, target >= 300k patients/s; median of ``--repeats`` runs, the first
-  and slowest shown too) vs MLflow's schema-enforced ``pyfunc.predict`` and the plain
+  in one XGBoost call), with the 95% response intervals (a lookup in the bundle's Venn table) and
+  with ``intervals=False`` (points only, target >= 300k patients/s; median of ``--repeats``
+  runs, the first and slowest shown too) vs MLflow's schema-enforced ``pyfunc.predict`` and the plain
   ``mlflow.pyfunc`` predict loop (one call per patient; timed on a sample, extrapolated).
 
 Without ``--model`` a small demo model is trained first (synthetic 300-patient network, XGBoost
@@ -160,8 +160,9 @@ def main() -> None:
         assert points["response_probability"].notna().all()
         del points
     points_s = statistics.median(points_runs)
-    refits = {k: len(v) for k, v in python_model.manifest.get("refits", {}).items()
-              if isinstance(v, list)}
+    table = python_model.manifest.get("response_intervals") or {}
+    boosters = {part: len(list(python_model.bundle.folder.glob(f"{part}/**/*.json")))
+                for part in ("response", "os", "pfs")}
 
     pyfunc = mlflow.pyfunc.load_model(args.model)  # MLflow's wrapper, input schema enforced
     t = time.perf_counter()
@@ -179,7 +180,7 @@ def main() -> None:
         ("model load (cold)", f"{cold:.2f} s", ""),
         ("warm score() + reasons, median", f"{warm_ms:.1f} ms", "target < 20 ms"),
         ("warm score() + reasons, p95", f"{p95_ms:.1f} ms", ""),
-        (f"batch, registry model (BoardModel.predict) + 95% CIs, {args.rows:,} rows",
+        (f"batch, registry model (BoardModel.predict) + 95% intervals, {args.rows:,} rows",
          f"{batch_s:.2f} s", f"{args.rows / batch_s:,.0f} patients/s"),
         (f"batch, same, intervals=False (bulk point estimates), {args.rows:,} rows, "
          f"median of {args.repeats}", f"{points_s:.2f} s",
@@ -192,7 +193,8 @@ def main() -> None:
          f"{1 / loop_per_row:,.0f} patients/s; 1M rows ~ {loop_per_row * 1e6 / 60:.0f} min"),
     ]
     width = max(len(r[0]) for r in rows)
-    print(f"model {bm.name} version {bm.version} ({args.model}); bootstrap refits {refits}; "
+    print(f"model {bm.name} version {bm.version} ({args.model}); model JSON files per part "
+          f"{boosters}; interval table of {len(table.get('patients', []))} bins; "
           f"{len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f}")
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>12}  {note}")
