@@ -31,7 +31,7 @@ REGISTRY_COLUMNS: tuple[str, ...] = (
 
 #: Store tables the registry reads.
 TABLES = ("patients", "samples", "mutations", "germline_mutations", "treatments", "outcomes",
-          "cna")
+          "cna", "panel_genes")
 
 
 @dataclass
@@ -131,3 +131,26 @@ def read_tables(store, names: tuple[str, ...] = TABLES) -> dict[str, pd.DataFram
 def registry_from_store(store, kb: KnowledgeBase | None = None) -> Registry:
     """:func:`build_registry` on a store's current versions."""
     return build_registry(read_tables(store), kb)
+
+
+@dataclass
+class Analysis:
+    """The registry and its analyses (see :func:`analyse`)."""
+
+    registry: Registry
+    patients: pd.DataFrame
+    co_alterations: pd.DataFrame
+    tmb_msi: pd.DataFrame
+    outcomes: pd.DataFrame
+
+
+def analyse(tables: dict[str, pd.DataFrame], kb: KnowledgeBase | None = None) -> Analysis:
+    """Registry, patient classes with clinical data, HR co-alterations, TMB/MSI, outcomes."""
+    from icipredict.cohort.brca.defects import co_alterations, patient_classes, tmb_msi
+    from icipredict.cohort.brca.outcomes import outcome_table
+
+    reg = build_registry(tables, kb)
+    classes = patient_classes(tables, reg.somatic, reg.germline)
+    patients = classes.merge(clinical(tables), on=["centre", "patient_id"], how="left")
+    return Analysis(reg, patients, co_alterations(tables, classes), tmb_msi(tables, classes),
+                    outcome_table(patients))
