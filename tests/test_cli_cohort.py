@@ -298,3 +298,22 @@ def test_ingest_prints_the_load_report(tmp_path: Path, monkeypatch) -> None:
     assert "data_mutations.txt: Mutation_Status=Germline" in result.output
     line = next(x for x in result.output.splitlines() if "Mutation_Status=Germline" in x)
     assert line.split()[-1] == "3"
+
+
+def test_brca_report_and_classified_csv(tmp_path: Path, fake_loader) -> None:
+    db = tmp_path / "s.duckdb"
+    src = tmp_path / "Alpha"
+    src.mkdir()
+    (src / "f.csv").write_text("x")
+    assert invoke("cohort", "ingest", "-c", "Alpha", str(src), "--store", str(db)).exit_code == 0
+    out, html = tmp_path / "brca.csv", tmp_path / "brca.html"
+    result = invoke("cohort", "brca", "--store", str(db), "--csv", str(out), "--report",
+                    str(html))
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out).set_index("hgvsp_short")
+    # the hand-made cohort: BRCA2 p.K3326fs (C-terminal exception), BRCA1 p.C61G (curated)
+    assert table.loc["p.K3326fs", "classification"] == "likely_benign"
+    assert table.loc["p.C61G", "classification"] == "pathogenic"
+    assert {"rule", "kb_version", "origin", "second_hit"} <= set(table.columns)
+    assert "<h1>BRCA1/2 registry</h1>" in html.read_text()
+    assert "1 pathogenic carrier(s)" in result.output

@@ -191,15 +191,20 @@ def cohort_brca(
     csv: Annotated[Path | None,
                    typer.Option("--csv", help="Also write the registry to this CSV (germline "
                                 "rows to <name>_germline.csv).")] = None,
+    report: Annotated[Path | None,
+                      typer.Option("--report", help="Write the HTML report (outcomes per class, "
+                                   "Kaplan-Meier plots, co-alterations, TMB/MSI).")] = None,
 ) -> None:
     """The BRCA1/2 registry: every somatic variant classified, germline variants apart."""
-    from icipredict.cohort.brca import registry_from_store
+    from icipredict.cohort.brca import analyse
+    from icipredict.cohort.brca.registry import read_tables
     from icipredict.cohort.store import CohortStore
 
     try:
-        reg = registry_from_store(CohortStore(store))
+        analysis = analyse(read_tables(CohortStore(store)))
     except CohortError as exc:
         fail(exc)
+    reg = analysis.registry
     df = reg.somatic
     if csv is not None:
         df.to_csv(csv, index=False)
@@ -223,6 +228,11 @@ def cohort_brca(
                   "(ESMO PMWG, Mandelker et al. 2019)", style="dim")
     if csv is not None:
         console.print(f"written to {csv}")
+    if report is not None:
+        from icipredict.cohort.brca.report import write_html
+
+        write_html(analysis, report)
+        console.print(f"report written to {report}")
 
 
 @cohort_app.command("versions")
