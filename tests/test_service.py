@@ -229,3 +229,22 @@ def test_weekly_list_as_a_store_query(stored_client, client):
     r = client.post("/score/store", json={}, headers=AUTH)
     assert r.status_code == 422 and "no cohort store" in r.json()["errors"][0]["message"]
     assert c.post("/score/store", json={}).status_code == 401
+
+
+def test_brca_registry_endpoint(stored_client, client):
+    from icipredict.cohort.brca import registry_from_store
+    from icipredict.cohort.store import CohortStore
+
+    c, net = stored_client["client"], stored_client["net"]
+    assert c.get("/brca").status_code == 401  # token-protected
+    r = c.get("/brca", headers=AUTH)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    expected = registry_from_store(CohortStore(net["store"]))
+    assert len(body["registry"]) == len(expected.somatic)
+    assert body["kb_version"] == expected.kb_version
+    assert {row["classification"] for row in body["registry"]} <= {
+        "pathogenic", "likely_pathogenic", "vus", "likely_benign", "benign"}
+    assert {"outcomes", "co_alterations", "tmb_msi", "germline"} <= set(body)
+    r = client.get("/brca", headers=AUTH)
+    assert r.status_code == 422 and "no cohort store" in r.json()["errors"][0]["message"]

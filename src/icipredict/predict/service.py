@@ -494,6 +494,20 @@ def create_app(model: str = DEFAULT_MODEL, *, token: str | None = None,
             body["list_html"] = render_list(scores)
         return SafeJSONResponse(body)
 
+    @app.get("/brca", dependencies=[Depends(auth)])
+    def brca() -> SafeJSONResponse:
+        """The network's classified BRCA1/2 registry and its aggregate tables (JSON)."""
+        if store is None:
+            raise RecordError([{"field": "(request)", "message": (
+                "this server has no cohort store: the BRCA1/2 registry is read from it")}])
+        from icipredict.cohort.brca import analyse
+        from icipredict.cohort.brca.registry import read_tables
+        from icipredict.cohort.brca.report import to_json
+        from icipredict.cohort.store import CohortStore
+
+        with _store_errors("(request)"):
+            return SafeJSONResponse(to_json(analyse(read_tables(CohortStore(store)))))
+
     @app.get("/models", dependencies=[Depends(auth)])
     def models() -> dict[str, Any]:
         """The model scored by default: name, version, alias, card link, validity domain."""
