@@ -211,9 +211,10 @@ def cohort_brca(
         if not reg.germline.empty:
             reg.germline.to_csv(csv.with_name(f"{csv.stem}_germline.csv"), index=False)
     shown = df[["centre", "patient_id", "gene", "hgvsp_short", "variant_classification",
-                "classification", "rule", "germline_follow_up", "cancer_type", "drug_class",
-                "bor", "os_months", "os_event"]].rename(columns={
-                    "variant_classification": "MAF class", "germline_follow_up": "germ. f/u"})
+                "classification", "rule", "germline_follow_up", "allelic_status",
+                "cancer_type", "bor", "os_months", "os_event"]].rename(columns={
+                    "variant_classification": "MAF class", "germline_follow_up": "germ. f/u",
+                    "allelic_status": "alleles"})
     carriers = df[df["classification"].isin(["pathogenic", "likely_pathogenic"])]
     console.print(_rich_table(shown, f"BRCA1/2 somatic registry: {len(df)} variant(s) in "
                                      f"{df['patient_id'].nunique()} patient(s); "
@@ -225,7 +226,8 @@ def cohort_brca(
                           "rule"]],
             f"Germline BRCA1/2 variants (not somatic carriers): {len(reg.germline)}"))
     console.print("germ. f/u: tumour-only pathogenic variant, germline testing advised "
-                  "(ESMO PMWG, Mandelker et al. 2019)", style="dim")
+                  "(ESMO PMWG, Mandelker et al. 2019); alleles: second hit from CNA, LOH or a "
+                  "second variant (unknown: no data)", style="dim")
     if csv is not None:
         console.print(f"written to {csv}")
     if report is not None:

@@ -71,8 +71,7 @@ def outcome_table(frame: pd.DataFrame) -> pd.DataFrame:
                            os_median=_median(d["os_months"], d["os_event"]),
                            pfs_median=_median(d["pfs_months"], d["pfs_event"]),
                            drug_classes="; ".join(f"{i} {v}" for i, v in drugs.items()),
-                           median_line=pd.to_numeric(d.get("line"), errors="coerce").median()
-                           if "line" in d else math.nan)
+                           median_line=_line(d))
             elif n:
                 row["patients"] = None
             rows.append(row)
@@ -88,6 +87,12 @@ def outcome_table(frame: pd.DataFrame) -> pd.DataFrame:
     for c in ("evaluable", "responders"):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype("Int64")
     return out
+
+
+def _line(d: pd.DataFrame) -> float:
+    """Median treatment line (NaN when no line is known)."""
+    line = pd.to_numeric(d["line"], errors="coerce").dropna() if "line" in d else pd.Series()
+    return float(line.median()) if len(line) else math.nan
 
 
 def _logrank(g: pd.DataFrame, end: str) -> float:
