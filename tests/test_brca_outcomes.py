@@ -60,11 +60,19 @@ def test_patient_classes_match_construction() -> None:
     assert (cls[[f"P{i}" for i in range(20, 25)]] == "vus").all()
     assert cls["P30"] == "none" and cls["B11"] == "not_profiled"
     co = a.co_alterations.set_index("gene")
-    assert co.loc["PALB2", "none"] == 1 and co.loc["PALB2", "pathogenic_biallelic"] == 1
-    assert co.loc["PALB2", "none_n"] == 15 + 8
+    # one PALB2 patient per class: a cell of 1 is suppressed; no ATM alteration: 0 shown
+    assert pd.isna(co.loc["PALB2", "none"]) and pd.isna(co.loc["PALB2", "pathogenic_biallelic"])
+    assert co.loc["ATM", "none"] == 0 and co.loc["PALB2", "none_n"] == 15 + 8
     tm = a.tmb_msi.set_index("group")
     assert tm.loc["pathogenic_all", "patients"] == 23 and tm.loc["pathogenic_all", "tmb_n"] == 23
     assert 0 <= tm.loc["carriers_vs_none", "p_value"] <= 1
+    assert not tm["suppressed"].any()
+    small = {k: v.copy() for k, v in network().items()}
+    small["mutations"] = small["mutations"].iloc[[0, 1, 2]]  # 3 pathogenic carriers only
+    small["cna"] = small["cna"].iloc[:0]
+    tm = analyse(small).tmb_msi.set_index("group")
+    assert tm.loc["pathogenic_all", "suppressed"] and pd.isna(tm.loc["pathogenic_all", "tmb_n"])
+    assert pd.isna(tm.loc["carriers_vs_none", "p_value"])
 
 
 def test_outcomes_counts_orr_ci_and_suppression() -> None:

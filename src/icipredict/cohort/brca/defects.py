@@ -20,6 +20,8 @@ from icipredict.cohort.brca.classify import BRCA_GENES
 from icipredict.cohort.cbioportal.cna import HR_GENES
 from icipredict.cohort.store.sql import NONSYNONYMOUS
 
+#: Smallest cell shown: counts of 1-4 patients are suppressed in every aggregate table.
+MIN_CELL = 5
 #: Patient classes in report order.
 PATIENT_CLASSES = ("pathogenic_biallelic", "pathogenic_mono_unknown", "vus", "none")
 #: HR genes other than BRCA1/2 examined for co-alterations.
@@ -85,7 +87,7 @@ def co_alterations(tables: dict[str, pd.DataFrame], classes: pd.DataFrame) -> pd
     """Per HR gene and patient class: patients with a protein-altering mutation or deep deletion.
 
     Columns: ``gene``, then one ``<class>`` count per class and ``<class>_n`` (profiled
-    patients of the class). A gene not on a sample's panel is not counted as wild type only
+    patients of the class); counts of 1-4 (and classes of 1-4 patients) are suppressed (None). A gene not on a sample's panel is not counted as wild type only
     through the class denominators (panel coverage per gene is not checked here).
     """
     s = tables["samples"][["centre", "sample_id", "patient_id"]]
@@ -111,8 +113,10 @@ def co_alterations(tables: dict[str, pd.DataFrame], classes: pd.DataFrame) -> pd
         row = {"gene": gene}
         g = hit[hit["gene"] == gene]
         for cls in PATIENT_CLASSES:
-            row[cls] = int(g.loc[g["brca_class"] == cls, "patient_id"].nunique())
-            row[f"{cls}_n"] = int(sizes.get(cls, 0))
+            k = int(g.loc[g["brca_class"] == cls, "patient_id"].nunique())
+            n = int(sizes.get(cls, 0))
+            row[cls] = k if (k == 0 or k >= MIN_CELL) and (n == 0 or n >= MIN_CELL) else None
+            row[f"{cls}_n"] = n if n == 0 or n >= MIN_CELL else None
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -121,7 +125,8 @@ def tmb_msi(tables: dict[str, pd.DataFrame], classes: pd.DataFrame) -> pd.DataFr
     """TMB and MSI per patient class, and pathogenic carriers vs ``none`` (Mann-Whitney).
 
     Columns: ``group, patients, tmb_n, tmb_median, tmb_q1, tmb_q3, msi_n, msi_h`` and, on the
-    ``carriers_vs_none`` row, ``p_value`` (two-sided Mann-Whitney U on TMB).
+    ``carriers_vs_none`` row, ``p_value`` (two-sided Mann-Whitney U on TMB); ``suppressed``:
+    a group of 1-4 patients, its numbers withheld.
     """
     s = tables["samples"].reindex(columns=["centre", "patient_id", "tmb", "msi_status"])
     per = s.groupby(["centre", "patient_id"], as_index=False).agg(
@@ -143,8 +148,14 @@ def tmb_msi(tables: dict[str, pd.DataFrame], classes: pd.DataFrame) -> pd.DataFr
     a = groups["pathogenic_all"]["tmb"].dropna()
     b = groups["none"]["tmb"].dropna()
     p = stats.mannwhitneyu(a, b).pvalue if len(a) and len(b) else np.nan
+    small = 0 < min(len(a), len(b)) < MIN_CELL
     rows.append({"group": "carriers_vs_none", "patients": len(groups["pathogenic_all"])
                  + len(groups["none"]), "tmb_n": len(a) + len(b), "tmb_median": np.nan,
                  "tmb_q1": np.nan, "tmb_q3": np.nan, "msi_n": np.nan, "msi_h": np.nan,
-                 "p_value": p})
-    return pd.DataFrame(rows)
+                 "p_value": np.nan if small else p})
+    out = pd.DataFrame(rows)
+    hide = (out["patients"] > 0) & (out["patients"] < MIN_CELL)
+    out["suppressed"] = hide
+    out.loc[hide, ["patients", "tmb_n", "tmb_median", "tmb_q1", "tmb_q3", "msi_n", "msi_h"]] = (
+        np.nan)
+    return out

@@ -14,10 +14,8 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 
-from icipredict.cohort.brca.defects import PATIENT_CLASSES
+from icipredict.cohort.brca.defects import MIN_CELL, PATIENT_CLASSES
 
-#: Smallest cell shown.
-MIN_CELL = 5
 POOLED = "all"
 
 
