@@ -116,7 +116,7 @@ def main() -> None:
 
     import mlflow
 
-    from icipredict.config import DEFAULT_TRACKING_URI
+    from icipredict.config import resolve_tracking_uri
 
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     if args.model is None:
@@ -124,7 +124,7 @@ def main() -> None:
         t0 = time.perf_counter()
         args.model, args.tracking_uri = train_small_model(tmp)
         print(f"trained a small demo model in {time.perf_counter() - t0:.0f} s ({tmp})")
-    mlflow.set_tracking_uri(args.tracking_uri or DEFAULT_TRACKING_URI)
+    mlflow.set_tracking_uri(resolve_tracking_uri(args.tracking_uri))
 
     t0 = time.perf_counter()
     bm = load_board_model(args.model)

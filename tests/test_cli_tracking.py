@@ -47,10 +47,12 @@ def test_register_promote_force_and_card(setup):
     good = runner.invoke(app, ["register", log(y), "--name", "m", *opts])
     assert good.exit_code == 0, good.output
     assert "version 1" in good.output
+    assert f"tracking URI: {uri}" in good.output
+    assert f"mlflow ui --backend-store-uri {uri}" in good.output and "/runs/" in good.output
 
     ok = runner.invoke(app, ["promote", "m", "1", "--eval-data", str(path), *opts])
     assert ok.exit_code == 0, ok.output
-    assert "promoted to champion" in ok.output
+    assert "promoted to champion" in ok.output and f"tracking URI: {uri}" in ok.output
 
     noise = np.random.default_rng(9).permutation(y)  # a model that learnt nothing useful
     assert runner.invoke(app, ["register", log(noise), "--name", "m", *opts]).exit_code == 0

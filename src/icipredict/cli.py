@@ -446,8 +446,29 @@ app.add_typer(model_app, name="model")
 
 TrackingUriOption = typer.Option(
     None, "--tracking-uri", envvar="MLFLOW_TRACKING_URI",
-    help="MLflow tracking URI (default sqlite:///mlflow.db; or http://host:port).",
+    help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db; or "
+    "http://host:port).",
 )
+
+
+def _print_tracking(name: str | None = None, version: str | None = None, *,
+                    experiment_id: str | None = None, run_id: str | None = None,
+                    out: Console | None = None) -> None:
+    """Print where MLflow logged: the tracking URI and the run's UI link.
+
+    With ``name``/``version``, the run is the one that produced that registered model version.
+    """
+    import mlflow
+
+    from icipredict.tracking.mlflow_setup import run_of_version, tracking_lines
+
+    if name is not None and version is not None and run_id is None:
+        try:
+            experiment_id, run_id = run_of_version(name, version)
+        except Exception:  # noqa: BLE001 - the link is a courtesy; the URI is still printed
+            experiment_id, run_id = None, None
+    for line in tracking_lines(mlflow.get_tracking_uri(), experiment_id, run_id):
+        (out or console).print(line, highlight=False, soft_wrap=True)
 
 
 @app.command("register")
@@ -470,6 +491,7 @@ def register_cmd(
     except (ValueError, MlflowException) as exc:
         fail(exc)
     console.print(f"Registered [bold]{name}[/] version {version} (alias challenger).")
+    _print_tracking(name, version)
 
 
 @app.command("promote")
@@ -500,6 +522,7 @@ def promote_cmd(
         fail(exc)
     colour = "green" if decision.promoted else "red"
     console.print(f"[{colour}]{decision.summary()}[/]")
+    _print_tracking(name, decision.version)
     if not decision.promoted:
         raise typer.Exit(code=1)
 
@@ -527,6 +550,8 @@ def model_card_cmd(
         card = log_model_card(name, which) if log else build_model_card(name, which)
     except (ValueError, MlflowException) as exc:
         fail(exc)
+    if log:  # on stderr: stdout holds the card (JSON with --format json)
+        _print_tracking(name, str(card.version), out=err_console)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / f"{name}-v{card.version}.md").write_text(card.to_markdown())
@@ -597,7 +622,8 @@ def demo(
 def train_cmd(
     experiment: Annotated[Path, typer.Argument(help="Experiment config (experiments/NAME.yaml).")],
     tracking_uri: Annotated[str | None, typer.Option(
-        "--tracking-uri", help="MLflow tracking URI (default: the config's).")] = None,
+        "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the "
+        "config's tracking.tracking_uri, else sqlite:///mlflow.db).")] = None,
     cache_dir: Annotated[Path | None, typer.Option(
         "--cache-dir", help="Radiomics feature cache folder.")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress",
@@ -628,6 +654,7 @@ def train_cmd(
     console.print(_rich_table(result.fold_metrics, "Held-out folds"))
     for line in summary_lines(result):
         console.print(f"  {line}")
+    _print_tracking(experiment_id=result.experiment_id, run_id=result.run_id)
     if register:
         try:
             version = register_run(result.run_id, name)
@@ -649,11 +676,15 @@ ModelOption = typer.Option("models:/icipredict@champion", "--model",
 
 
 def _set_tracking(tracking_uri: str | None) -> None:
+    """Point MLflow's tracking and registry at --tracking-uri, else MLFLOW_TRACKING_URI, else
+    the default."""
     import mlflow
 
-    from icipredict.config import DEFAULT_TRACKING_URI
+    from icipredict.config import resolve_tracking_uri
 
-    mlflow.set_tracking_uri(tracking_uri or DEFAULT_TRACKING_URI)
+    uri = resolve_tracking_uri(tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
 
 
 @app.command("predict")

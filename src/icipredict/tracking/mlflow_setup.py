@@ -1,7 +1,9 @@
 """Point MLflow at the project's tracking store and experiment, the same way every time.
 
-The default store is a local SQLite file (:data:`icipredict.config.DEFAULT_TRACKING_URI`); MLflow
-refuses the plain file store for the registry. A remote ``http(s)://`` tracking server works the
+The tracking URI follows MLflow's precedence (:func:`icipredict.config.resolve_tracking_uri`):
+``--tracking-uri`` > ``MLFLOW_TRACKING_URI`` > the experiment config's ``tracking_uri`` > the
+default. The default store is a local SQLite file
+(:data:`icipredict.config.DEFAULT_TRACKING_URI`); MLflow refuses the plain file store for the registry. A remote ``http(s)://`` tracking server works the
 same: the server then decides where artifacts go (``--artifacts-destination``), so no local
 artifact location is forced on it.
 """
@@ -13,7 +15,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
-from icipredict.config import DEFAULT_TRACKING_URI
+from icipredict.config import resolve_tracking_uri
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ def configure_tracking(
     Parameters
     ----------
     tracking_uri
-        ``sqlite:///path.db`` or ``http(s)://host:port``; default
+        ``sqlite:///path.db`` or ``http(s)://host:port``; None: ``MLFLOW_TRACKING_URI``, else
         :data:`icipredict.config.DEFAULT_TRACKING_URI`.
     experiment
         Experiment name, created when missing; None only sets the URIs.
@@ -73,7 +75,7 @@ def configure_tracking(
     disable_telemetry()
     import mlflow  # imported after the telemetry switch so it is read at start-up
 
-    uri = tracking_uri or DEFAULT_TRACKING_URI
+    uri = resolve_tracking_uri(tracking_uri)
     scheme = urlparse(uri).scheme
     if scheme not in ("sqlite", "http", "https", "postgresql", "mysql", "databricks"):
         raise ValueError(
@@ -100,3 +102,39 @@ def configure_tracking(
             client.restore_experiment(experiment_id)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
+
+
+def run_ui_link(tracking_uri: str, experiment_id: str | None, run_id: str | None) -> str:
+    """Where to see a run in MLflow's UI.
+
+    For a tracking server (``http(s)://``): the run's page,
+    ``<uri>/#/experiments/<experiment>/runs/<run>``. For a database store (SQLite, ...): the
+    command that starts the UI on it, followed by the run's page path in that UI.
+    """
+    page = (f"#/experiments/{experiment_id}/runs/{run_id}" if experiment_id and run_id
+            else "")
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"{tracking_uri.rstrip('/')}/{page}"
+    command = f"mlflow ui --backend-store-uri {tracking_uri}"
+    return f"{command}, then open {page}" if page else command
+
+
+def tracking_lines(tracking_uri: str, experiment_id: str | None = None,
+                   run_id: str | None = None) -> list[str]:
+    """Two lines a command that logs prints: the tracking URI, and the run's UI link."""
+    return [f"tracking URI: {tracking_uri}",
+            f"MLflow UI: {run_ui_link(tracking_uri, experiment_id, run_id)}"]
+
+
+def run_of_version(name: str, version: str) -> tuple[str | None, str | None]:
+    """The (experiment id, run id) that produced a registered model version (None when unknown)."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    run_id = client.get_model_version(name, str(version)).run_id
+    if not run_id:
+        return None, None
+    try:
+        return client.get_run(run_id).info.experiment_id, run_id
+    except Exception:  # noqa: BLE001 - a deleted run: the link is a courtesy
+        return None, run_id

@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from icipredict.config import resolve_tracking_uri
 from icipredict.tracking.mlflow_setup import configure_tracking
 from icipredict.training.config import ExperimentConfig, load_experiment
 from icipredict.training.data import (  # noqa: F401  (re-exported: the old import paths)
@@ -54,6 +55,8 @@ class TrainResult:
         One row per validation fold: held-out group, sizes and main metrics.
     seconds
         Wall-clock duration.
+    tracking_uri
+        Where the run was logged (after the precedence flag > environment > config > default).
     """
 
     run_id: str
@@ -64,6 +67,7 @@ class TrainResult:
     config_hash: str
     seconds: float
     what_is_pickled: list[str] = field(default_factory=list)
+    tracking_uri: str = ""
 
 
 @dataclass
@@ -242,7 +246,8 @@ def train_experiment(
     config
         Path of an ``experiments/*.yaml`` file, or an :class:`ExperimentConfig`.
     tracking_uri
-        Override the config's tracking URI (``sqlite:///...`` or ``http(s)://...``).
+        ``sqlite:///...`` or ``http(s)://...``; precedence as MLflow's: this >
+        ``MLFLOW_TRACKING_URI`` > the config's ``tracking.tracking_uri`` > ``sqlite:///mlflow.db``.
     progress
         Show rich progress bars.
     cache_dir
@@ -263,7 +268,8 @@ def train_experiment(
     # Checked before the (slow) training: an unusable tracking URI, or a radiomics settings
     # file that vanished since the config was loaded (named as the config's
     # radiomics.settings), fails first.
-    experiment_id = configure_tracking(tracking_uri or config.tracking.tracking_uri,
+    uri = resolve_tracking_uri(tracking_uri, config.tracking.tracking_uri)
+    experiment_id = configure_tracking(uri,
                                        config.tracking.experiment,
                                        artifact_location=config.tracking.artifact_location)
     imaging = "imaging" in read_spec(config.feature_spec_path).modalities
@@ -288,7 +294,7 @@ def train_experiment(
     return TrainResult(run_id=run_id, experiment_id=str(experiment_id), model_uri=model_uri,
                        metrics=trained.metrics, fold_metrics=trained.fold_table,
                        config_hash=config.config_hash(), seconds=seconds,
-                       what_is_pickled=manifest["what_is_pickled"])
+                       what_is_pickled=manifest["what_is_pickled"], tracking_uri=uri)
 
 
 def summary_lines(result: TrainResult) -> list[str]:

@@ -43,7 +43,6 @@ from pydantic import (
 
 from icipredict._util import read_yaml
 from icipredict.cohort.schema import CohortError
-from icipredict.config import DEFAULT_TRACKING_URI
 
 Target = Literal["response", "os", "pfs"]
 
@@ -117,8 +116,9 @@ class Tracking(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    tracking_uri: str = Field(DEFAULT_TRACKING_URI,
-                              description="sqlite:///file.db or http(s)://host:port.")
+    tracking_uri: str | None = Field(
+        None, description="sqlite:///file.db or http(s)://host:port. Precedence as MLflow's: "
+        "--tracking-uri > MLFLOW_TRACKING_URI > this > sqlite:///mlflow.db.")
     experiment: str = "icipredict"
     registered_model: str | None = Field(
         "icipredict", description="Registry name for the trained model: `icipredict train "
@@ -128,8 +128,8 @@ class Tracking(BaseModel):
 
     @field_validator("tracking_uri")
     @classmethod
-    def _known_scheme(cls, value: str) -> str:
-        if not value.startswith(("sqlite:///", "http://", "https://", "postgresql", "mysql")):
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite:///", "http://", "https://", "postgresql", "mysql")):
             raise ValueError(
                 f"{value!r}: use sqlite:///file.db or http(s)://host:port (MLflow refuses the "
                 "plain file store for the registry)"
