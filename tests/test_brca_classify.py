@@ -153,3 +153,34 @@ def test_second_hit_from_cna_second_variant_and_loh() -> None:
     deletion = reg[reg["patient_id"] == "P8"].iloc[0]
     assert deletion["classification"] == "pathogenic" and deletion["rule"] == "cna_deep_deletion"
     assert deletion["gene"] == "BRCA1" and len(reg[reg["patient_id"] == "P8"]) == 1  # not PALB2
+
+
+def test_mutation_status_from_the_maf_reaches_the_registry(tmp_path) -> None:
+    """A MAF row confirmed Somatic (matched normal) needs no germline follow-up; the same
+    variant from tumour-only sequencing (no Mutation_Status) does; germline stays apart."""
+    from icipredict.cohort.brca.registry import registry_from_store
+    from icipredict.cohort.loaders import load_source
+    from icipredict.cohort.schema import Cohort
+    from icipredict.cohort.store import CohortStore
+
+    header = ("Hugo_Symbol\tTumor_Sample_Barcode\tVariant_Classification\tHGVSp_Short\t"
+              "Chromosome\tStart_Position\tReference_Allele\tTumor_Seq_Allele2\tMutation_Status\n")
+    rows = ["BRCA2\tS1\tFrame_Shift_Del\tp.K1000fs\t13\t32911000\tA\t-\tSomatic\n",
+            "BRCA2\tS2\tFrame_Shift_Del\tp.K1000fs\t13\t32911000\tA\t-\t\n",
+            "BRCA1\tS3\tFrame_Shift_Del\tp.E23fs\t17\t41276045\tAG\t-\tGermline\n"]
+    maf = tmp_path / "m.maf"
+    maf.write_text(header + "".join(rows))
+    read = load_source(maf)
+    assert read.mutations["mutation_status"].tolist()[:1] == ["Somatic"]
+    patients = pd.DataFrame({"patient_id": ["P1", "P2", "P3"], "centre": "A",
+                             "cancer_type": "BRCA"})
+    samples = pd.DataFrame({"sample_id": ["S1", "S2", "S3"], "patient_id": ["P1", "P2", "P3"]})
+    cohort = Cohort(patients=patients, samples=samples, mutations=read.mutations,
+                    germline_mutations=read.germline_mutations)
+    store = CohortStore(tmp_path / "s.duckdb")
+    store.ingest(cohort, centre="A", content_hash="h1", source=str(maf))
+    reg = registry_from_store(store)
+    follow = dict(zip(reg.somatic["mutation_status"].fillna(""),
+                      reg.somatic["germline_follow_up"], strict=True))
+    assert follow == {"Somatic": False, "": True}
+    assert len(reg.germline) == 1 and not reg.germline["germline_follow_up"].any()

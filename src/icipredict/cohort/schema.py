@@ -201,6 +201,8 @@ MUTATIONS = TableContract(
         Column("tumor_seq_allele2", "str", "MAF Tumor_Seq_Allele2."),
         Column("vaf", "float", "Variant allele fraction.", unit="fraction", minimum=0,
                maximum=1),
+        Column("mutation_status", "str", "MAF Mutation_Status as written (Somatic: confirmed "
+               "on a matched normal; missing: not given, e.g. tumour-only sequencing)."),
     ),
 )
 

@@ -14,8 +14,8 @@ in every tumour type and at any variant allele fraction. Here:
   ``somatic_unconfirmed``; when it is pathogenic or likely pathogenic,
   ``germline_follow_up`` is true whatever its VAF.
 
-The cohort store keeps ``Mutation_Status = Somatic`` and absent rows alike in ``mutations``
-(the status column is not stored), so rows read from the store are ``somatic_unconfirmed``.
+The MAF's ``Mutation_Status`` is kept as written in the ``mutation_status`` column of
+``mutations``, so rows read from the store carry it too.
 """
 
 from __future__ import annotations

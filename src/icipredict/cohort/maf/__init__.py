@@ -23,6 +23,7 @@ Chromosome               chromosome
 Start_Position           start_position
 Reference_Allele         reference_allele
 Tumor_Seq_Allele2        tumor_seq_allele2
+Mutation_Status          mutation_status (as written; decides somatic/germline/dropped, below)
 VAF / t_vaf / tumor_vaf  vaf; else t_alt_count / (t_alt_count + t_ref_count). An explicit VAF
  / i_TumorVAF_WU         column whose values exceed 1 is read as a percentage (logged).
 =======================  ==========================================================

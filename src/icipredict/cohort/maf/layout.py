@@ -21,6 +21,7 @@ MAF_COLUMNS: dict[str, str] = {
     "Start_Position": "start_position",
     "Reference_Allele": "reference_allele",
     "Tumor_Seq_Allele2": "tumor_seq_allele2",
+    "Mutation_Status": "mutation_status",
 }
 REQUIRED_MAF_COLUMNS = ("Tumor_Sample_Barcode", "Hugo_Symbol", "Variant_Classification")
 HGVSP_FALLBACKS = ("Protein_Change", "HGVSp")
@@ -44,7 +45,7 @@ INVALID_SAMPLE_ID = r"[\s\p{Z},;*:]"
 SOMATIC, GERMLINE, DROPPED = 0, 1, 2
 #: Canonical string columns (dictionary-encoded -> pandas category).
 STRING_COLUMNS = ("sample_id", "hugo_symbol", "variant_classification", "hgvsp_short",
-                  "chromosome", "reference_allele", "tumor_seq_allele2")
+                  "chromosome", "reference_allele", "tumor_seq_allele2", "mutation_status")
 
 
 #: MAF columns parsed as numbers (not dictionary-encoded).
