@@ -141,3 +141,35 @@ def test_step_tables_after_ingest(tmp_path: Path) -> None:
     ctx = run_demo(DemoContext(workdir=tmp_path, n_patients=60, seed=5), steps=STEPS[:2])
     titles = [t for t, _ in step_tables(ctx, step_ingest)]
     assert titles == ["Ingested (rows per table)", "Cohort summary"]
+
+
+def test_demo_pseudonyms_come_from_its_fixed_key(tmp_path, monkeypatch) -> None:
+    """The demo's store uses the published demo key, the same everywhere, and never reads,
+    creates or needs the user's key; a store left under another key is rebuilt."""
+    from icipredict.cohort.pseudonym import key_fingerprint, pseudonym
+    from icipredict.demo import DEMO_PSEUDONYM_KEY, step_generate, step_ingest
+
+    assert len(DEMO_PSEUDONYM_KEY) >= 32
+    key_file = tmp_path / "config" / "pseudonym.key"
+    monkeypatch.delenv("ICIPREDICT_PSEUDONYM_KEY", raising=False)
+    monkeypatch.setenv("ICIPREDICT_PSEUDONYM_KEY_FILE", str(key_file))
+    ctx = DemoContext(workdir=tmp_path / "demo", n_patients=60, seed=3)
+    run_demo(ctx, steps=[("generate", step_generate)])
+    # a store from an earlier demo under another key: rebuilt, not refused
+    from icipredict.cohort.loaders import load_source
+    from icipredict.cohort.store import source_content_hash
+
+    centre, source = next(iter(ctx.network.sources.items()))
+    CohortStore(ctx.store_path).ingest(load_source(source, centre=centre), centre=centre,
+                                       content_hash=source_content_hash(source),
+                                       key=b"another-users-key-0123456789abcdefghijkl")
+    run_demo(ctx, steps=[("ingest", step_ingest)])
+    store = CohortStore(ctx.store_path)
+    assert store.key_fingerprint() == key_fingerprint(DEMO_PSEUDONYM_KEY)
+    assert not key_file.exists()
+    patients = store.cohort().patients
+    truth = pd.read_parquet(ctx.network_dir / "truth.parquet")
+    row = truth.iloc[0]
+    expected = pseudonym(row["source_patient_id"], centre=row["centre"],
+                         key=DEMO_PSEUDONYM_KEY)
+    assert expected in set(patients["patient_id"])

@@ -52,6 +52,12 @@ DEMO_EXPERIMENT = PROJECT_ROOT / "experiments" / "demo_synthetic.yaml"
 EXAMPLES = ("complete", "no_imaging", "out_of_domain")
 #: Tag on the training run: the store content and config it was trained from (for re-use).
 DEMO_KEY_TAG = "demo_key"
+#: The demo's pseudonymisation secret: a published, fixed demonstration key, so that the demo's
+#: patient IDs, and the patients it picks and scores, are the same on every machine. It is used
+#: only for the demo's own stores (``<workdir>/icipredict.duckdb`` and ``external.duckdb``) of
+#: synthetic patients; the user's key (``ICIPREDICT_PSEUDONYM_KEY`` or the key file) is neither
+#: read nor created. Being public, it must never pseudonymise real patients.
+DEMO_PSEUDONYM_KEY = b"icipredict-demo: public demonstration key, synthetic patients only"
 
 
 @dataclass
@@ -202,12 +208,28 @@ def harmonisation_table(network_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _demo_store(path: Path) -> CohortStore:
+    """A demo store under :data:`DEMO_PSEUDONYM_KEY`; one left by an earlier demo under another
+    key (the user's, before the demo had its own) is removed, to be rebuilt from the network."""
+    from icipredict.cohort.pseudonym import key_fingerprint
+
+    store = CohortStore(path)
+    stored = store.key_fingerprint() if path.exists() else None
+    if stored is not None and stored != key_fingerprint(DEMO_PSEUDONYM_KEY):
+        log.warning("%s was built under another pseudonym key: rebuilt under the demo's key",
+                    path)
+        for leftover in path.parent.glob(path.name + "*"):  # the database and its lock/wal
+            leftover.unlink()
+        store = CohortStore(path)
+    return store
+
+
 def _ingest_network(network: Network, store: CohortStore) -> list[dict]:
     out = []
     for centre, source in network.sources.items():
         cohort = load_source(source, centre=centre)
         result = store.ingest(cohort, centre=centre, content_hash=source_content_hash(source),
-                              source=str(source))
+                              source=str(source), key=DEMO_PSEUDONYM_KEY)
         out.append({"centre": centre, "version": result.version, "changed": result.changed,
                     **result.row_counts})
     return out
@@ -216,7 +238,7 @@ def _ingest_network(network: Network, store: CohortStore) -> list[dict]:
 def step_ingest(ctx: DemoContext) -> str:
     """Validate, harmonise, pseudonymise and store every centre (all-or-nothing each)."""
     assert ctx.network is not None
-    store = CohortStore(ctx.store_path)
+    store = _demo_store(ctx.store_path)
     ctx.ingests = _ingest_network(ctx.network, store)
     ctx.harmonisation = harmonisation_table(ctx.network_dir)
     ctx.summary = store.summary()
@@ -291,8 +313,8 @@ def _demo_key(ctx: DemoContext, config_hash: str) -> str:
     """Hash of what the model is trained from: store content per centre and the config."""
     versions = CohortStore(ctx.store_path).versions()
     latest = versions[versions["current"].astype(bool)]  # a restored version may be older
-    text = json.dumps({"config": config_hash, "data": sorted(
-        zip(latest["centre"], latest["content_hash"], strict=True))})
+    text = json.dumps({"config": config_hash, "key": CohortStore(ctx.store_path).key_fingerprint(),
+                       "data": sorted(zip(latest["centre"], latest["content_hash"], strict=True))})
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -366,7 +388,7 @@ def external_cohort(ctx: DemoContext) -> tuple[Cohort, pd.DataFrame]:
     # names two people (the same centre + source ID is the same patient).
     net = generate_network(ctx.external_dir, n_patients=n, seed=ctx.seed + 1000, workers=2,
                            first_id=ctx.n_patients)
-    store = CohortStore(ctx.external_store_path)
+    store = _demo_store(ctx.external_store_path)
     _ingest_network(net, store)
     cohort = store.cohort()
     rad, _, _ = cohort_radiomics(cohort, ctx.cache_dir)
