@@ -105,8 +105,37 @@ def test_summary_and_brca_csv(tmp_path: Path, fake_loader) -> None:
     assert "4 variant(s) in 4 patient(s)" in brca.output
 
 
+def test_patients_lists_stored_ids_with_filters(tmp_path: Path, fake_loader) -> None:
+    from icipredict.cohort.store import CohortStore
+
+    db = tmp_path / "s.duckdb"
+    for centre in ("Alpha", "Beta"):
+        src = tmp_path / centre
+        src.mkdir()
+        (src / "f.csv").write_text(centre)
+        assert invoke("cohort", "ingest", "-c", centre, str(src), "--store", str(db)).exit_code == 0
+    store = CohortStore(db)
+    every = invoke("cohort", "patients", "--store", str(db))
+    assert every.exit_code == 0, every.output
+    ids = every.stdout.split()
+    assert ids == store.find_patients() and len(ids) == 10 and all(i.startswith("P-") for i in ids)
+    assert "10 patient(s)" in every.stderr
+    alpha = invoke("cohort", "patients", "--store", str(db), "--centre", "Alpha")
+    assert alpha.stdout.split() == store.find_patients(centres=["Alpha"])
+    nsclc = invoke("cohort", "patients", "--store", str(db), "--cancer-type", "NSCLC",
+                   "--centre", "Beta")
+    assert nsclc.stdout.split() == store.find_patients(centres=["Beta"], cancer_types=["NSCLC"])
+    assert 0 < len(nsclc.stdout.split()) < 5
+    pending = invoke("cohort", "patients", "--store", str(db), "--without-outcome")
+    assert pending.stdout.split() == store.find_patients(without_outcome=True)
+    first = invoke("cohort", "patients", "--store", str(db), "--limit", "3")
+    assert first.stdout.split() == ids[:3] and "first 3 shown" in first.stderr
+    unknown = invoke("cohort", "patients", "--store", str(db), "--centre", "Gamma")
+    assert unknown.exit_code == 2 and "Gamma" in unknown.output
+
+
 def test_queries_without_store_exit_2(tmp_path: Path) -> None:
-    for cmd in ("summary", "brca", "versions"):
+    for cmd in ("summary", "brca", "versions", "patients"):
         result = invoke("cohort", cmd, "--store", str(tmp_path / "none.duckdb"))
         assert result.exit_code == 2 and "ingest a centre first" in result.output
 

@@ -185,6 +185,38 @@ def cohort_summary(store: Path = StoreOption) -> None:
                   "(reverse Kaplan-Meier on OS); ver: current version", style="dim")
 
 
+@cohort_app.command("patients")
+def cohort_patients(
+    store: Path = StoreOption,
+    centre: Annotated[list[str] | None, typer.Option(
+        "--centre", "-c", help="Only patients of this centre (repeatable).")] = None,
+    cancer_type: Annotated[list[str] | None, typer.Option(
+        "--cancer-type", help="Only this cancer type, OncoTree code (repeatable).")] = None,
+    without_outcome: Annotated[bool, typer.Option(
+        "--without-outcome", help="Only patients with no outcome recorded yet.")] = False,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", "-n", min=1, help="Print at most this many IDs.")] = None,
+) -> None:
+    """List stored pseudonymous patient IDs (current versions), one per line, by centre then ID.
+
+    Use one with `icipredict predict --patient-id P-... --store ...`. The count goes to stderr,
+    so the output can be piped.
+    """
+    from icipredict.cohort.store import CohortStore
+
+    try:
+        ids = CohortStore(store).find_patients(centres=centre or None,
+                                               cancer_types=cancer_type or None,
+                                               without_outcome=without_outcome)
+    except CohortError as exc:
+        fail(exc)
+    shown = ids if limit is None else ids[:limit]
+    for patient_id in shown:
+        typer.echo(patient_id)
+    more = f", first {len(shown)} shown" if len(shown) < len(ids) else ""
+    err_console.print(f"{len(ids)} patient(s) in {store}{more}", style="dim", highlight=False)
+
+
 @cohort_app.command("brca")
 def cohort_brca(
     store: Path = StoreOption,
