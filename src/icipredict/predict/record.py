@@ -462,14 +462,46 @@ def parse_records(rows: list[dict[str, Any]], *, source: str | None = None
 
 
 def read_record_list(path: str | Path) -> list[dict[str, Any]]:
-    """Read a weekly list: CSV (one patient per row, units as "38 g/L") or a JSON list."""
+    """Read a weekly list: CSV (one patient per row, units as "38 g/L") or a JSON list.
+
+    A CSV has a header row of record fields (``patient_id``, ``cancer_type`` required, then any
+    of the patient record schema's fields); a value may carry its unit (``38 g/L``); an empty
+    cell is missing; ``mutations`` lists genes separated by ``;``. An example ships in
+    ``examples/weekly.csv``.
+
+    Raises
+    ------
+    CohortError
+        Naming the file, when it is missing, unreadable, not UTF-8, or not a CSV/JSON list.
+    """
+    import pandas.errors
+
     path = Path(path)
-    if path.suffix.lower() == ".json":
-        rows = json.loads(path.read_text())
-        if not isinstance(rows, list):
-            raise CohortError("expected a JSON list of patient records", file=path)
-        return rows
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        if path.suffix.lower() == ".json":
+            rows = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(rows, list):
+                raise CohortError("expected a JSON list of patient records", file=path)
+            return rows
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except FileNotFoundError:
+        raise CohortError("the patient list file does not exist", file=path) from None
+    except IsADirectoryError:
+        raise CohortError("expected a patient list file (CSV or JSON), got a folder",
+                          file=path) from None
+    except PermissionError:
+        raise CohortError("the patient list file cannot be read (permission denied)",
+                          file=path) from None
+    except UnicodeDecodeError:
+        raise CohortError("the patient list is not UTF-8 text", file=path) from None
+    except json.JSONDecodeError as exc:
+        raise CohortError(f"not valid JSON: {exc.msg}", file=path, row=exc.lineno) from None
+    except pandas.errors.EmptyDataError:
+        raise CohortError("the patient list is empty (expected a header row of record fields, "
+                          "see examples/weekly.csv)", file=path) from None
+    except (pandas.errors.ParserError, OSError) as exc:
+        raise CohortError(f"not a readable CSV patient list: {str(exc).strip()}",
+                          file=path) from None
     rows = []
     for _, r in df.iterrows():
         row = {k: v for k, v in r.items() if v.strip() != ""}
