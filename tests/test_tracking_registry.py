@@ -161,3 +161,32 @@ def test_gate_leaves_out_patients_without_outcome_or_prediction(eval_data):
     assert passed, reasons
     assert 0.8 <= slope <= 1.2
     assert [c.metric for c in comparisons] == ["auc", "cindex_os"]
+
+
+def test_promote_summarises_mlflows_ignored_column_warnings_in_one_line(tracking, eval_data,
+                                                                        caplog, capfd):
+    """MLflow lists every extra input column on every predict; promote says it once, briefly."""
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = eval_data.X[["x"]], eval_data.response
+    clf = LogisticRegression().fit(X, y)
+    extra = {f"extra_{i:02d}": np.zeros(N) for i in range(40)}
+    wide = EvalData(X=eval_data.X.assign(**extra), response=y)
+    for _ in range(2):  # a champion and a challenger: two predicts, two MLflow warnings
+        with mlflow.start_run() as run:
+            mlflow.sklearn.log_model(clf, name="model", pyfunc_predict_fn="predict_proba",
+                                     signature=infer_signature(X, clf.predict_proba(X)),
+                                     pip_requirements=["scikit-learn", "mlflow"],
+                                     serialization_format="skops")
+        version = register(run.info.run_id, "wide")
+        capfd.readouterr()
+        with caplog.at_level("WARNING", logger="icipredict"):
+            caplog.clear()
+            promote("wide", version, eval_data=wide, n_boot=20)
+    printed = capfd.readouterr()
+    assert "Found extra inputs" not in printed.err + printed.out
+    summaries = [r.getMessage() for r in caplog.records if "not in the model signature" in r.getMessage()]
+    assert len(summaries) == 1
+    assert summaries[0].startswith("41 input column(s)") and "extra_00" in summaries[0]
+    assert "extra_39" not in summaries[0]

@@ -17,9 +17,11 @@ Every decision, accepted or refused, is written to the version's tags (``promoti
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,6 +191,50 @@ def scores_from_output(output: Any) -> ModelScores:
     if arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1):
         return ModelScores(response_probability=arr.ravel())
     raise ValueError(f"cannot read model output of shape {arr.shape} as probabilities")
+
+
+_EXTRA_INPUTS = "Found extra inputs in the model input that are not defined in the model"
+
+
+class _ExtraInputsFilter(logging.Filter):
+    """Swallow MLflow's "Found extra inputs ..." warning (one column list per call), keep the names."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.columns: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.startswith(_EXTRA_INPUTS):
+            return True
+        listed = message.split("`")[1] if message.count("`") >= 2 else "[]"
+        try:
+            self.columns.update(str(c) for c in ast.literal_eval(listed))
+        except (ValueError, SyntaxError):
+            self.columns.add("?")
+        return False
+
+
+@contextlib.contextmanager
+def schema_warnings_summarised() -> Iterator[_ExtraInputsFilter]:
+    """Replace MLflow's per-call lists of ignored input columns by one summary line.
+
+    MLflow warns, on every ``predict``, with the full list of input columns the model's signature
+    does not declare (often ~100 names). Inside this context those warnings are collected and one
+    line is logged at the end: how many columns were ignored, with a few examples.
+    """
+    target = logging.getLogger("mlflow.models.utils")
+    collector = _ExtraInputsFilter()
+    target.addFilter(collector)
+    try:
+        yield collector
+    finally:
+        target.removeFilter(collector)
+        if collector.columns:
+            names = sorted(collector.columns)
+            shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+            logger.warning("%d input column(s) not in the model signature were ignored (%s)",
+                           len(names), shown)
 
 
 def _load_scores(name: str, version: str, data: EvalData) -> ModelScores:
@@ -410,8 +456,9 @@ def promote(
                                  previous_champion=champion_version,
                                  reasons=[f"version {version} already holds {CHAMPION}"])
 
-    new = _load_scores(name, version, eval_data)
-    old = _load_scores(name, champion_version, eval_data) if champion_version else None
+    with schema_warnings_summarised():
+        new = _load_scores(name, version, eval_data)
+        old = _load_scores(name, champion_version, eval_data) if champion_version else None
     passed, reasons, slope, comparisons = evaluate_gate(
         new, old, eval_data, margin=margin, n_boot=n_boot, seed=seed
     )
