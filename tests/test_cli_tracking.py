@@ -76,6 +76,11 @@ def test_register_promote_force_and_card(setup):
 
     md = runner.invoke(app, ["model", "card", "m/1", *opts])
     assert md.exit_code == 0 and "Intended use" in md.output
+    full = runner.invoke(app, ["model", "card", "m/1", "--full", *opts])
+    assert full.exit_code == 0 and "Intended use" in full.output
+    page = runner.invoke(app, ["model", "card", "m/1", "--format", "html", *opts])
+    assert page.exit_code == 0, page.output
+    assert page.stdout.startswith("<!DOCTYPE html>") and "<h2>Intended use</h2>" in page.stdout
 
 
 def test_promote_with_unreadable_eval_data_is_a_clear_error(setup, tmp_path):

@@ -127,3 +127,56 @@ def test_log_model_card_stores_artifacts_and_tag(registered, frame):
     tag = mlflow.MlflowClient().get_model_version("card-model", version).tags["model_card"]
     assert tag == f"runs:/{run_id}/model_card/v{version}"
     assert scan_run(run_id, frame["patient_id"]) == []
+
+
+def test_short_card_keeps_what_the_model_reads_and_html_embeds_the_plots(tmp_path, frame):
+    """Short by default: ranges only for the signature's columns, calibration once, counts as
+    integers, no empty subgroup rows; --full keeps all; HTML embeds the run's figures."""
+    from mlflow.models import infer_signature
+
+    from icipredict.tracking.modelcard import plot_images
+
+    configure_tracking(fresh_tracking_uri(tmp_path), "short-card")
+    X, y = frame[["tmb"]], frame["responder"]
+    clf = LogisticRegression().fit(X, y)
+    (tmp_path / "plots").mkdir()
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 32
+    for stem in ("feature_importance", "km_os", "roc", "calibration"):
+        (tmp_path / "plots" / f"{stem}.png").write_bytes(png)
+    try:
+        with mlflow.start_run() as run:
+            mlflow.log_metrics({"auc": 0.71, "n_patients": 600.0, "calibration_slope": 0.93})
+            mlflow.log_artifacts(str(tmp_path / "plots"), "plots")
+            mlflow.sklearn.log_model(clf, name="model", serialization_format="skops",
+                                     signature=infer_signature(X, clf.predict(X)),
+                                     pip_requirements=["scikit-learn"])
+            log_card_inputs(
+                validity=validity_domain(frame),
+                subgroup_metrics=pd.DataFrame({"subgroup": ["cancer_type=NSCLC",
+                                                            "cancer_type=RCC"],
+                                               "n": [60, 3], "auc": [0.74, float("nan")],
+                                               "auc_ci_low": [0.6, np.nan],
+                                               "auc_ci_high": [0.86, np.nan]}))
+        register(run.info.run_id, "short")
+        card = build_model_card("short", "1")
+        assert card.features_used == ["tmb"]
+        assert card.plots == ["plots/roc.png", "plots/calibration.png", "plots/km_os.png",
+                              "plots/feature_importance.png"]
+        short, full = card.to_markdown(full=False), card.to_markdown(full=True)
+        for section in SECTIONS:
+            assert section in short, section
+        assert "The model reads 1 input columns: tmb." in short
+        assert "| tmb |" in short and "| albumin |" not in short and "| albumin |" in full
+        assert "| overall | n_patients | 600 |" in short and "600.000" not in full
+        assert "| overall | calibration_slope |" not in short and "calibration_slope: 0.930" in short
+        assert "cancer_type=NSCLC" in short and "cancer_type=RCC" not in short
+        assert "cancer_type=RCC" in full
+        assert len(short.splitlines()) < len(full.splitlines())
+        images = plot_images(card)
+        assert set(images) == set(card.plots) and images["plots/roc.png"] == png
+        page = card.to_html(images=images)
+        assert page.count('<img src="data:image/png;base64,') == 4
+        assert page.index('alt="roc"') < page.index('alt="calibration"') < page.index('alt="km os"')
+        assert "<table>" in page and "<script" not in page
+    finally:
+        mlflow.set_tracking_uri(None)

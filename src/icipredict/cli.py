@@ -562,21 +562,27 @@ def promote_cmd(
 @model_app.command("card")
 def model_card_cmd(
     ref: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION (e.g. icipredict@champion).")],
-    fmt: Annotated[str, typer.Option("--format", help="md or json.")] = "md",
-    out: Annotated[Path | None, typer.Option("--out", help="Write .md and .json here.")] = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", help="md, json or html (one page with the run's plots embedded).")] = "md",
+    full: Annotated[bool, typer.Option(
+        "--full", help="Every detail: value ranges of all training columns (not only those the "
+        "model reads), every metric and subgroup row.")] = False,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write .md, .json and .html here.")] = None,
     log: Annotated[bool, typer.Option("--log", help="Also log the card to the version's run.")] = False,
     tracking_uri: str | None = TrackingUriOption,
 ) -> None:
-    """Show the model card of a registered model version."""
+    """Show the model card of a registered model version (short; --full for every detail)."""
     from mlflow.exceptions import MlflowException
 
     from icipredict.tracking.mlflow_setup import configure_tracking
-    from icipredict.tracking.modelcard import build_model_card, log_model_card
+    from icipredict.tracking.modelcard import build_model_card, log_model_card, plot_images
 
     sep = "@" if "@" in ref else "/"
     name, _, which = ref.partition(sep)
-    if not name or not which or fmt not in ("md", "json"):
-        fail(ValueError(f"expected NAME@ALIAS or NAME/VERSION and --format md|json, got {ref!r}"))
+    if not name or not which or fmt not in ("md", "json", "html"):
+        fail(ValueError(f"expected NAME@ALIAS or NAME/VERSION and --format md|json|html, "
+                        f"got {ref!r}"))
     configure_tracking(tracking_uri, experiment=None)
     try:
         card = log_model_card(name, which) if log else build_model_card(name, which)
@@ -584,16 +590,21 @@ def model_card_cmd(
         fail(exc)
     if log:  # on stderr: stdout holds the card (JSON with --format json)
         _print_tracking(name, str(card.version), out=err_console)
+    images = plot_images(card) if fmt == "html" or out is not None else {}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / f"{name}-v{card.version}.md").write_text(card.to_markdown())
-        (out / f"{name}-v{card.version}.json").write_text(card.to_json())
+        stem = f"{name}-v{card.version}"
+        (out / f"{stem}.md").write_text(card.to_markdown(full=full))
+        (out / f"{stem}.json").write_text(card.to_json())
+        (out / f"{stem}.html").write_text(card.to_html(full=full, images=images))
     if fmt == "json":
         typer.echo(card.to_json())
+    elif fmt == "html":
+        typer.echo(card.to_html(full=full, images=images))
     else:
         from rich.markdown import Markdown
 
-        console.print(Markdown(card.to_markdown()))
+        console.print(Markdown(card.to_markdown(full=full)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -101,14 +101,27 @@ class ModelCard(BaseModel):
     pickled: list[str] = Field(default_factory=list)
     serialisation: dict[str, str] = Field(default_factory=dict)
     promotion: dict[str, str] = Field(default_factory=dict)
+    #: Input columns of the model's signature (what it reads); empty when not recorded.
+    features_used: list[str] = Field(default_factory=list)
+    #: The run's figures (artifact paths such as ``plots/roc.png``), ROC, calibration, KM first.
+    plots: list[str] = Field(default_factory=list)
 
     def to_json(self) -> str:
         """The card as JSON (NaN/inf written as null)."""
         return json.dumps(_finite(self.model_dump(mode="json")), indent=2, sort_keys=False)
 
-    def to_markdown(self) -> str:
-        """The card as Markdown (see :data:`TEMPLATE`)."""
-        return render_markdown(self)
+    def to_markdown(self, full: bool = True) -> str:
+        """The card as Markdown (see :data:`TEMPLATE`).
+
+        ``full=False`` is the short card: value ranges only for the columns the model reads,
+        calibration once, subgroup rows only where a value was estimated.
+        """
+        return render_markdown(self, full=full)
+
+    def to_html(self, full: bool = False, images: dict[str, bytes] | None = None) -> str:
+        """The card as one self-contained HTML page, ``images`` (artifact path -> PNG/SVG
+        bytes, e.g. from :func:`plot_images`) embedded as data URIs."""
+        return render_html(self, full=full, images=images)
 
 
 # --------------------------------------------------------------------------- inputs from training
@@ -323,14 +336,68 @@ def build_model_card(name: str, ref: str | int) -> ModelCard:
         card.limitations.insert(0, "No validity domain was recorded for this version: check "
                                    "every patient against the training cohorts by hand.")
     card.licences = _licences(card.training_data)
+    if mv.run_id:
+        card.plots = _run_plots(client, mv.run_id)
     with tempfile.TemporaryDirectory() as tmp:
         try:
             local = mlflow.artifacts.download_artifacts(f"models:/{name}/{version}", dst_path=tmp)
             card.pickled, card.serialisation = pickle_report(local)
+            card.features_used = _signature_inputs(local)
         except Exception as exc:  # noqa: BLE001 - a card without this section beats no card
             logger.warning("could not inspect the saved model of %s/%s: %s", name, version, exc)
             card.serialisation = {"unknown": f"model files not readable: {exc}"}
     return card
+
+
+#: Figures shown first on a card, in this order (file name stems); the others follow by name.
+PLOT_ORDER = ("roc", "calibration", "km_os", "km_pfs")
+PLOT_SUFFIXES = (".png", ".svg")
+
+
+def _run_plots(client: Any, run_id: str, folder: str = "plots") -> list[str]:
+    """Artifact paths of the run's figures (``plots/*.png|svg``), ROC, calibration, KM first."""
+    try:
+        files = [f.path for f in client.list_artifacts(run_id, folder)
+                 if not f.is_dir and f.path.endswith(PLOT_SUFFIXES)]
+    except Exception:  # noqa: BLE001 - no figures: the card says so
+        return []
+
+    def key(path: str) -> tuple[int, str]:
+        stem = Path(path).stem
+        return (PLOT_ORDER.index(stem) if stem in PLOT_ORDER else len(PLOT_ORDER), stem)
+
+    return sorted(files, key=key)
+
+
+def _signature_inputs(model_dir: str | Path) -> list[str]:
+    """Input column names of a saved MLflow model's signature ([] without a named signature)."""
+    from mlflow.models import Model
+
+    try:
+        signature = Model.load(str(model_dir)).signature
+    except Exception:  # noqa: BLE001 - an unreadable MLmodel: no list, the full ranges show
+        return []
+    if signature is None or signature.inputs is None or not signature.inputs.has_input_names():
+        return []
+    return [str(n) for n in signature.inputs.input_names()]
+
+
+def plot_images(card: ModelCard) -> dict[str, bytes]:
+    """Download the card's figures from its run: artifact path -> file bytes."""
+    import mlflow
+
+    images: dict[str, bytes] = {}
+    if not card.run_id or not card.plots:
+        return images
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in card.plots:
+            try:
+                local = mlflow.artifacts.download_artifacts(run_id=card.run_id,
+                                                            artifact_path=path, dst_path=tmp)
+                images[path] = Path(local).read_bytes()
+            except Exception as exc:  # noqa: BLE001 - a card without one figure beats none
+                logger.warning("could not read figure %s of run %s: %s", path, card.run_id, exc)
+    return images
 
 
 def _read_card_inputs(run_id: str) -> dict[str, Any]:
@@ -383,7 +450,10 @@ No dataset lineage recorded.
 Not recorded.
 {% endif %}
 ## Validity domain
-{% if c.validity_domain %}
+{% if c.features_used %}
+The model reads {{ c.features_used | length }} input columns: {{ c.features_used | join(", ") }}.
+{% endif %}
+{%- if c.validity_domain %}
 Training patients: {{ c.validity_domain.n_patients }}.
 {% for col, levels in (c.validity_domain.categories or {}).items() %}
 - **{{ col }}**: {% for k, n in levels.items() %}{{ k }} ({{ n }}){% if not loop.last %}, {% endif %}{% endfor %}
@@ -391,7 +461,8 @@ Training patients: {{ c.validity_domain.n_patients }}.
 
 | Variable | Range seen (percentiles {{ c.validity_domain.quantiles | join("-") }}) | Measured | Missing |
 |---|---|---|---|
-{%- for col, r in (c.validity_domain.ranges or {}).items() %}
+{%- for col, r in (c.validity_domain.ranges or {}).items()
+      if full or not c.features_used or col in c.features_used %}
 | {{ col }} | {{ "%.3g" | format(r.low) }} to {{ "%.3g" | format(r.high) }} | {{ r.n }} | {{ r.missing }} |
 {%- endfor %}
 {% else %}
@@ -401,7 +472,8 @@ Not recorded.
 {% if c.metrics %}
 | Subgroup | Metric | Value | 95% CI | n |
 |---|---|---|---|---|
-{%- for m in c.metrics %}
+{%- for m in c.metrics
+      if full or (m.value is not none and not (m.subgroup == "overall" and m.metric in c.calibration)) %}
 | {{ m.subgroup }} | {{ m.metric }} | {{ fmt(m.value) }} | {% if m.ci_low is not none %}{{ fmt(m.ci_low) }} to {{ fmt(m.ci_high) }}{% endif %} | {{ m.n if m.n is not none else "" }} |
 {%- endfor %}
 {% else %}
@@ -414,6 +486,15 @@ No metrics recorded.
 {%- endfor %}
 {% else %}
 Not recorded.
+{% endif %}
+## Plots
+{% if c.plots %}
+The run's figures (artifacts of run `{{ c.run_id }}`; embedded in the HTML card):
+{% for p in c.plots %}
+- `{{ p }}`
+{%- endfor %}
+{% else %}
+No figures logged with the run.
 {% endif %}
 {%- if c.promotion %}
 ## Promotion
@@ -450,17 +531,66 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "n/a"
     if isinstance(value, float):
+        # MLflow stores every metric as a float: counts (patients, events) come back as 600.0.
+        if value.is_integer() and abs(value) >= 2:
+            return str(int(value))
         return f"{value:.3f}"
     return str(value)
 
 
-def render_markdown(card: ModelCard) -> str:
-    """Render a card as Markdown with Jinja2."""
+def render_markdown(card: ModelCard, full: bool = True) -> str:
+    """Render a card as Markdown with Jinja2 (``full=False``: the short card)."""
     # Plain Undefined: a card built from partial inputs renders with blanks rather than failing.
     env = Environment(autoescape=False, keep_trailing_newline=True)
     env.globals["fmt"] = _fmt
     data = json.loads(card.to_json())
-    return env.from_string(TEMPLATE).render(c=data)
+    return env.from_string(TEMPLATE).render(c=data, full=full)
+
+
+HTML_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Model card: {title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
+       line-height: 1.45; color: #1a1a1a; }}
+table {{ border-collapse: collapse; margin: 0.5rem 0; }}
+th, td {{ border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: left; }}
+figure {{ display: inline-block; margin: 0.5rem; }} figure img {{ max-width: 28rem; }}
+code {{ background: #f3f3f3; padding: 0 0.2rem; }}
+</style></head><body>
+{body}
+{figures}
+</body></html>
+"""
+
+
+def render_html(card: ModelCard, full: bool = False,
+                images: dict[str, bytes] | None = None) -> str:
+    """Render a card as one self-contained HTML page (no external files or scripts).
+
+    ``images`` maps the card's plot artifact paths to their bytes (:func:`plot_images`); each
+    is embedded as a ``data:`` URI under "Figures".
+    """
+    import base64
+    import html
+
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    body = md.render(render_markdown(card, full=full))
+    figures = []
+    for path in card.plots:
+        data = (images or {}).get(path)
+        if data is None:
+            continue
+        mime = "image/svg+xml" if path.endswith(".svg") else "image/png"
+        src = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+        label = html.escape(Path(path).stem.replace("_", " "))
+        figures.append(f'<figure><img src="{src}" alt="{label}">'
+                       f"<figcaption>{label}</figcaption></figure>")
+    section = ("<h2>Figures</h2>\n" + "\n".join(figures)) if figures else ""
+    return HTML_PAGE.format(title=html.escape(f"{card.name} version {card.version}"),
+                            body=body, figures=section)
 
 
 def write_model_card(name: str, ref: str | int, out_dir: str | Path) -> tuple[Path, Path]:
