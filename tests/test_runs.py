@@ -93,6 +93,10 @@ def test_run_logs_folds_metrics_artifacts_and_tags(demo):
     assert sorted(c.data.params["held_out"] for c in children) == sorted(
         demo["store"].centres())
     assert all("response_auc" in c.data.metrics for c in children)
+    client = mlflow.MlflowClient()
+    for child in children:  # each centre's own figures, for its held-out patients
+        plots = {a.path for a in client.list_artifacts(child.info.run_id, "plots")}
+        assert {"plots/roc.png", "plots/calibration.png", "plots/km_os.png"} <= plots, plots
     for key in ("cv_response_auc", "cv_os_harrell_c", "cv_pfs_harrell_c"):
         m = run.data.metrics
         assert m[f"{key}_ci_low"] <= m[key] <= m[f"{key}_ci_high"]

@@ -3,7 +3,8 @@
 :func:`train_experiment` trains an experiment config with
 :func:`icipredict.training.pipeline.fit_experiment` (MLflow-free: data, CV, metrics, refit) and
 logs the result: one parent run with the config, tags and pooled held-out ``cv_*`` metrics, one
-nested run per validation fold, the figures, the fitted feature spec, dataset lineage, model-card
+nested run per validation fold (its own metrics and ROC, calibration, decision and KM figures for
+its held-out patients), the figures, the fitted feature spec, dataset lineage, model-card
 inputs, and the pyfunc registry model (:mod:`icipredict.registry`).
 
 Only aggregates and models leave the cohort: no artifact holds a patient row or ID.
@@ -178,10 +179,27 @@ def _log_validation(trained: TrainedExperiment) -> None:
             mlflow.log_metrics(fold.metrics)
             if fold.notes:
                 mlflow.set_tag("notes", "; ".join(fold.notes)[:5000])
+            _log_fold_figures(fold)
     mlflow.log_metrics(trained.metrics)
     if trained.notes:
         mlflow.set_tag("notes", "; ".join(trained.notes)[:5000])
     mlflow.log_table(trained.fold_table, "validation/folds.json")
+
+
+def _log_fold_figures(fold: Any) -> None:
+    """The fold's ROC, calibration, decision and KM figures (its held-out patients) under
+    ``plots/`` of its nested run; figures a small fold cannot support are skipped quietly."""
+    import mlflow
+
+    from icipredict.training.figures import write_heldout_figures
+
+    if fold.held is None or fold.predictions is None:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        files = write_heldout_figures(fold.held, fold.predictions, Path(tmp),
+                                      label=f"held-out {fold.name}", level=logging.INFO)
+        if files:
+            mlflow.log_artifacts(tmp, "plots")
 
 
 def _log_lineage_and_card(trained: TrainedExperiment) -> None:

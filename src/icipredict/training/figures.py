@@ -2,7 +2,8 @@
 
 Held-out ROC, calibration and decision curve of the response model, Kaplan-Meier curves by
 held-out risk tertile per survival end point, and the final response model's mean absolute
-feature contributions.
+feature contributions; :func:`write_heldout_figures` draws the held-out ones for any set of
+patients (one validation fold's).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 from icipredict.cohort.schema import CohortError
 from icipredict.modeling.experiment import ENDPOINTS, responder_target, survival_target
@@ -27,42 +30,57 @@ def write_figures(trained: TrainedExperiment, folder: str | Path) -> list[Path]:
     A figure that cannot be drawn (e.g. too few events) is skipped with a warning.
     """
     from icipredict.evaluation import plots
-    from icipredict.evaluation.decision import decision_curve
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    held, oof, final = trained.held, trained.oof, trained.final
-
-    def guard(name: str, fn: Callable[[], Any]) -> None:
-        try:
-            fn()  # a plain Figure (not pyplot's): freed when dropped, any backend
-        except (CohortError, ValueError) as exc:
-            logger.warning("plot %s skipped: %s", name, exc)
-
-    if "prob" in oof:
-        ok, y = responder_target(held)
-        p = oof["prob"].to_numpy()[ok]
-        guard("roc", lambda: plots.plot_roc(y, {"held-out": p}, path=folder / "roc.png"))
-        guard("calibration", lambda: plots.plot_calibration(
-            y, {"held-out": p}, path=folder / "calibration.png"))
-        guard("decision", lambda: plots.plot_decision_curve(
-            decision_curve(y, {"model": p}), path=folder / "decision_curve.png"))
-    for end in ENDPOINTS:
-        if f"risk_{end}" in oof:
-            ok, ys = survival_target(held, end)
-            ev, tm = ys.dtype.names
-            guard(f"km_{end}", lambda ok=ok, ys=ys, ev=ev, tm=tm, end=end:
-                  plots.plot_km_by_risk_group(
-                      ys[tm], ys[ev], oof[f"risk_{end}"].to_numpy()[ok],
-                      title=f"{end.upper()} by held-out risk tertile",
-                      path=folder / f"km_{end}.png"))
+    write_heldout_figures(trained.held, trained.oof, folder)
+    final = trained.final
     if final.response_ is not None and hasattr(final.response_, "contributions"):
         contrib = final.response_.contributions(trained.features()).drop(
             columns=["bias"], errors="ignore")
-        guard("importance", lambda: plots.plot_feature_importance(
+        _guard("importance", lambda: plots.plot_feature_importance(
             contrib.abs().mean(), path=folder / "feature_importance.png",
             xlabel="mean |contribution| (log-odds)"))
     return sorted(folder.glob("*.png"))
 
 
-__all__ = ["write_figures"]
+def _guard(name: str, fn: Callable[[], Any], level: int = logging.WARNING) -> None:
+    try:
+        fn()  # a plain Figure (not pyplot's): freed when dropped, any backend
+    except (CohortError, ValueError) as exc:
+        logger.log(level, "plot %s skipped: %s", name, exc)
+
+
+def write_heldout_figures(held: pd.DataFrame, oof: pd.DataFrame, folder: str | Path, *,
+                          label: str = "held-out", level: int = logging.WARNING) -> list[Path]:
+    """ROC, calibration and decision curve of ``oof["prob"]`` and Kaplan-Meier curves by risk
+    tertile of ``oof["risk_<end>"]`` for the patients ``held`` (same order), into ``folder``.
+
+    Used for the pooled held-out predictions and for one fold's held-out patients. A figure that
+    cannot be drawn (one class only, too few events) is skipped, logged at ``level``.
+    """
+    from icipredict.evaluation import plots
+    from icipredict.evaluation.decision import decision_curve
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if "prob" in oof:
+        ok, y = responder_target(held)
+        p = oof["prob"].to_numpy()[ok]
+        _guard("roc", lambda: plots.plot_roc(y, {label: p}, path=folder / "roc.png"), level)
+        _guard("calibration", lambda: plots.plot_calibration(
+            y, {label: p}, path=folder / "calibration.png"), level)
+        _guard("decision", lambda: plots.plot_decision_curve(
+            decision_curve(y, {"model": p}), path=folder / "decision_curve.png"), level)
+    for end in ENDPOINTS:
+        if f"risk_{end}" in oof:
+            ok, ys = survival_target(held, end)
+            ev, tm = ys.dtype.names
+            _guard(f"km_{end}", lambda ok=ok, ys=ys, ev=ev, tm=tm, end=end:
+                   plots.plot_km_by_risk_group(
+                       ys[tm], ys[ev], oof[f"risk_{end}"].to_numpy()[ok],
+                       title=f"{end.upper()} by {label} risk tertile",
+                       path=folder / f"km_{end}.png"), level)
+    return sorted(folder.glob("*.png"))
+
+
+__all__ = ["write_figures", "write_heldout_figures"]

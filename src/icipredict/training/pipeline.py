@@ -60,6 +60,10 @@ class FoldResult:
     n_test: int
     metrics: dict[str, float]
     notes: list[str] = field(default_factory=list)
+    #: The fold's held-out patients (rows of the cohort) and their predictions, in the same
+    #: order, for its figures; kept in memory, never logged.
+    held: pd.DataFrame | None = field(default=None, repr=False)
+    predictions: pd.DataFrame | None = field(default=None, repr=False)
 
     def row(self) -> dict[str, Any]:
         """The fold's row of :attr:`TrainedExperiment.fold_table`."""
@@ -264,8 +268,11 @@ def _validate(config: ExperimentConfig, frame: pd.DataFrame, estimator: Experime
         nonlocal fit_rows
         train, test = frame.iloc[fold.train], frame.iloc[fold.test]
         metrics, notes = prediction_metrics(test, fold.predictions, train, config, "")
+        pred = (fold.predictions.set_axis(test.index)
+                if isinstance(fold.predictions, pd.DataFrame)
+                and len(fold.predictions) == len(test) else None)
         folds.append(FoldResult(fold.split, names[fold.split], len(fold.train),
-                                len(fold.test), metrics, notes))
+                                len(fold.test), metrics, notes, held=test, predictions=pred))
         if config.validation.scheme == "split_column":
             fit_rows = np.sort(fold.train)
         if on_step is not None:
