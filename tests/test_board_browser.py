@@ -3,36 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import struct
-import threading
-import time
 import zlib
 from contextlib import contextmanager
 
 import pytest
 
 from board_model import setup_registry
+from browser import chromium_path, serve_app
 from icipredict.predict.service import create_app
 
 TOKEN = "browser-test-token"
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.path.exists(path):
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed (apt-get install -y chromium); required in CI")
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -44,23 +25,10 @@ def net(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, net):
-    import uvicorn
-
     uri = setup_registry(tmp_path_factory.mktemp("registry"))
-    port = _free_port()
-    config = uvicorn.Config(create_app(uri, token=TOKEN, store=net["store"],
-                                       cache_dir=net["cache"]),
-                            host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve_app(create_app(uri, token=TOKEN, store=net["store"],
+                              cache_dir=net["cache"])) as url:
+        yield url
 
 
 def _png_is_not_blank(data: bytes) -> bool:
@@ -91,7 +59,7 @@ def _board_page(server: str):  # noqa: ANN202 - yields a playwright Page
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
-            executable_path=_chromium(),
+            executable_path=chromium_path(),
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"])
         try:

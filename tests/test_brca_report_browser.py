@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
-import pytest
-
+from browser import chromium_path
 from icipredict.cohort.brca import analyse
 from icipredict.cohort.brca.report import to_json, write_html
 from test_brca_outcomes import network
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.path.exists(path):
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed (apt-get install -y chromium); required in CI")
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    return path
 
 
 def test_report_renders_in_chromium(tmp_path: Path) -> None:
@@ -28,7 +16,7 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
     analysis = analyse(network())
     html = write_html(analysis, tmp_path / "brca.html")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=_chromium(),
+        browser = pw.chromium.launch(executable_path=chromium_path(),
                                      args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
         try:
             page = browser.new_page()

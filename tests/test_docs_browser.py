@@ -7,45 +7,23 @@ operations; "Try it out" sends the token.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
 
 from board_model import setup_registry
-from browser import launch
+from browser import launch, serve_app
 from icipredict.predict.service import create_app
 
 TOKEN = "docs-browser-token"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import uvicorn
-
     uri = setup_registry(tmp_path_factory.mktemp("registry"))
-    port = _free_port()
-    config = uvicorn.Config(create_app(uri, token=TOKEN), host="127.0.0.1", port=port,
-                            log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve_app(create_app(uri, token=TOKEN)) as url:
+        yield url
 
 
 @contextmanager
