@@ -12,6 +12,7 @@ page), fetches the description with it and hands it to the viewer; Swagger UI al
 from __future__ import annotations
 
 import logging
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +77,18 @@ def add_docs(app: FastAPI, auth: Any) -> None:
         return _page("redoc.html")
 
 
+@cache
+def _render(name: str) -> str:
+    """A docs page: ``docs_page.html`` (token form, fetch of the description) around one
+    viewer's blocks. Rendered once per process: the pages hold no per-request data."""
+    env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=False,
+                      keep_trailing_newline=True)
+    return env.get_template(name).render()
+
+
 def _page(name: str) -> HTMLResponse:
     """A docs page from the templates folder, confined to this server by :data:`CSP`."""
-    return HTMLResponse((_TEMPLATES / name).read_text(encoding="utf-8"),
-                        headers={"Content-Security-Policy": CSP})
+    return HTMLResponse(_render(name), headers={"Content-Security-Policy": CSP})
 
 
 __all__ = ["ASSETS", "CSP", "STATIC_URL", "add_docs", "assets_folder"]
