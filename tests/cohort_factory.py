@@ -118,3 +118,26 @@ def make_cohort(centre: str = "Alpha", tag: str = "ALPHA", albumin_shift: float 
     return Cohort(patients=patients, samples=samples, mutations=mutations, labs=labs,
                   treatments=treatments, imaging=imaging, outcomes=outcomes,
                   radiomics=radiomics, panel_genes=panel_genes)
+
+
+#: A small hospital export (CSV) and its column map, as a centre would send them: the CLI and
+#: key tests ingest it through the real loader.
+CLINICAL = """PID,Tumour,Age,Sex,OS_days,Dead,BOR,Albumin_gL
+H-0001,Melanoma,64,M,300,1,PR,38
+H-0002,NSCLC,71,F,820,0,PD,41
+H-0003,Bladder,58,M,120,1,SD,29
+"""
+
+COLUMN_MAP = """name: hospital
+files:
+  - path: clin.csv
+    columns:
+      patient_id: PID
+      cancer_type: Tumour
+      age: {column: Age, unit: years}
+      sex: {column: Sex, values: {M: male, F: female}}
+      os_months: {column: OS_days, unit: days}
+      os_event: {column: Dead, event_value: 1}
+      bor: BOR
+      albumin: {column: Albumin_gL, unit: g/L}
+"""

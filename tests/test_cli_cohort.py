@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cohort_factory import make_cohort
+from cohort_factory import CLINICAL, COLUMN_MAP, make_cohort
 from icipredict.cli import app
 from icipredict.cohort.schema import CohortError
 
@@ -138,27 +138,6 @@ def test_queries_without_store_exit_2(tmp_path: Path) -> None:
     for cmd in ("summary", "brca", "versions", "patients"):
         result = invoke("cohort", cmd, "--store", str(tmp_path / "none.duckdb"))
         assert result.exit_code == 2 and "ingest a centre first" in result.output
-
-
-CLINICAL = """PID,Tumour,Age,Sex,OS_days,Dead,BOR,Albumin_gL
-H-0001,Melanoma,64,M,300,1,PR,38
-H-0002,NSCLC,71,F,820,0,PD,41
-H-0003,Bladder,58,M,120,1,SD,29
-"""
-
-COLUMN_MAP = """name: hospital
-files:
-  - path: clin.csv
-    columns:
-      patient_id: PID
-      cancer_type: Tumour
-      age: {column: Age, unit: years}
-      sex: {column: Sex, values: {M: male, F: female}}
-      os_months: {column: OS_days, unit: days}
-      os_event: {column: Dead, event_value: 1}
-      bor: BOR
-      albumin: {column: Albumin_gL, unit: g/L}
-"""
 
 
 def test_ingest_with_real_loader_column_map(tmp_path: Path) -> None:

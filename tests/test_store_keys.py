@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cohort_factory import make_cohort
+from cohort_factory import CLINICAL, COLUMN_MAP, make_cohort
 from conftest import TEST_PSEUDONYM_KEY
 from icipredict.cohort import pseudonym as ps
 from icipredict.cohort.loaders import load_source
@@ -19,27 +19,6 @@ from test_store import dump
 
 KEY = TEST_PSEUDONYM_KEY.encode()
 NEW_KEY = b"the-new-key-of-the-network-0123456789abcdef"
-
-CLINICAL = """PID,Tumour,Age,Sex,OS_days,Dead,BOR,Albumin_gL
-H-0001,Melanoma,64,M,300,1,PR,38
-H-0002,NSCLC,71,F,820,0,PD,41
-H-0003,Bladder,58,M,120,1,SD,29
-"""
-
-COLUMN_MAP = """name: hospital
-files:
-  - path: clin.csv
-    columns:
-      patient_id: PID
-      cancer_type: Tumour
-      age: {column: Age, unit: years}
-      sex: {column: Sex, values: {M: male, F: female}}
-      os_months: {column: OS_days, unit: days}
-      os_event: {column: Dead, event_value: 1}
-      bor: BOR
-      albumin: {column: Albumin_gL, unit: g/L}
-"""
-
 
 def write_source(folder: Path, clinical: str = CLINICAL) -> Path:
     """A column-map source (map + CSV) in ``folder``; returns the map's path."""
