@@ -22,7 +22,7 @@ def small_store(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from icipredict.cohort.loaders import load_source
     from icipredict.cohort.store import CohortStore, source_content_hash
     from icipredict.features.spec import FeatureSpec
-    from icipredict.tracking.runs import _radiomics
+    from icipredict.training.data import cohort_radiomics as _radiomics
 
     root: Path = tmp_path_factory.mktemp("board-net")
     net = synthetic.generate_network(root / "net", n_patients=60, seed=11, workers=1)

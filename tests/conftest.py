@@ -35,15 +35,16 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 # terminal (or none, in CI) the tests run in
 os.environ["COLUMNS"] = "200"
 
-from icipredict.config import SHARED_DATA  # noqa: E402  (after the environment is set)
+from icipredict import config as _config  # noqa: E402  (after the environment is set)
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The ../shared/data folder with real public data; skips the test when it is absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data folder {SHARED_DATA} is absent (a fresh clone has no ../shared)")
-    return SHARED_DATA
+    data = _config.shared_data()
+    if not data.is_dir():
+        pytest.skip(f"real data folder {data} is absent (a fresh clone has no ../shared)")
+    return data
 
 
 @pytest.fixture(scope="session")

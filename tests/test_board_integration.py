@@ -246,7 +246,7 @@ def test_service_scores_with_the_real_champion(champion, records):
 def stored(champion) -> dict:
     """The training store with the radiomics the training run computed (its own step)."""
     from icipredict.features.spec import read_spec
-    from icipredict.tracking.runs import _radiomics
+    from icipredict.training.data import cohort_radiomics as _radiomics
 
     root = champion["root"]
     cohort = champion["store"].cohort()

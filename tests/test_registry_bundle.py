@@ -10,10 +10,10 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 from sksurv.util import Surv
 
+from icipredict.errors import RegistryError
 from icipredict.features.builder import FeatureBuilder
 from icipredict.modeling.survival import CoxPHSurvival
 from icipredict.registry.bundle import FILES, Bundle, radiomics_record, write_bundle
-from icipredict.registry.codecs import RegistryError
 from icipredict.registry.model import ICIPredictModel
 
 

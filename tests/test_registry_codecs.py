@@ -15,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sksurv.util import Surv
 
+from icipredict.errors import RegistryError
 from icipredict.modeling.baselines import LorisLLR6, RF16Forest, TMBThreshold
 from icipredict.modeling.response import CalibratedResponse, XGBResponse
 from icipredict.modeling.survival import (
@@ -24,7 +25,6 @@ from icipredict.modeling.survival import (
     XGBCoxSurvival,
 )
 from icipredict.registry import codecs
-from icipredict.registry.codecs import RegistryError
 from icipredict.registry.members import Rows
 
 FEATURES = ["tmb", "nlr", "age", "albumin", "prior_systemic_therapy", "cancer_type_NSCLC"]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from icipredict.cohort.schema import CohortError
+from icipredict.errors import InputError
 from icipredict.features.builder import FeatureBuilder
 from icipredict.registry import schema
 
@@ -29,7 +29,7 @@ def test_params_defaults_and_bad_horizons():
     assert schema.read_params({"horizons": 12, "intervals": False, "explain": True}) == (
         [12.0], False, True)
     for bad in ([0], [-3.0], [float("nan")], [float("inf")]):
-        with pytest.raises(CohortError, match="horizons must be positive"):
+        with pytest.raises(InputError, match="horizons must be positive"):
             schema.read_params({"horizons": bad})
     assert schema.output_columns([6.5, 12])[4:6] == ["os_survival_6.5m", "os_survival_12m"]
 
@@ -38,13 +38,13 @@ def test_input_checks_name_the_row_and_column():
     columns = [{"name": "cancer_type", "type": "string", "required": True,
                 "modality": "clinical"},
                {"name": "age", "type": "double", "required": False, "modality": "clinical"}]
-    with pytest.raises(CohortError, match="required input column.*cancer_type"):
+    with pytest.raises(InputError, match="required input column.*cancer_type"):
         schema.check_input(pd.DataFrame({"age": [1.0]}), columns)
-    with pytest.raises(CohortError, match="age.*'sixty'") as err:
+    with pytest.raises(InputError, match="age.*'sixty'") as err:
         schema.check_input(pd.DataFrame({"cancer_type": ["MEL"] * 2, "age": [60, "sixty"]}),
                            columns)
     assert (err.value.row, err.value.column) == (2, "age")
-    with pytest.raises(CohortError, match="DataFrame"):
+    with pytest.raises(InputError, match="DataFrame"):
         schema.check_input([1, 2], columns)
     caller = pd.DataFrame({"cancer_type": pd.Series(["MEL", None], dtype="string"),
                            "age": [61, 70]})

@@ -287,7 +287,7 @@ def test_experiment_radiomics_settings_reach_features_bundle_tags_and_board(demo
     from icipredict.features.radiomics_engine import PyRadiomicsEngine
     from icipredict.predict.radiomics import model_radiomics
     from icipredict.tracking.experiment import load_experiment
-    from icipredict.tracking.runs import load_training_frame
+    from icipredict.training.data import load_training_frame
 
     default_hash = PyRadiomicsEngine("default").settings_hash
     want = PyRadiomicsEngine(binned["settings"])

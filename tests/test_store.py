@@ -18,6 +18,7 @@ from icipredict.cohort import pseudonym as ps
 from icipredict.cohort.schema import CONTRACTS, CohortError
 from icipredict.cohort.store import CohortStore, reverse_km_median, source_content_hash
 from icipredict.cohort.store import versions as store_versions
+from icipredict.errors import StoreError
 
 KEY = TEST_PSEUDONYM_KEY.encode()  # the suite's key (conftest sets it in the environment)
 
@@ -262,7 +263,7 @@ def test_brca_registry_lists_exactly_the_carriers(store: CohortStore) -> None:
 
 
 def test_queries_on_missing_store_raise(tmp_path: Path) -> None:
-    with pytest.raises(CohortError, match="ingest a centre first"):
+    with pytest.raises(StoreError, match="ingest a centre first"):
         CohortStore(tmp_path / "none.duckdb").summary()
 
 

@@ -15,6 +15,7 @@ from icipredict.cohort.loaders import load_source
 from icipredict.cohort.pseudonym import PseudonymKeyError
 from icipredict.cohort.schema import CohortError
 from icipredict.cohort.store import CohortStore, source_content_hash
+from icipredict.errors import StoreError
 from test_store import dump
 
 KEY = TEST_PSEUDONYM_KEY.encode()
@@ -212,7 +213,7 @@ def test_rekey_is_all_or_nothing(store: CohortStore, network) -> None:
 
 
 def test_rekey_argument_errors(store: CohortStore, tmp_path: Path) -> None:
-    with pytest.raises(CohortError, match="nothing to rekey"):
+    with pytest.raises(StoreError, match="nothing to rekey"):
         store.rekey(NEW_KEY)
     store.ingest(make_cohort(), centre="Alpha", content_hash="h1", source="")
     with pytest.raises(PseudonymKeyError, match="new pseudonymisation key is too short"):

@@ -15,6 +15,7 @@ import pytest
 from cohort_factory import make_cohort
 from icipredict.cohort.schema import CohortError
 from icipredict.cohort.store import CohortStore, StoreLockedError
+from icipredict.errors import IcipredictError
 from test_store import dump
 
 HOLDER = """
@@ -64,7 +65,7 @@ def test_reader_and_writer_time_out_with_a_clear_error(store: CohortStore, monke
             msg = str(err.value)
             assert msg.startswith(f"file {store.path}: another process holds the cohort store")
             assert "waited 0.6 s" in msg and "ICIPREDICT_STORE_LOCK_TIMEOUT" in msg
-            assert isinstance(err.value, CohortError)  # the CLI prints it as one message
+            assert isinstance(err.value, IcipredictError)  # the CLI prints it as one message
         monkeypatch.setenv("ICIPREDICT_STORE_LOCK_TIMEOUT", "0.3")
         start = time.monotonic()
         with pytest.raises(StoreLockedError, match="waited 0.3 s"):

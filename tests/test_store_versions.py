@@ -20,6 +20,7 @@ from icipredict.cohort.store import (
     CohortStore,
     change_problems,
 )
+from icipredict.errors import StoreError
 from test_store import dump
 
 KEY = TEST_PSEUDONYM_KEY.encode()
@@ -125,11 +126,11 @@ def test_restore_brings_a_version_back_and_is_logged(store: CohortStore) -> None
 
 
 def test_restore_errors_name_what_exists(store: CohortStore, tmp_path: Path) -> None:
-    with pytest.raises(CohortError, match="nothing to restore"):
+    with pytest.raises(StoreError, match="nothing to restore"):
         CohortStore(tmp_path / "none.duckdb").restore("Alpha", 1)
     store.ingest(make_cohort(), centre="Alpha", content_hash="h1")
     before = dump(store)
-    with pytest.raises(CohortError, match=r"has no version 4 \(stored versions: \[1\]\)"):
+    with pytest.raises(StoreError, match=r"has no version 4 \(stored versions: \[1\]\)"):
         store.restore("Alpha", 4)
     with pytest.raises(CohortError, match=r"'Gamma' is not in the store \(stored: \['Alpha'\]\)"):
         store.restore("Gamma", 1)
@@ -301,7 +302,7 @@ def test_schema_1_store_is_migrated_keeping_its_rows(store: CohortStore) -> None
     assert con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'"
                        ).fetchone()[0] == str(STORE_SCHEMA_VERSION)
     con.close()
-    with pytest.raises(CohortError, match="version 1 of centre 'Alpha' cannot be restored: it "
+    with pytest.raises(StoreError, match="version 1 of centre 'Alpha' cannot be restored: it "
                                           "was stored before store schema 2"):
         store.restore("Alpha", 1)
     third = store.ingest(make_cohort(albumin_shift=0.2), centre="Alpha", content_hash="h3")
@@ -331,7 +332,7 @@ def test_unknown_schema_versions_and_foreign_files(tmp_path: Path) -> None:
     store = CohortStore(path)
     for call in (store.summary,
                  lambda: store.ingest(make_cohort(), centre="Alpha", content_hash="h")):
-        with pytest.raises(CohortError) as err:
+        with pytest.raises(StoreError) as err:
             call()
         msg = str(err.value)
         assert str(path) in msg and "schema version 9" in msg and "upgrade icipredict" in msg
@@ -339,14 +340,14 @@ def test_unknown_schema_versions_and_foreign_files(tmp_path: Path) -> None:
     con = duckdb.connect(str(other))
     con.execute("CREATE TABLE t (a INTEGER)")
     con.close()
-    with pytest.raises(CohortError, match="not a cohort store"):
+    with pytest.raises(StoreError, match="not a cohort store"):
         CohortStore(other).summary()
     (tmp_path / "junk.duckdb").write_text("not a database")
-    with pytest.raises(CohortError, match="cannot open the cohort store"):
+    with pytest.raises(StoreError, match="cannot open the cohort store"):
         CohortStore(tmp_path / "junk.duckdb").summary()
     empty = tmp_path / "empty.duckdb"
     duckdb.connect(str(empty)).close()
-    with pytest.raises(CohortError, match="no cohort store in this file yet"):
+    with pytest.raises(StoreError, match="no cohort store in this file yet"):
         CohortStore(empty).summary()
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sksurv.util import Surv
 
-from icipredict.cohort.schema import CohortError
+from icipredict.errors import ModelError
 from icipredict.modeling.survival import (
     CoxPHSurvival,
     WeibullAFTSurvival,
@@ -115,7 +115,7 @@ def test_median_not_reached_is_nan(model) -> None:  # noqa: ANN001
 
 def test_survival_target_is_checked() -> None:
     X, _ = _simulate(n=50)
-    with pytest.raises(CohortError, match="structured array"):
+    with pytest.raises(ModelError, match="structured array"):
         CoxPHSurvival().fit(X, np.ones(50))
-    with pytest.raises(CohortError, match="no events"):
+    with pytest.raises(ModelError, match="no events"):
         XGBCoxSurvival().fit(X, Surv.from_arrays(np.zeros(50, bool), np.ones(50)))

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from icipredict.cohort.schema import CohortError
+from icipredict.errors import IcipredictError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -135,7 +136,7 @@ def cohort_ingest(
             result = CohortStore(store).ingest(cohort, centre=centre, content_hash=content_hash,
                                                source=str(Path(source).resolve()),
                                                accept_changes=accept_changes, max_drop=max_drop)
-    except CohortError as exc:
+    except IcipredictError as exc:
         fail(exc)
     import pandas as pd
 
@@ -172,7 +173,7 @@ def cohort_summary(store: Path = StoreOption) -> None:
 
     try:
         df = CohortStore(store).summary()
-    except CohortError as exc:
+    except IcipredictError as exc:
         fail(exc)
     shown = pd.DataFrame({
         "centre": df["centre"], "patients": df["patients"], "samples": df["samples"],
@@ -208,7 +209,7 @@ def cohort_patients(
         ids = CohortStore(store).find_patients(centres=centre or None,
                                                cancer_types=cancer_type or None,
                                                without_outcome=without_outcome)
-    except CohortError as exc:
+    except IcipredictError as exc:
         fail(exc)
     shown = ids if limit is None else ids[:limit]
     for patient_id in shown:
@@ -234,7 +235,7 @@ def cohort_brca(
 
     try:
         analysis = analyse(read_tables(CohortStore(store)))
-    except CohortError as exc:
+    except IcipredictError as exc:
         fail(exc)
     reg = analysis.registry
     df = reg.somatic
@@ -282,7 +283,7 @@ def cohort_versions(
     try:
         df = CohortStore(store).versions(centre)
         events = CohortStore(store).history(centre) if history else None
-    except CohortError as exc:
+    except IcipredictError as exc:
         fail(exc)
     df = df.assign(current=df["current"].map({True: "*", False: ""}),
                    content_hash=df["content_hash"].str[:12],
@@ -307,7 +308,7 @@ def cohort_restore(
 
     try:
         result = CohortStore(store).restore(centre, version)
-    except CohortError as exc:
+    except IcipredictError as exc:
         fail(exc)
     if result.changed:
         console.print(f"[bold]{centre}[/]: version {result.version} is current again (was "
@@ -344,7 +345,7 @@ def cohort_rekey(
         with console.status(f"Re-deriving every version of {store} under the new key ..."):
             result = CohortStore(store).rekey(new_key, drop_unreproducible=drop_unreproducible,
                                               load=loaders.load_source)
-    except CohortError as exc:
+    except IcipredictError as exc:
         fail(exc)
     console.print(f"store {store}: key {result.old_fingerprint} -> {result.new_fingerprint}; "
                   f"{len(result.rekeyed)} version(s) re-derived")
@@ -426,7 +427,7 @@ def features_build(
         features = builder.transform(frame)
         raw_spec = spec.model_copy(update={"imputation": "none", "scaling": "none"})
         raw = FeatureBuilder(raw_spec).fit_transform(frame)
-    except CohortError as exc:
+    except IcipredictError as exc:
         fail(exc)
     out.parent.mkdir(parents=True, exist_ok=True)
     features.to_parquet(out)
@@ -460,10 +461,26 @@ def features_ibsi_check(
         img, msk = read_inputs(image, mask, roi=roi)
         with console.status(f"IBSI configuration {config.upper()} ..."):
             result = run_check(img, msk, config, reference)
-    except CohortError as exc:
+    except IcipredictError as exc:
         fail(exc)
     for line in report_lines(result):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+@features_app.command("ibsi-report")
+def features_ibsi_report(
+    out: Annotated[Path | None, typer.Option("--out", help="Markdown report (default: the "
+                                             "checkout's docs/ibsi_phantom.md).")] = None,
+    phantom_dir: Annotated[Path | None, typer.Option("--phantom-dir", help="IBSI digital "
+                                                     "phantom folder.")] = None,
+) -> None:
+    """Recompute the IBSI phantom comparison report (docs/ibsi_phantom.md)."""
+    from icipredict.features import ibsi_phantom
+
+    target = out or ibsi_phantom.DEFAULT_REPORT
+    table = ibsi_phantom.write_report(target, phantom_dir=phantom_dir)
+    console.print(_rich_table(ibsi_phantom.family_summary(table), "IBSI digital phantom"))
+    console.print(f"wrote {target}")
 
 
 __all__ = ["app", "cohort_app", "features_app", "CohortError", "fail", "console", "StoreOption"]
@@ -650,7 +667,7 @@ def demo(
 
     try:
         run_demo(ctx, show)
-    except CohortError as exc:
+    except IcipredictError as exc:
         fail(exc)
     steps = ", ".join(f"{i} {s:.0f} s" for i, (_, s) in enumerate(ctx.timings, start=1))
     console.print(f"Done in {time.perf_counter() - start:.0f} s (steps: {steps}).")
@@ -690,7 +707,7 @@ def train_cmd(
                               column="tracking.registered_model")
         result = train_experiment(experiment, tracking_uri=tracking_uri, progress=progress,
                                   cache_dir=cache_dir)
-    except CohortError as exc:
+    except IcipredictError as exc:
         fail(exc)
     console.print(f"[bold]run id[/] {result.run_id}  (model {result.model_uri}, "
                   f"{result.seconds:.0f} s)")
@@ -778,7 +795,7 @@ def predict_cmd(
             s = score_stored(patient_id, store, model, cache_dir=cache_dir)
         else:
             s = score(patient, model, cache_dir=cache_dir, image_dir=patient.parent)
-    except CohortError as exc:
+    except IcipredictError as exc:
         fail(exc)
     if json_out is not None:
         json_out.write_text(s.to_json(indent=2))
@@ -851,7 +868,7 @@ def predict_list_cmd(
         else:
             scores = score_batch(patients, model, sort_by=sort_by, cache_dir=cache_dir,
                                  image_dir=patients.parent)
-    except CohortError as exc:
+    except IcipredictError as exc:
         fail(exc)
     if not scores:
         console.print("[yellow]no patient matches the query[/]: nothing written")

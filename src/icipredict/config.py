@@ -1,24 +1,57 @@
-"""Paths and secrets shared by every stage, read from the environment with sensible defaults."""
+"""Paths and secrets shared by every stage, read from the environment when asked for.
+
+Every setting is a function, not a module constant: the environment is read at call time, so a
+test or a user can point the package elsewhere without re-importing it.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-#: Default DuckDB cohort store (override with ICIPREDICT_STORE or --store).
-DEFAULT_STORE = Path(os.environ.get("ICIPREDICT_STORE", "icipredict.duckdb"))
+#: Environment variable naming the default DuckDB cohort store.
+STORE_ENV = "ICIPREDICT_STORE"
 
 #: Environment variable holding the pseudonymisation secret (never stored with the data).
 PSEUDONYM_KEY_ENV = "ICIPREDICT_PSEUDONYM_KEY"
 
-#: The user's configuration and cache folders (XDG base directories, else ~/.config, ~/.cache).
-CONFIG_HOME = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-CACHE_HOME = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+#: Environment variable naming the file that holds the pseudonymisation secret.
+PSEUDONYM_KEY_FILE_ENV = "ICIPREDICT_PSEUDONYM_KEY_FILE"
 
-#: File holding the pseudonymisation secret when the environment variable is not set.
-PSEUDONYM_KEY_FILE = Path(
-    os.environ.get("ICIPREDICT_PSEUDONYM_KEY_FILE", CONFIG_HOME / "icipredict" / "pseudonym.key")
-)
+#: Environment variable pointing at the real public data folder.
+SHARED_DATA_ENV = "ICIPREDICT_SHARED_DATA"
+
+
+def default_store() -> Path:
+    """The default cohort store: ``$ICIPREDICT_STORE``, else ``icipredict.duckdb`` here."""
+    return Path(os.environ.get(STORE_ENV) or "icipredict.duckdb")
+
+
+def config_home() -> Path:
+    """The user's configuration folder: ``$XDG_CONFIG_HOME``, else ``~/.config``."""
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+
+
+def cache_home() -> Path:
+    """The user's cache folder: ``$XDG_CACHE_HOME``, else ``~/.cache``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
+def pseudonym_key_file() -> Path:
+    """The file holding the pseudonymisation secret when the environment variable is not set."""
+    override = os.environ.get(PSEUDONYM_KEY_FILE_ENV)
+    return Path(override) if override else config_home() / "icipredict" / "pseudonym.key"
+
+
+def shared_data() -> Path:
+    """The real public data folder: ``$ICIPREDICT_SHARED_DATA``, else ``../shared/data``.
+
+    The default is relative to a checkout (``<checkout>/../shared/data``); it is absent on a
+    user's fresh clone, and callers that need it say so.
+    """
+    default = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    return Path(os.environ.get(SHARED_DATA_ENV) or default)
+
 
 #: Default MLflow tracking URI (a local SQLite file: the plain file store is refused by MLflow).
 #: Used only when neither ``--tracking-uri``, ``MLFLOW_TRACKING_URI`` nor the experiment config
@@ -46,6 +79,3 @@ def resolve_tracking_uri(flag: str | None = None, config: str | None = None) -> 
         else :data:`DEFAULT_TRACKING_URI`.
     """
     return flag or os.environ.get(TRACKING_URI_ENV) or config or DEFAULT_TRACKING_URI
-
-#: Where the real public data live relative to a checkout (absent on a user's fresh clone).
-SHARED_DATA = Path(os.environ.get("ICIPREDICT_SHARED_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))

@@ -48,8 +48,6 @@ log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 #: The demo's experiment config.
 DEMO_EXPERIMENT = PROJECT_ROOT / "experiments" / "demo_synthetic.yaml"
-#: Labels of the three example patients, in the order they are reported.
-EXAMPLES = ("complete", "no_imaging", "out_of_domain")
 #: Tag on the training run: the store content and config it was trained from (for re-use).
 DEMO_KEY_TAG = "demo_key"
 #: The demo's pseudonymisation secret: a published, fixed demonstration key, so that the demo's

@@ -130,11 +130,6 @@ def canonical_columns() -> set[str]:
     return {c.name for contract in CONTRACTS.values() for c in contract.columns}
 
 
-def table_of(column: str) -> list[str]:
-    """Tables a canonical column belongs to (``patient_id`` belongs to several)."""
-    return [name for name, c in CONTRACTS.items() if column in c.column_names]
-
-
 def read_column_map(path: str | Path, *, base_dir: str | Path | None = None) -> ColumnMap:
     """Read and validate a column-map YAML file.
 

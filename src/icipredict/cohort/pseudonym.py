@@ -14,7 +14,7 @@ decision, not a side effect of hashing). The kind (patient/sample) is hashed too
 that happens to carry its patient's ID gets a different pseudonym.
 
 The secret comes from the environment variable ``ICIPREDICT_PSEUDONYM_KEY`` or, when that is not
-set, from the key file :data:`icipredict.config.PSEUDONYM_KEY_FILE` (created on first use with a
+set, from the key file :func:`icipredict.config.pseudonym_key_file` (created on first use with a
 random secret and permissions 0600). The secret is never written to the cohort store; only a
 one-way :func:`key_fingerprint` is, so the store can tell that a different key is in use.
 
@@ -84,9 +84,7 @@ def check_key(key: bytes, *, origin: str = "the pseudonymisation key") -> bytes:
 
 
 def _key_file() -> Path:
-    # Read the environment at call time so tests and users can point elsewhere without re-import.
-    override = os.environ.get("ICIPREDICT_PSEUDONYM_KEY_FILE")
-    return Path(override) if override else config.PSEUDONYM_KEY_FILE
+    return config.pseudonym_key_file()
 
 
 def load_key(*, create: bool = True) -> bytes:

@@ -18,45 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from icipredict.errors import InputError
+
 #: Column that loaders carry through to point at the source file's line (1-based, header = 1).
 SOURCE_ROW = "_source_row"
 
 
-class CohortError(ValueError):
-    """A problem with cohort input, located as precisely as the loader can.
-
-    Parameters
-    ----------
-    message
-        What is wrong and what was expected.
-    file, row, column
-        Where: source file, 1-based line in that file (header line = 1), column name in the file.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        file: str | Path | None = None,
-        row: int | None = None,
-        column: str | None = None,
-    ) -> None:
-        self.message = message
-        self.file = str(file) if file is not None else None
-        self.row = row
-        self.column = column
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        where = []
-        if self.file is not None:
-            where.append(f"file {self.file}")
-        if self.row is not None:
-            where.append(f"row {self.row}")
-        if self.column is not None:
-            where.append(f"column {self.column!r}")
-        prefix = ", ".join(where)
-        return f"{prefix}: {self.message}" if prefix else self.message
+class CohortError(InputError):
+    """A problem with cohort input, located as precisely as the loader can (file, row, column)."""
 
 
 class CohortErrors(CohortError):

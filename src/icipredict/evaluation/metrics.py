@@ -45,15 +45,6 @@ logger = logging.getLogger(__name__)
 
 _EPS = 1e-10
 
-#: Metric names of :func:`response_metrics`, in report order.
-RESPONSE_METRICS = (
-    "auc",
-    "auprc",
-    "brier",
-    "calibration_intercept",
-    "calibration_slope",
-    "ece",
-)
 THRESHOLD_METRICS = ("sensitivity", "specificity", "ppv", "npv")
 
 

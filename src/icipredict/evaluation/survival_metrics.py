@@ -28,7 +28,6 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 from sksurv.metrics import (
-    concordance_index_censored,
     cumulative_dynamic_auc,
     integrated_brier_score,
 )
@@ -75,12 +74,6 @@ def check_survival(time, event, risk=None) -> tuple[np.ndarray, np.ndarray, np.n
         if not np.isfinite(risk).all():
             raise CohortError("risk scores must be finite")
     return time, event.astype(bool), risk
-
-
-def to_structured(time, event) -> np.ndarray:
-    """Structured survival array (fields ``event``, ``time``) via ``Surv.from_arrays``."""
-    time, event, _ = check_survival(time, event)
-    return Surv.from_arrays(event=event, time=time)
 
 
 # --------------------------------------------------------------------------- concordance
@@ -450,9 +443,3 @@ def survival_metrics(
         report.info.update({k: v for k, v in ibs_info.items() if k != "n_admin_censored"})
     report.info.update({"n_boot": n_boot, "alpha": alpha})
     return report
-
-
-def sksurv_harrell_c(time, event, risk) -> float:
-    """Harrell's C straight from ``sksurv.metrics.concordance_index_censored`` (no CI)."""
-    time, event, risk = check_survival(time, event, risk)
-    return float(concordance_index_censored(event, time, risk)[0])

@@ -12,7 +12,7 @@ the cohort is still processed. Precomputed radiomics tables (a centre that sends
 images) enter through :func:`load_precomputed` with the same columns. :func:`radiomics_matrix`
 turns the long table into one row per patient by a stated lesion-aggregation rule.
 
-Run ``python -m icipredict.features.imaging ibsi-report`` to recompute the IBSI digital-phantom
+Run ``icipredict features ibsi-report`` to recompute the IBSI digital-phantom
 table in ``docs/ibsi_phantom.md``.
 """
 
@@ -25,7 +25,7 @@ import multiprocessing
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -508,32 +508,3 @@ def radiomics_matrix(long_table: pd.DataFrame, rule: str = "largest",
     keep = sorted(features) if features is not None else sorted(agg.columns)
     out = agg[keep].add_prefix("radiomics_").reset_index()
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# Command line: python -m icipredict.features.imaging ibsi-report
-# --------------------------------------------------------------------------------------------
-
-def main(argv: Iterable[str] | None = None) -> int:
-    """Entry point of ``python -m icipredict.features.imaging``."""
-    import argparse
-
-    from icipredict.features import ibsi_phantom
-
-    parser = argparse.ArgumentParser(prog="python -m icipredict.features.imaging")
-    sub = parser.add_subparsers(dest="command", required=True)
-    rep = sub.add_parser("ibsi-report", help="Recompute docs/ibsi_phantom.md.")
-    rep.add_argument("--phantom-dir", type=Path, default=None)
-    rep.add_argument("--out", type=Path, default=ibsi_phantom.DEFAULT_REPORT)
-    args = parser.parse_args(list(argv) if argv is not None else None)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if args.command == "ibsi-report":
-        table = ibsi_phantom.write_report(args.out, phantom_dir=args.phantom_dir)
-        summary = ibsi_phantom.family_summary(table)
-        print(summary.to_string(index=False))  # noqa: T201 - CLI output
-        print(f"wrote {args.out}")  # noqa: T201
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

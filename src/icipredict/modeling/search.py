@@ -25,10 +25,6 @@ from icipredict.modeling.spec import Distribution, ModelSpec, SearchSpec
 log = logging.getLogger(__name__)
 
 
-def _is_survival(y: np.ndarray) -> bool:
-    return np.asarray(y).dtype.names is not None
-
-
 def _strata(y: np.ndarray) -> np.ndarray:
     """Labels to stratify on: the class, or the event flag of a survival target."""
     y = np.asarray(y)

@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 from sksurv.linear_model.coxph import BreslowEstimator
 from sksurv.metrics import concordance_index_censored
 
-from icipredict.cohort.schema import CohortError
+from icipredict.errors import ModelError
 from icipredict.modeling.baselines import _as_frame, _select
 
 log = logging.getLogger(__name__)
@@ -42,17 +42,17 @@ def survival_arrays(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Raises
     ------
-    CohortError
+    ModelError
         When ``y`` is not a structured array with one boolean and one float field.
     """
     y = np.asarray(y)
     names = y.dtype.names
     if names is None or len(names) != 2:
-        raise CohortError("survival target must be a structured array from Surv.from_arrays("
+        raise ModelError("survival target must be a structured array from Surv.from_arrays("
                           "event, time)")
     event, time = y[names[0]].astype(bool), y[names[1]].astype(float)
     if np.any(~np.isfinite(time)) or np.any(time < 0):
-        raise CohortError("survival times must be finite and >= 0 (months)")
+        raise ModelError("survival times must be finite and >= 0 (months)")
     return event, time
 
 
@@ -84,7 +84,7 @@ class SurvivalMixin:
         self.features_used_ = list(frame.columns)
         event, time = survival_arrays(y)
         if event.sum() == 0:
-            raise CohortError("no events in the survival target: nothing to learn from")
+            raise ModelError("no events in the survival target: nothing to learn from")
         self.event_times_ = np.unique(time[event])
         self.max_time_ = float(time.max())
         return frame, event, time

@@ -1,6 +1,6 @@
 """Radiomics for the board: a record's image + mask files, or a stored patient's imaging rows.
 
-Features are computed exactly as training computed them (``tracking.runs._radiomics``): the
+Features are computed exactly as training computed them (``training.data.cohort_radiomics``): the
 imaging rows go through :func:`icipredict.features.imaging.extract_cohort` with the
 :class:`~icipredict.features.radiomics_engine.PyRadiomicsEngine` settings the model records in
 its ``radiomics.json`` (precomputed ``radiomics_uri`` tables and the store's ``radiomics`` rows

@@ -43,7 +43,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from icipredict.cohort.schema import CohortError
+from icipredict.errors import IcipredictError
 from icipredict.predict.api_docs import add_docs
 from icipredict.predict.record import RecordError, json_schema
 from icipredict.predict.report import render_list, render_report
@@ -280,7 +280,7 @@ def validation_problems(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
 def is_lock_error(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) says the cohort store is locked by another process.
 
-    The store's own lock error (a :class:`CohortError` subclass named ``StoreLockedError``) or
+    The store's own lock error (a :class:`~icipredict.errors.StoreError` named ``StoreLockedError``) or
     DuckDB's raw ``IOException: Could not set lock``.
     """
     seen: set[int] = set()
@@ -556,11 +556,11 @@ _QUERY_FIELDS = {"patient_id": "patient_ids", "centre": "centres", "cancer_type"
 @contextmanager
 def _store_errors(field: str, names: dict[str, str] | None = None) -> Iterator[None]:
     """Store failures as answers: a lock is re-raised (its handler answers 503); any other
-    :class:`CohortError` but an unknown patient becomes a problem of the request field its
+    :class:`~icipredict.errors.IcipredictError` but an unknown patient becomes a problem of the request field its
     column maps to in ``names`` (else ``field``), answered 422."""
     try:
         yield
-    except CohortError as exc:
+    except IcipredictError as exc:
         if is_lock_error(exc) or isinstance(exc, (UnknownPatientError, RecordError)):
             raise
         column = (names or {}).get(exc.column or "", exc.column)
@@ -593,8 +593,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         return problem_response(404, "patient not found in the cohort store",
                                 [{"field": "patient_id", "message": exc.message}])
 
-    @app.exception_handler(CohortError)
-    async def cohort_error(request: Request, exc: CohortError) -> SafeJSONResponse:
+    @app.exception_handler(IcipredictError)
+    async def package_error(request: Request, exc: IcipredictError) -> SafeJSONResponse:
         if is_lock_error(exc):
             return locked_response()
         return problem_response(422, "invalid request",

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from icipredict.errors import RegistryError
 from icipredict.features.builder import FeatureBuilder
 from icipredict.registry import codecs
-from icipredict.registry.codecs import RegistryError
 from icipredict.registry.schema import input_columns, output_columns
 
 #: Layout version of the bundle (1: the former ``tracking/pyfunc.py`` layout, not read).

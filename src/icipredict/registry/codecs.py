@@ -36,12 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from icipredict.cohort.schema import CohortError
+from icipredict.errors import RegistryError
 from icipredict.registry import members
-
-
-class RegistryError(CohortError):
-    """A model cannot be written to, or read from, a registry bundle."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from icipredict.cohort.schema import CohortError
+from icipredict.errors import ModelError
 
 #: Batches up to this many rows are predicted from one XGBoost DMatrix shared by every booster
 #: (a few rows: its set-up is cheaper than ``inplace_predict``'s per call; the same margins).
@@ -171,7 +171,7 @@ class SklearnMember:
         steps = self.model[:-1] if isinstance(self.model, Pipeline) else None
         final = self.model[-1] if steps is not None else self.model
         if not isinstance(final, LogisticRegression):
-            raise CohortError(f"{type(self.model).__name__} has no contributions: explain=True "
+            raise ModelError(f"{type(self.model).__name__} has no contributions: explain=True "
                               "is not available for this model")
         values = np.asarray(steps.transform(X) if steps is not None else X, dtype=float)
         return pd.DataFrame(values * final.coef_[0], columns=self.inputs, index=rows.index)

@@ -22,7 +22,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from icipredict.cohort.schema import CohortError
+from icipredict.errors import ModelError
 from icipredict.evaluation.uncertainty import response_interval
 from icipredict.registry import schema
 from icipredict.registry.bundle import MODEL_FORMAT, Bundle, synthetic_example
@@ -99,7 +99,7 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
         """
         horizons, intervals, explain = schema.read_params(params)
         if explain and self.response is None:
-            raise CohortError("explain=True needs a response model; this model has none")
+            raise ModelError("explain=True needs a response model; this model has none")
         frame = schema.check_input(model_input, self.columns)
         rows = self.rows(frame)
         hs = np.asarray(horizons, dtype=float)

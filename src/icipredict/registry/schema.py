@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from icipredict.cohort.schema import CohortError
+from icipredict.errors import InputError
 from icipredict.features.builder import FeatureBuilder
 from icipredict.features.clinical import BINARY, NUMERIC
 from icipredict.features.genomic import gene_column
@@ -113,7 +113,7 @@ def read_params(params: dict[str, Any] | None) -> tuple[list[float], bool, bool]
 
     Raises
     ------
-    CohortError
+    InputError
         A horizon that is not a positive number of months.
     """
     params = params or {}
@@ -121,7 +121,7 @@ def read_params(params: dict[str, Any] | None) -> tuple[list[float], bool, bool]
     horizons = list(DEFAULT_HORIZONS) if horizons is None else \
         [float(h) for h in np.atleast_1d(horizons)]
     if any(not np.isfinite(h) or h <= 0 for h in horizons):
-        raise CohortError(f"horizons must be positive months, got {horizons}")
+        raise InputError(f"horizons must be positive months, got {horizons}")
     return horizons, bool(params.get("intervals", True)), bool(params.get("explain"))
 
 
@@ -142,19 +142,19 @@ def check_input(model_input: Any, columns: list[dict[str, Any]]) -> pd.DataFrame
 
     Raises
     ------
-    CohortError
+    InputError
         Not a table, a required column missing, or a value that is not a number (naming the
         row and column).
     """
     if isinstance(model_input, dict):
         model_input = pd.DataFrame([model_input])
     if not isinstance(model_input, pd.DataFrame):
-        raise CohortError("the registry model takes a DataFrame with one row per patient "
+        raise InputError("the registry model takes a DataFrame with one row per patient "
                           f"(canonical columns), got {type(model_input).__name__}")
     required = [c["name"] for c in columns if c["required"]]
     missing = [c for c in required if c not in model_input.columns]
     if missing:
-        raise CohortError(f"required input column(s) missing: {missing} (see "
+        raise InputError(f"required input column(s) missing: {missing} (see "
                           "docs/registry_model.md for the input schema)", column=missing[0])
     frame = model_input.copy(deep=False)
     if "patient_id" in frame.columns:
@@ -170,7 +170,7 @@ def check_input(model_input: Any, columns: list[dict[str, Any]]) -> pd.DataFrame
             bad = values.isna() & frame[name].notna()
             if bad.any():
                 first = int(np.flatnonzero(bad.to_numpy())[0])
-                raise CohortError(f"expected a number in {name}, got "
+                raise InputError(f"expected a number in {name}, got "
                                   f"{frame[name].iloc[first]!r}", row=first + 1, column=name)
             frame[name] = values.astype(float)
         elif frame[name].dtype != object:

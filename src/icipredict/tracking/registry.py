@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from icipredict.errors import RegistryError
+
 logger = logging.getLogger(__name__)
 
 CHAMPION = "champion"
@@ -37,7 +39,7 @@ CHALLENGER = "challenger"
 SLOPE_RANGE = (0.8, 1.2)
 
 
-class PromotionError(ValueError):
+class PromotionError(RegistryError):
     """A promotion request that cannot be evaluated (e.g. ``force`` without a reason)."""
 
 

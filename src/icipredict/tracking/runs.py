@@ -28,14 +28,7 @@ import pandas as pd
 from icipredict.config import resolve_tracking_uri
 from icipredict.tracking.mlflow_setup import configure_tracking
 from icipredict.training.config import ExperimentConfig, load_experiment
-from icipredict.training.data import (  # noqa: F401  (re-exported: the old import paths)
-    DEFAULT_CACHE,
-    RADIOMICS_RULE,
-    RADIOMICS_SETTINGS,
-    load_training_frame,
-)
-from icipredict.training.data import cohort_radiomics as _radiomics  # noqa: F401
-from icipredict.training.pipeline import TrainedExperiment, fit_experiment, splitter_for
+from icipredict.training.pipeline import TrainedExperiment, fit_experiment
 
 logger = logging.getLogger(__name__)
 
@@ -336,5 +329,5 @@ def summary_lines(result: TrainResult) -> list[str]:
     return lines
 
 
-__all__ = ["TrainResult", "train_experiment", "load_training_frame", "splitter_for",
+__all__ = ["TrainResult", "train_experiment",
            "summary_lines", "git_commit"]

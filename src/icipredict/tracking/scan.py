@@ -29,10 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from icipredict.errors import IcipredictError, RegistryError
+
 logger = logging.getLogger(__name__)
 
 
-class ArtifactLeakError(ValueError):
+class ArtifactLeakError(RegistryError):
     """A run stored one or more forbidden IDs (registration refuses it)."""
 
 
@@ -227,7 +229,6 @@ def cohort_ids(run_id: str) -> set[str]:
         checked, so it must not be registered.
     """
     from icipredict.cohort.loaders import load_source
-    from icipredict.cohort.schema import CohortError
     from icipredict.cohort.store import CohortStore
 
     ids: set[str] = set()
@@ -240,7 +241,7 @@ def cohort_ids(run_id: str) -> set[str]:
             else:
                 cohort = load_source(path)
                 tables = [cohort.patients["patient_id"], cohort.samples["sample_id"]]
-        except (CohortError, OSError) as exc:
+        except (IcipredictError, OSError) as exc:
             raise ValueError(f"run {run_id} cannot be scanned for patient IDs: its training "
                              f"cohort {path} cannot be read ({exc})") from exc
         for column in tables:

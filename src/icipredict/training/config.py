@@ -52,7 +52,7 @@ class StoreSource(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    path: str | None = Field(None, description="Store file (default: config.DEFAULT_STORE).")
+    path: str | None = Field(None, description="Store file (default: config.default_store()).")
     centres: list[str] | None = Field(None, description="Centres to include (default: all).")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from icipredict.cohort.schema import CohortError
-from icipredict.config import CACHE_HOME
+from icipredict.config import cache_home
 from icipredict.training.config import ExperimentConfig
 
 logger = logging.getLogger(__name__)
@@ -25,8 +25,11 @@ logger = logging.getLogger(__name__)
 RADIOMICS_SETTINGS = "default"
 #: Lesion aggregation rule of training runs without a ``radiomics:`` key (``radiomics.json``).
 RADIOMICS_RULE = "largest"
-#: Default folder of the radiomics feature cache.
-DEFAULT_CACHE = CACHE_HOME / "icipredict" / "radiomics"
+
+
+def default_cache() -> Path:
+    """Default folder of the radiomics feature cache (under the user's cache folder, read now)."""
+    return cache_home() / "icipredict" / "radiomics"
 
 
 def load_training_frame(config: ExperimentConfig, *, cache_dir: str | Path | None = None,
@@ -80,7 +83,7 @@ def _store_path(config: ExperimentConfig, path: str | None) -> Path:
     from icipredict import config as base
 
     if path is None:
-        return Path(base.DEFAULT_STORE)
+        return base.default_store()
     try:
         return config.resolve(path, "cohort.store.path")
     except CohortError:
@@ -105,7 +108,7 @@ def cohort_radiomics(cohort, spec, cache_dir, progress: bool, *,  # noqa: ANN001
     if len(cohort.radiomics):
         parts.append(cohort.radiomics)
     if len(cohort.imaging):
-        cache = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE
+        cache = Path(cache_dir) if cache_dir is not None else default_cache()
         cache.mkdir(parents=True, exist_ok=True)
         long, errors = extract_cohort(cohort.imaging, cache_dir=cache, n_jobs=2,
                                       engine=PyRadiomicsEngine(settings),
@@ -123,5 +126,5 @@ def cohort_radiomics(cohort, spec, cache_dir, progress: bool, *,  # noqa: ANN001
     return radiomics_matrix(long, rule=rule).set_index("patient_id")
 
 
-__all__ = ["DEFAULT_CACHE", "RADIOMICS_RULE", "RADIOMICS_SETTINGS", "cohort_radiomics",
+__all__ = ["default_cache", "RADIOMICS_RULE", "RADIOMICS_SETTINGS", "cohort_radiomics",
            "load_training_frame"]

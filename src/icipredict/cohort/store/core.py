@@ -27,6 +27,7 @@ from icipredict.cohort.store.settings import max_drop_from_env
 from icipredict.cohort.store.sql import CENTRE_TABLES
 from icipredict.cohort.store.tables import prepare, store_key
 from icipredict.cohort.store.versions import IngestResult, restore_version, store_version
+from icipredict.errors import StoreError
 
 
 class CohortStore:
@@ -35,7 +36,7 @@ class CohortStore:
     Parameters
     ----------
     path
-        Database file (default :data:`icipredict.config.DEFAULT_STORE`). Created on first ingest.
+        Database file (default :func:`icipredict.config.default_store`). Created on first ingest.
     lock_timeout
         Seconds to wait when another process holds the file (default
         :func:`lock_timeout_from_env`), then :class:`StoreLockedError`.
@@ -49,7 +50,7 @@ class CohortStore:
 
     def __init__(self, path: str | Path | None = None, *,
                  lock_timeout: float | None = None) -> None:
-        self.path = Path(path) if path is not None else Path(config.DEFAULT_STORE)
+        self.path = Path(path) if path is not None else config.default_store()
         self.lock_timeout = lock_timeout
 
     # ------------------------------------------------------------------ connections and schema
@@ -58,7 +59,7 @@ class CohortStore:
         """A connection to the store file (a writing one makes the schema; a schema 1 store is
         migrated by the first connection), closed on exit."""
         if read_only and not self.path.exists():
-            raise CohortError("no cohort store here yet; ingest a centre first "
+            raise StoreError("no cohort store here yet; ingest a centre first "
                               "(icipredict cohort ingest --centre NAME SOURCE)", file=self.path)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +67,7 @@ class CohortStore:
         try:
             version = schema_version(con, self.path) if read_only else None
             if version == 0:
-                raise CohortError("no cohort store in this file yet (no centre was ingested)",
+                raise StoreError("no cohort store in this file yet (no centre was ingested)",
                                   file=self.path)
             if version == 1:
                 con.close()  # a version 1 store is migrated once, by a writing connection
@@ -171,11 +172,11 @@ class CohortStore:
 
         Raises
         ------
-        CohortError
+        StoreError
             If the store, the centre or the version does not exist.
         """
         if not self.path.exists():
-            raise CohortError("no cohort store here yet; nothing to restore", file=self.path)
+            raise StoreError("no cohort store here yet; nothing to restore", file=self.path)
         with self._connect() as con:
             return restore_version(con, self.path, centre, version)
 
@@ -208,13 +209,13 @@ class CohortStore:
 
         Raises
         ------
-        CohortError
+        StoreError
             If a version cannot be re-derived (and may not be dropped), or the new key is the
             store's key already; the store is unchanged.
         """
         check_key(new_key, origin="the new pseudonymisation key")
         if not self.path.exists():
-            raise CohortError("no cohort store here yet; nothing to rekey", file=self.path)
+            raise StoreError("no cohort store here yet; nothing to rekey", file=self.path)
         if load is None:
             from icipredict.cohort.loaders import load_source as load
         with self._connect() as con:  # the write lock is held throughout: nobody sees half

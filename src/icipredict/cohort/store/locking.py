@@ -13,13 +13,13 @@ from pathlib import Path
 
 import duckdb
 
-from icipredict.cohort.schema import CohortError
 from icipredict.cohort.store.settings import LOCK_TIMEOUT_ENV, lock_timeout_from_env
+from icipredict.errors import StoreError
 
 log = logging.getLogger(__name__)
 
 
-class StoreLockedError(CohortError):
+class StoreLockedError(StoreError):
     """Another process holds the store file and did not let go within the lock timeout.
 
     Transient: retrying later can succeed (the REST service answers 503 for it).
@@ -58,7 +58,7 @@ def open_store(path: Path, *, read_only: bool,
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
-                raise CohortError(f"cannot open the cohort store: {exc}",
+                raise StoreError(f"cannot open the cohort store: {exc}",
                                   file=path) from exc
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from icipredict.cohort.pseudonym import PseudonymKeyError
-from icipredict.cohort.schema import CONTRACTS, CohortError
+from icipredict.cohort.schema import CONTRACTS
 from icipredict.cohort.store.sql import (
     BRCA_VIEW,
     CENTRE_TABLES,
@@ -22,6 +22,7 @@ from icipredict.cohort.store.sql import (
     table_ddl,
 )
 from icipredict.cohort.store.tables import log_event, set_current
+from icipredict.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +44,20 @@ def schema_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
 
     Raises
     ------
-    CohortError
+    StoreError
         If the file is not a cohort store, or a newer icipredict wrote it.
     """
     exists = con.execute("SELECT count(*) FROM information_schema.tables "
                          "WHERE table_name = 'store_meta'").fetchone()[0]
     if not exists:
         if con.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0]:
-            raise CohortError("this DuckDB file is not a cohort store (no store_meta table)",
+            raise StoreError("this DuckDB file is not a cohort store (no store_meta table)",
                               file=path)
         return 0
     row = con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
     version = STORE_SCHEMA_VERSION if row is None else int(row[0])
     if version not in (1, STORE_SCHEMA_VERSION):
-        raise CohortError(
+        raise StoreError(
             f"cohort store schema version {version}, but this icipredict reads versions 1 "
             f"(migrated on first use) and {STORE_SCHEMA_VERSION}: a newer icipredict wrote "
             "it; upgrade icipredict", file=path)
@@ -169,6 +170,6 @@ def _migrate_table_v1(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> 
     before = con.execute(f"SELECT count(*) FROM {name}_v1").fetchone()[0]
     after = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
     if before != after:  # rows of a centre without an ingest record: keep the old store
-        raise CohortError(f"cannot migrate this schema 1 store: {before - after} row(s) of "
+        raise StoreError(f"cannot migrate this schema 1 store: {before - after} row(s) of "
                           f"table {name} belong to no recorded ingest", file=path)
     con.execute(f"DROP TABLE {name}_v1")

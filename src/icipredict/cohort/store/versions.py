@@ -25,6 +25,7 @@ from icipredict.cohort.store.tables import (
     utcnow,
     version_tables,
 )
+from icipredict.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ def restore_version(con: duckdb.DuckDBPyConnection, path: Path, centre: str,
 
     Raises
     ------
-    CohortError
+    CohortError or StoreError
         If the centre or the version does not exist, or the version's rows were not kept.
     """
     stored = [r[0] for r in con.execute(
@@ -196,13 +197,13 @@ def restore_version(con: duckdb.DuckDBPyConnection, path: Path, centre: str,
         raise CohortError(f"centre {centre!r} is not in the store (stored: {known})",
                           file=path)
     if int(version) not in stored:
-        raise CohortError(f"centre {centre!r} has no version {version} (stored "
+        raise StoreError(f"centre {centre!r} has no version {version} (stored "
                           f"versions: {stored})", file=path)
     current = current_version(con, centre)
     row = con.execute("SELECT content_hash, ingested_at, rows_kept FROM ingests "
                       "WHERE centre = ? AND version = ?", [centre, version]).fetchone()
     if row[2] is False:
-        raise CohortError(f"version {version} of centre {centre!r} cannot be restored: it "
+        raise StoreError(f"version {version} of centre {centre!r} cannot be restored: it "
                           "was stored before store schema 2, which kept only each "
                           "centre's latest rows", file=path)
     if current is not None and current[0] == version:

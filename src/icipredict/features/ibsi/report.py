@@ -5,7 +5,7 @@ configuration the reference CSV holds (A and C in ``reference_values_A_C.csv``) 
 the features of the others (B, D, E) without comparing them; :func:`digital_phantom_agreement`
 runs the digital phantom through the IBSI processing path and compares it with pyradiomics'
 own. :func:`icipredict.features.ibsi_phantom.write_report` appends the section to the digital
-phantom's report (``python -m icipredict.features.imaging ibsi-report``).
+phantom's report (``icipredict features ibsi-report``).
 """
 
 from __future__ import annotations
