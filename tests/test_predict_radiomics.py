@@ -43,7 +43,7 @@ def test_record_images_give_the_training_radiomics(lesions, tmp_path):
     """Same numbers as the training runs' own radiomics step on the same files (two lesions:
     the largest one is kept, as in training)."""
     from icipredict.cohort.schema import Cohort, empty_table
-    from icipredict.tracking.runs import _radiomics
+    from icipredict.training.data import cohort_radiomics as _radiomics
 
     rec = parse_record({**BASE, "images": [
         {"image": str(lesions["image"]), "mask": str(lesions["m1"]), "lesion_id": "a"},

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from icipredict.cohort.schema import CohortError
+from icipredict.errors import InputError
 from icipredict.registry.bundle import FILES, Bundle
 from icipredict.registry.schema import output_columns
 from test_runs import trained
@@ -81,7 +81,7 @@ def test_missing_required_column_is_clear(model, patients):
     with pytest.raises(Exception, match="cancer_type"):
         model.predict(df.drop(columns=["cancer_type"]).head(3))
     raw = model.unwrap_python_model()
-    with pytest.raises(CohortError, match="required input column.*cancer_type"):
+    with pytest.raises(InputError, match="required input column.*cancer_type"):
         raw.predict(None, df.drop(columns=["cancer_type"]).head(3))
 
 
@@ -89,7 +89,7 @@ def test_non_numeric_value_is_a_located_error(model, patients):
     df, _ = patients
     bad = df.head(3).copy()
     bad["age"] = [60, "sixty", 70]
-    with pytest.raises(CohortError, match="age.*sixty"):
+    with pytest.raises(InputError, match="age.*sixty"):
         model.unwrap_python_model().predict(None, bad)
 
 

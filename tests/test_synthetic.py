@@ -308,9 +308,10 @@ def _icipredict_imports(path: Path) -> set[str]:
 
 
 @pytest.mark.parametrize(("stage", "allowed"), [
-    ("cohort", ("icipredict.cohort", "icipredict.config", "icipredict._util")),
+    ("cohort", ("icipredict.cohort", "icipredict.config", "icipredict.errors",
+                "icipredict._util")),
     ("synthetic", ("icipredict.cohort", "icipredict.synthetic", "icipredict.config",
-                   "icipredict._util")),
+                   "icipredict.errors", "icipredict._util")),
 ])
 def test_stage_imports(stage: str, allowed: tuple[str, ...]) -> None:
     """cohort imports only itself (never synthetic); synthetic only cohort and itself."""
