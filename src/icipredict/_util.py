@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
 
+if TYPE_CHECKING:
+    from icipredict.errors import IcipredictError
 
-def read_yaml(path: str | Path, what: str, error: type[Exception]) -> Any:
+
+def read_yaml(path: str | Path, what: str, error: type[IcipredictError]) -> Any:
     """Parse a YAML file, raising ``error(message, file=path)`` when missing or not YAML.
 
     Parameters

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -329,7 +330,7 @@ def _derive(out: pd.DataFrame, names: dict[str, str]) -> None:
         names["panel_size_mb"] = names["panel"]
 
 
-def _safe(fn: Callable[[object], object]) -> Callable[[object], object]:
+def _safe(fn: Callable[[Any], object]) -> Callable[[object], object]:
     def wrapped(v: object) -> object:
         if v is None or (isinstance(v, float) and np.isnan(v)):
             return None
@@ -379,7 +380,7 @@ def validate_tables(
     file: str | Path,
     column_names: Mapping[str, str],
     units: Mapping[str, str] | None = None,
-    provided_elsewhere: set[str] = frozenset(),
+    provided_elsewhere: Collection[str] = frozenset(),
 ) -> list[CohortError]:
     """Validate each table with :func:`validate_table`, naming ``file`` and the source columns.
 
@@ -402,7 +403,8 @@ def validate_tables(
             if name != "patients" and "duplicate key" in e.message and "patients" in tables:
                 continue
             canonical = next((k for k, v in column_names.items() if v == e.column), None)
-            if canonical in units and "plausible" in e.message and "minimum 0 " not in e.message:
+            if (canonical is not None and canonical in units and "plausible" in e.message
+                    and "minimum 0 " not in e.message):
                 e = CohortError(f"{e.message}; the column map declares unit {units[canonical]!r} "
                                 "- is that the unit of these values?", file=e.file, row=e.row,
                                 column=e.column)

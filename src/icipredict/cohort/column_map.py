@@ -60,17 +60,19 @@ class ColumnSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     column: str = Field(description="Column name in the source file.")
-    unit: str | None = Field(None, description="Unit of the source values (converted to canonical).")
+    unit: str | None = Field(
+        default=None, description="Unit of the source values (converted to canonical)."
+    )
     values: dict[Any, Any] | None = Field(
-        None, description="Recoding of source values to canonical values (e.g. {1: male})."
+        default=None, description="Recoding of source values to canonical values (e.g. {1: male})."
     )
     event_value: Any | None = Field(
-        None,
+        default=None,
         description="For event flags: the source value that means the event happened "
         "(1 in most cohorts; some code 1 = censored, then event_value: 0).",
     )
     censor_value: Any | None = Field(
-        None, description="For event flags: the source value meaning censored "
+        default=None, description="For event flags: the source value meaning censored "
         "(default 1 - event_value when that is 0/1)."
     )
 
@@ -80,13 +82,15 @@ class FileMap(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    path: str | None = Field(None, description="File path, relative to the column map.")
-    format: str | None = Field(None, description="csv, tsv, parquet or xlsx (default: suffix).")
-    sheet: str | None = Field(None, description="XLSX sheet name.")
-    sep: str | None = Field(None, description="Field separator (default: from the suffix).")
+    path: str | None = Field(default=None, description="File path, relative to the column map.")
+    format: str | None = Field(
+        default=None, description="csv, tsv, parquet or xlsx (default: suffix)."
+    )
+    sheet: str | None = Field(default=None, description="XLSX sheet name.")
+    sep: str | None = Field(default=None, description="Field separator (default: from the suffix).")
     na_values: list[str] = Field(default_factory=list,
                                  description="Extra source strings that mean missing.")
-    id_prefix: str | None = Field(None, description="Prefix for patient/sample IDs.")
+    id_prefix: str | None = Field(default=None, description="Prefix for patient/sample IDs.")
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     constants: dict[str, Any] = Field(default_factory=dict)
 
@@ -114,8 +118,10 @@ class ColumnMap(BaseModel):
     description: str = ""
     centre: str | None = None
     files: list[FileMap]
-    mutations: str | None = Field(None, description="MAF file (plain or .gz), relative path.")
-    base_dir: Path | None = Field(None, exclude=True)
+    mutations: str | None = Field(
+        default=None, description="MAF file (plain or .gz), relative path."
+    )
+    base_dir: Path | None = Field(default=None, exclude=True)
 
     def resolve(self, path: str) -> Path:
         """Resolve a path written in the map relative to the map's folder."""

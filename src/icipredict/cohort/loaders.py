@@ -284,7 +284,7 @@ def _combine(
             if parts:
                 stacked[name] = pd.concat(parts, ignore_index=True)
         stacks.append((key, members, stacked, set(seen)))
-    overlap = set()
+    overlap: set[str] = set()
     for i, (k1, _, _, _) in enumerate(stacks):
         for k2, _, _, _ in stacks[i + 1:]:
             overlap |= (k1 & k2) - {"patient_id", "sample_id"}
@@ -309,9 +309,9 @@ def _combine(
             if name not in combined:
                 combined[name] = df
                 continue
-            key = list(CONTRACTS[name].key)
+            on = list(CONTRACTS[name].key)
             right = df.drop(columns=[SOURCE_ROW, "centre"], errors="ignore")
-            combined[name] = combined[name].merge(right, on=key, how="left")
+            combined[name] = combined[name].merge(right, on=on, how="left")
     for name in CONTRACTS:
         if name not in combined:
             combined[name] = empty_table(name)

@@ -88,8 +88,9 @@ def _grid(image: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
     """(origin, inverse of direction*spacing, size) of a SimpleITK image."""
     direction = np.asarray(image.GetDirection(), dtype=float).reshape(3, 3)
     spacing = np.asarray(image.GetSpacing(), dtype=float)
+    nx, ny, nz = (int(s) for s in image.GetSize())
     return (np.asarray(image.GetOrigin(), dtype=float), np.linalg.inv(direction * spacing),
-            tuple(int(s) for s in image.GetSize()))
+            (nx, ny, nz))
 
 
 def _contour_points(contour: Any) -> np.ndarray:

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -155,7 +156,7 @@ def classify_frame(df: pd.DataFrame, kb: KnowledgeBase | None = None) -> pd.Data
     return out
 
 
-def classify_cna(value: object) -> tuple[str, str] | None:
+def classify_cna(value: Any) -> tuple[str, str] | None:
     """A discrete copy-number call of BRCA1/2: deep deletion (-2) -> pathogenic, else None."""
     try:
         v = float(value)

@@ -54,7 +54,7 @@ def patient_classes(tables: dict[str, pd.DataFrame], somatic: pd.DataFrame,
     p = tables["patients"][["centre", "patient_id"]].drop_duplicates()
     prof = _profiled(tables)
     prof_keys = set(zip(prof["centre"], prof["patient_id"], strict=True))
-    rank = {}
+    rank: dict[tuple[object, object], int] = {}
     for r in somatic.itertuples():
         key = (r.centre, r.patient_id)
         if r.classification in ("pathogenic", "likely_pathogenic"):
@@ -110,7 +110,7 @@ def co_alterations(tables: dict[str, pd.DataFrame], classes: pd.DataFrame) -> pd
     rows = []
     sizes = classes["brca_class"].value_counts()
     for gene in CO_GENES:
-        row = {"gene": gene}
+        row: dict[str, str | int | None] = {"gene": gene}
         g = hit[hit["gene"] == gene]
         for cls in PATIENT_CLASSES:
             k = int(g.loc[g["brca_class"] == cls, "patient_id"].nunique())

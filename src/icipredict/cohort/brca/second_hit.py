@@ -75,7 +75,8 @@ def second_hits(variants: pd.DataFrame, cna: pd.DataFrame | None = None,
     plp = out["classification"].isin(P_LP) & (out["variant_classification"]
                                               != "CNA_Deep_Deletion")
     n_plp = out[plp].groupby(["centre", "sample_id", "gene"]).size()
-    hits, status = [], []
+    hits: list[str | None] = []
+    status: list[str | None] = []
     for i, row in out.iterrows():
         key = (row["centre"], row["sample_id"], row["gene"])
         if row["variant_classification"] == "CNA_Deep_Deletion":

@@ -153,6 +153,8 @@ def study_cancer_type(files: StudyFiles, errors: list[CohortError]) -> str | Non
         code = _oncotree_or_none(candidate)
         if code is not None:
             if candidate != value:
+                # the other candidates come from the study's cancer type file
+                assert files.cancer_types is not None
                 log.info("meta_study.txt: type_of_cancer %r read as %s (from %r in %s)", value,
                          code, candidate, files.cancer_types.name)
             return code

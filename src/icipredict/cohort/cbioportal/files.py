@@ -112,8 +112,9 @@ def find_study_files(folder: Path) -> StudyFiles:
                      meta.get("datatype", "-"))
             continue
         roles.setdefault(role, []).append((path, meta))
-    files = StudyFiles(folder=folder, study=read_meta(meta_path),
-                       samples=_clinical_file(folder, roles, "samples"),
+    samples = _clinical_file(folder, roles, "samples")
+    assert samples is not None  # _clinical_file raises when a study has no sample file
+    files = StudyFiles(folder=folder, study=read_meta(meta_path), samples=samples,
                        patients=_clinical_file(folder, roles, "patients"))
     files.mutations = _mutation_profiles(folder, roles)
     files.uncalled = [_data_file(folder, p, m) for p, m in roles.get("uncalled", [])]

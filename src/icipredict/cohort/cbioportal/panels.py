@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -72,6 +73,12 @@ def check_matrix_sequenced(matrix: PanelMatrix, case_list: CaseList) -> list[Coh
                         f"_sequenced case list {case_list.path.name}", file=matrix.path,
                         row=matrix.rows[sid], column=matrix.column)
             for sid, panel in matrix.panels.items() if panel is not None and sid not in listed]
+
+
+@overload
+def panel_name(value: str) -> str: ...
+@overload
+def panel_name(value: object) -> object: ...
 
 
 def panel_name(value: object) -> object:

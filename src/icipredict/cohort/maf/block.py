@@ -103,12 +103,13 @@ def _classify(text: dict[str, Text], n: int) -> tuple[np.ndarray, Counter]:
         kind[~status.rows(pc.equal(lower, "somatic"), empty=True)] = DROPPED
         kind[status.rows(pc.equal(lower, "germline"))] = GERMLINE
     validation = text.get("Validation_Status")
-    wild = (validation.rows(pc.equal(pc.utf8_lower(validation.values), "wildtype"))
-            if validation is not None else np.zeros(n, dtype=bool))
-    if wild.any():
-        dropped.update(_reasons("Validation_Status", validation, wild))
+    wild = np.zeros(n, dtype=bool)
+    if validation is not None:
+        wild = validation.rows(pc.equal(pc.utf8_lower(validation.values), "wildtype"))
+        if wild.any():
+            dropped.update(_reasons("Validation_Status", validation, wild))
     bad_status = (kind == DROPPED) & ~wild
-    if bad_status.any():
+    if status is not None and bad_status.any():  # only Mutation_Status has dropped rows yet
         dropped.update(_reasons("Mutation_Status", status, bad_status))
     kind[wild] = DROPPED
     return kind, dropped

@@ -95,7 +95,7 @@ class Layout:
     @property
     def wanted(self) -> list[str]:
         """MAF columns to read."""
-        cols = [c for c in MAF_COLUMNS if c != "HGVSp_Short"]
+        cols: list[str | None] = [c for c in MAF_COLUMNS if c != "HGVSp_Short"]
         cols += [self.hgvsp, self.vaf, "Tumor_Seq_Allele1", *STATUS_COLUMNS]
         if self.vaf is None:
             cols += list(COUNT_COLUMNS)

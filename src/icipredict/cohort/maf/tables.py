@@ -28,7 +28,7 @@ class _Growing:
     no memory), so no list of block arrays is kept and no final concatenation copies it."""
 
     def __init__(self, dtype: type, capacity: int) -> None:
-        self.data = np.empty(max(capacity, 1024), dtype=dtype)
+        self.data: np.ndarray = np.empty(max(capacity, 1024), dtype=dtype)
         self.n = 0
 
     def append(self, values: np.ndarray) -> None:
@@ -116,19 +116,19 @@ class Accumulator:
 
 def _strings(parts: list[Text | None], n: int) -> pd.Categorical | pd.arrays.ArrowStringArray:
     """One string column of ``n`` rows from the blocks' encodings (one global dictionary)."""
-    parts = [p for p in parts if p is not None and len(p.codes)]
-    if not parts:
+    present = [p for p in parts if p is not None and len(p.codes)]
+    if not present:
         return pd.Categorical.from_codes(np.full(n, -1, dtype=np.int8), categories=[])
-    values = pa.concat_arrays([p.values for p in parts])
+    values = pa.concat_arrays([p.values for p in present])
     distinct = pc.unique(values)
     where = pc.index_in(values, value_set=distinct).to_numpy(zero_copy_only=False)
-    codes = np.empty(n, dtype=code_type(len(distinct)))
+    codes: np.ndarray = np.empty(n, dtype=code_type(len(distinct)))
     row = offset = 0
-    for p in parts:
+    for p in present:
         remap = np.append(where[offset:offset + len(p.values)], -1).astype(codes.dtype)
         codes[row:row + len(p.codes)] = remap[p.codes]
         row, offset = row + len(p.codes), offset + len(p.values)
-        p.codes = None
+        del p.codes  # free each block's codes as soon as they are copied (peak memory)
     if len(distinct) > MAX_CATEGORIES:
         typed = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), distinct)
         return pd.arrays.ArrowStringArray(typed.cast(pa.string()))

@@ -217,7 +217,9 @@ class CohortStore:
         if not self.path.exists():
             raise StoreError("no cohort store here yet; nothing to rekey", file=self.path)
         if load is None:
-            from icipredict.cohort.loaders import load_source as load
+            from icipredict.cohort.loaders import load_source
+
+            load = load_source
         with self._connect() as con:  # the write lock is held throughout: nobody sees half
             return rekey_versions(con, self.path, new_key,
                                   drop_unreproducible=drop_unreproducible, load=load)

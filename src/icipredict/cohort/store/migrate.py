@@ -21,7 +21,7 @@ from icipredict.cohort.store.sql import (
     db_columns,
     table_ddl,
 )
-from icipredict.cohort.store.tables import log_event, set_current
+from icipredict.cohort.store.tables import log_event, scalar, set_current
 from icipredict.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -47,10 +47,10 @@ def schema_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     StoreError
         If the file is not a cohort store, or a newer icipredict wrote it.
     """
-    exists = con.execute("SELECT count(*) FROM information_schema.tables "
-                         "WHERE table_name = 'store_meta'").fetchone()[0]
+    exists = scalar(con, "SELECT count(*) FROM information_schema.tables "
+                         "WHERE table_name = 'store_meta'")
     if not exists:
-        if con.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0]:
+        if scalar(con, "SELECT count(*) FROM information_schema.tables"):
             raise StoreError("this DuckDB file is not a cohort store (no store_meta table)",
                               file=path)
         return 0
@@ -167,8 +167,8 @@ def _migrate_table_v1(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> 
     con.execute(f"INSERT INTO {name} (version, {', '.join(cols)}) SELECT c.version, "
                 + ", ".join(f"t.{c}" for c in cols) + f" FROM {name}_v1 t "
                 "JOIN current_versions c ON c.centre = t.centre")
-    before = con.execute(f"SELECT count(*) FROM {name}_v1").fetchone()[0]
-    after = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+    before = scalar(con, f"SELECT count(*) FROM {name}_v1")
+    after = scalar(con, f"SELECT count(*) FROM {name}")
     if before != after:  # rows of a centre without an ingest record: keep the old store
         raise StoreError(f"cannot migrate this schema 1 store: {before - after} row(s) of "
                           f"table {name} belong to no recorded ingest", file=path)

@@ -101,11 +101,11 @@ def patient_query(*, centres: list[str] | None, cancer_types: Sequence[str] | No
     if cancer_types is not None:
         where.append("list_contains(?, p.cancer_type)")
         params.append([str(c) for c in cancer_types])
-    bounds = {"started_from": started_from, "started_to": started_to}
-    for name, op in (("started_from", ">="), ("started_to", "<=")):
-        if bounds[name] is not None:
+    for name, op, bound in (("started_from", ">=", started_from),
+                            ("started_to", "<=", started_to)):
+        if bound is not None:
             where.append(f"t.start_date {op} ?")
-            params.append(as_day(bounds[name], name))
+            params.append(as_day(bound, name))
     if without_outcome:
         where.append("(o.patient_id IS NULL OR (o.bor IS NULL AND o.responder IS NULL "
                      "AND o.os_months IS NULL AND o.pfs_months IS NULL))")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -49,6 +50,13 @@ def store_key(con: duckdb.DuckDBPyConnection) -> str | None:
     return None if row is None else row[0]
 
 
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> Any:
+    """The value of a query that always returns one row (``count(*)``, ``max(...)``)."""
+    row = con.execute(sql, params).fetchone()
+    assert row is not None, f"no row from {sql!r}"  # an aggregate without GROUP BY has one
+    return row[0]
+
+
 def current_version(con: duckdb.DuckDBPyConnection, centre: str) -> tuple | None:
     """``(version, content_hash, ingested_at)`` of the centre's current version, or None."""
     return con.execute(
@@ -59,8 +67,8 @@ def current_version(con: duckdb.DuckDBPyConnection, centre: str) -> tuple | None
 
 def next_version(con: duckdb.DuckDBPyConnection, centre: str) -> int:
     """The number the centre's next stored version gets (1 for its first)."""
-    return con.execute("SELECT coalesce(max(version), 0) + 1 FROM ingests WHERE centre = ?",
-                       [centre]).fetchone()[0]
+    return scalar(con, "SELECT coalesce(max(version), 0) + 1 FROM ingests WHERE centre = ?",
+                       [centre])
 
 
 def version_tables(con: duckdb.DuckDBPyConnection, centre: str,
@@ -74,8 +82,8 @@ def version_tables(con: duckdb.DuckDBPyConnection, centre: str,
             out[name] = con.execute(f"SELECT {', '.join(cols)} FROM {name} "
                                     "WHERE centre = ? AND version = ?", [centre, version]).df()
         else:
-            n = con.execute(f"SELECT count(*) FROM {name} WHERE centre = ? AND version = ?",
-                            [centre, version]).fetchone()[0]
+            n = scalar(con, f"SELECT count(*) FROM {name} WHERE centre = ? AND version = ?",
+                            [centre, version])
             out[name] = pd.DataFrame(index=range(n))
     return out
 
@@ -84,7 +92,7 @@ def record_version(con: duckdb.DuckDBPyConnection, centre: str, version: int,
                    content_hash: str, fingerprint: str, at: datetime, source: str,
                    counts: dict[str, int]) -> None:
     """Add one row to ``ingests``: the version's hash, key, time, source and row counts."""
-    ingest_id = con.execute("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests").fetchone()[0]
+    ingest_id = scalar(con, "SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests")
     names = list(CONTRACTS)
     con.execute(
         "INSERT INTO ingests (ingest_id, centre, version, content_hash, key_fingerprint, "
@@ -106,7 +114,7 @@ def log_event(con: duckdb.DuckDBPyConnection, event: str, *, centre: str | None 
               fingerprint: str | None = None, detail: str | None = None,
               at: datetime | None = None) -> None:
     """Add one row to ``history`` (``ingest``, ``restore``, ``rekey`` or ``migrate``)."""
-    event_id = con.execute("SELECT coalesce(max(event_id), 0) + 1 FROM history").fetchone()[0]
+    event_id = scalar(con, "SELECT coalesce(max(event_id), 0) + 1 FROM history")
     con.execute("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [event_id, at or utcnow(), event, centre, version, previous, fingerprint,
                  detail])
@@ -147,8 +155,8 @@ def insert(con: duckdb.DuckDBPyConnection, name: str, df: pd.DataFrame) -> None:
 def current_counts(con: duckdb.DuckDBPyConnection, centre: str) -> dict[str, int]:
     """Rows of the centre's current version per table (``panel_genes``: rows it sent)."""
     counts = {
-        name: con.execute(f"SELECT count(*) FROM current_{name} WHERE centre = ?",
-                          [centre]).fetchone()[0]
+        name: scalar(con, f"SELECT count(*) FROM current_{name} WHERE centre = ?",
+                          [centre])
         for name in CENTRE_TABLES
     }
     row = con.execute(

@@ -202,6 +202,7 @@ def restore_version(con: duckdb.DuckDBPyConnection, path: Path, centre: str,
     current = current_version(con, centre)
     row = con.execute("SELECT content_hash, ingested_at, rows_kept FROM ingests "
                       "WHERE centre = ? AND version = ?", [centre, version]).fetchone()
+    assert row is not None  # the version is in ``stored``, read from ``ingests``
     if row[2] is False:
         raise StoreError(f"version {version} of centre {centre!r} cannot be restored: it "
                           "was stored before store schema 2, which kept only each "

@@ -191,6 +191,8 @@ def run_check(image, mask, config: str, reference: str | Path,  # noqa: ANN001 -
         raise CohortError(f"unknown IBSI configuration {config!r}; expected one of "
                           f"{', '.join(CONFIGURATIONS)}")
     settings = load_settings(f"ibsi_{letter.lower()}")
+    processing = settings.processing
+    assert processing is not None  # every ibsi_* configuration has a processing section
     ref = load_reference(reference, letter)
     array = sitk.GetArrayViewFromImage(image)
     labels = sitk.GetArrayViewFromImage(mask)
@@ -198,12 +200,12 @@ def run_check(image, mask, config: str, reference: str | Path,  # noqa: ANN001 -
     if not roi.any():
         raise CohortError(f"mask is empty: no voxel has label {label}")
     processed = process(array, roi, image.GetSpacing(), image.GetOrigin(),
-                        image.GetDirection(), settings.processing)
+                        image.GetDirection(), processing)
     features = compute_features(processed, dict(settings.featureClass),
                                 settings.setting.model_dump(exclude_none=True),
-                                settings.processing.aggregation)
+                                processing.aggregation)
     n = int(processed.morphology.sum())
-    table = compare(features, ref, settings.processing.aggregation, n)
+    table = compare(features, ref, processing.aggregation, n)
     diagnostics = {
         "grid (x, y, z)": tuple(int(s) for s in processed.image.shape[::-1]),
         "spacing mm (x, y, z)": tuple(round(s, 4) for s in processed.spacing),
@@ -230,8 +232,8 @@ def read_inputs(image: str | Path, mask: str | Path, *, roi: str | None = None):
     try:
         from icipredict.features.dicom_io import read_image_and_mask
     except ImportError:
-        read_image_and_mask = None
-    if read_image_and_mask is not None:
+        pass
+    else:
         return read_image_and_mask(image, mask, roi=roi)
     from icipredict.features.radiomics_engine import check_image_mask, read_image
 

@@ -28,6 +28,7 @@ image (512 x 512 slices cost the same as the lesion's box).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,8 +122,15 @@ def _bounding_box(roi: np.ndarray) -> tuple[list[int], list[int]]:
     return lo, hi
 
 
+def _three(values: Iterable[float]) -> tuple[float, float, float]:
+    """The three values of a per-axis iterable as a tuple (an image here is always 3D)."""
+    a, b, c = values
+    return a, b, c
+
+
 def interpolate(image: np.ndarray, roi: np.ndarray, spacing_xyz: tuple[float, float, float],
-                settings: ProcessingSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                settings: ProcessingSettings) -> tuple[np.ndarray, np.ndarray,
+                                                       tuple[float, float, float],
                                                        tuple[float, float, float]]:
     """Interpolate the image and the ROI mask near the ROI (or crop them when no interpolation).
 
@@ -151,8 +159,8 @@ def interpolate(image: np.ndarray, roi: np.ndarray, spacing_xyz: tuple[float, fl
     if interp is None:
         sl = tuple(slice(max(0, a - 1), min(n, b + 2)) for a, b, n in zip(lo, hi, image.shape,
                                                                         strict=True))
-        start = tuple(float(s.start) for s in sl)
-        return image[sl].astype(np.float64), roi[sl].copy(), start, tuple(spacing_xyz)
+        start = _three(float(s.start) for s in sl)
+        return image[sl].astype(np.float64), roi[sl].copy(), start, _three(spacing_xyz)
     new_xyz = list(interp.spacing) + ([spacing_xyz[2]] if interp.in_plane else [])
     new_zyx = new_xyz[::-1]
     order = _ORDER[interp.method]
@@ -174,8 +182,8 @@ def interpolate(image: np.ndarray, roi: np.ndarray, spacing_xyz: tuple[float, fl
     mask = ndimage.affine_transform(roi[crop].astype(np.float64), steps, offset=offset,
                                     output_shape=out_shape, order=mask_order, mode="nearest")
     morph = mask >= interp.partial_volume_threshold - _PV_EPS
-    start = tuple(g[1] + w[0] * g[2] for g, w in zip(grids, windows, strict=True))
-    return img, morph, start, tuple(float(s) for s in new_xyz)
+    start = _three(g[1] + w[0] * g[2] for g, w in zip(grids, windows, strict=True))
+    return img, morph, start, _three(float(s) for s in new_xyz)
 
 
 # ----------------------------------------------------------------------- re-segmentation
@@ -232,14 +240,18 @@ def discretise(values: np.ndarray, settings: ProcessingSettings) -> tuple[np.nda
     if x.size == 0:
         return np.zeros(x.shape, dtype=np.int32), 0
     if d.method == "fixed_bin_number":
+        n_g = d.bin_number
+        assert n_g is not None  # Discretisation's validator requires it for this method
         lo, hi = float(x.min()), float(x.max())
         if hi == lo:
             return np.ones(x.shape, dtype=np.int32), 1
-        bins = np.floor(d.bin_number * (x - lo) / (hi - lo)).astype(np.int64) + 1
-        bins = np.minimum(bins, d.bin_number)
-        return bins.astype(np.int32), int(d.bin_number)
+        bins = np.floor(n_g * (x - lo) / (hi - lo)).astype(np.int64) + 1
+        bins = np.minimum(bins, n_g)
+        return bins.astype(np.int32), int(n_g)
+    w_b = d.bin_size
+    assert w_b is not None  # Discretisation's validator requires it for fixed_bin_size
     lower = fbs_lower_bound(x, settings)
-    bins = np.floor((x - lower) / d.bin_size).astype(np.int64) + 1
+    bins = np.floor((x - lower) / w_b).astype(np.int64) + 1
     if bins.min() < 1:
         raise ValueError(f"intensities below the discretisation lower bound {lower}: "
                          "re-segment with a range starting there")
@@ -250,7 +262,10 @@ def fbs_lower_bound(values: np.ndarray, settings: ProcessingSettings) -> float:
     """Where fixed-size bins start: the range's lower bound, the ROI minimum or a number."""
     bound = settings.discretisation.lower_bound
     if bound == "range":
-        return float(settings.resegmentation.lower)  # type: ignore[arg-type]
+        lower = settings.resegmentation.lower
+        # ProcessingSettings' validator requires a range lower bound for fixed_bin_size
+        assert lower is not None
+        return float(lower)
     if bound == "roi_minimum":
         return float(np.min(values))
     return float(bound)
@@ -295,7 +310,7 @@ def process(image: np.ndarray, roi: np.ndarray, spacing_xyz: tuple[float, float,
     # World origin of the crop: original origin + direction @ (start index * original spacing).
     dmat = np.asarray(direction, dtype=float).reshape(3, 3)
     offset_xyz = np.asarray(start[::-1]) * np.asarray(spacing_xyz)
-    new_origin = tuple(float(v) for v in np.asarray(origin) + dmat @ offset_xyz)
+    new_origin = _three(float(v) for v in np.asarray(origin) + dmat @ offset_xyz)
     return ProcessedROI(image=img, morphology=morph, intensity=intensity, bins=bins,
                         n_bins=n_bins, spacing=spacing, origin=new_origin,
                         direction=tuple(direction))

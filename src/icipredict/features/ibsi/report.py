@@ -33,6 +33,7 @@ def _describe(config: str) -> dict[str, str]:
 
     engine = PyRadiomicsEngine(f"ibsi_{config.lower()}")
     p = engine.settings.processing
+    assert p is not None  # every ibsi_* configuration has a processing section
     i = p.interpolation
     interp = "none" if i is None else (
         f"{' x '.join(f'{s:g}' for s in i.spacing)} mm {'in-plane ' if i.in_plane else ''}"
@@ -100,7 +101,7 @@ def ct_phantom_section(phantom_dir: str | Path) -> str:
     """
     import SimpleITK as sitk
 
-    from icipredict.features.ibsi.check import family_summary
+    from icipredict.features.ibsi.check import CheckResult, family_summary
     from icipredict.features.ibsi_phantom import _md_table
 
     phantom_dir = Path(phantom_dir)
@@ -140,9 +141,10 @@ def ct_phantom_section(phantom_dir: str | Path) -> str:
         "",
     ]
     for r in runs:
-        if r["result"] is None:
+        result = r["result"]
+        if not isinstance(result, CheckResult):  # None: no reference rows for it
             continue
-        fam = family_summary(r["result"])
+        fam = family_summary(result)
         text += [f"#### Configuration {r['configuration']} per family", "", _md_table(fam), ""]
     text += [CT_NOTES.strip(), ""]
     return "\n".join(text)

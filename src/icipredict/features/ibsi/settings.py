@@ -41,11 +41,13 @@ class Interpolation(BaseModel):
     spacing: list[float] = Field(description="New spacing in mm: [x, y, z], or [x, y] for "
                                  "in-plane (2D) interpolation that keeps the slices.")
     method: Literal["linear", "cubic_spline", "nearest"] = "linear"
-    round_intensities: bool = Field(False, description="Round interpolated intensities to the "
-                                    "nearest integer (IBSI: CT intensities are integer HU).")
+    round_intensities: bool = Field(
+        default=False, description="Round interpolated intensities to the "
+        "nearest integer (IBSI: CT intensities are integer HU).")
     mask_method: Literal["linear", "nearest"] = "linear"
     partial_volume_threshold: float = Field(
-        0.5, gt=0, le=1, description="A voxel is in the interpolated (linear) mask when its "
+        default=0.5, gt=0, le=1,
+        description="A voxel is in the interpolated (linear) mask when its "
         "interpolated value is at least this.")
 
     @field_validator("spacing")
@@ -67,10 +69,11 @@ class Resegmentation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     range: list[float | None] | None = Field(
-        None, description="[a, b] intensities kept (closed interval); null b means no upper "
+        default=None,
+        description="[a, b] intensities kept (closed interval); null b means no upper "
         "bound.")
     outlier_sigma: float | None = Field(
-        None, gt=0, description="Keep intensities within mean +/- this many standard "
+        default=None, gt=0, description="Keep intensities within mean +/- this many standard "
         "deviations of the (interpolated) ROI.")
 
     @field_validator("range")
@@ -96,10 +99,11 @@ class Discretisation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     method: Literal["fixed_bin_size", "fixed_bin_number"]
-    bin_size: float | None = Field(None, gt=0)
-    bin_number: int | None = Field(None, gt=0)
+    bin_size: float | None = Field(default=None, gt=0)
+    bin_number: int | None = Field(default=None, gt=0)
     lower_bound: float | Literal["range", "roi_minimum"] = Field(
-        "range", description="Where fixed-size bins start: the re-segmentation range's lower "
+        default="range",
+        description="Where fixed-size bins start: the re-segmentation range's lower "
         "bound (IBSI's recommendation), the ROI minimum, or a number.")
 
     @model_validator(mode="after")
@@ -117,7 +121,8 @@ class ProcessingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     aggregation: Aggregation = Field(
-        "3D", description="Texture matrices per slice with features averaged over slices (2D), "
+        default="3D",
+        description="Texture matrices per slice with features averaged over slices (2D), "
         "in-plane matrices merged over slices (2.5D), or volumetric (3D).")
     interpolation: Interpolation | None = None
     resegmentation: Resegmentation = Field(default_factory=Resegmentation)
