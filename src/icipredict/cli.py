@@ -798,8 +798,8 @@ def predict_list_cmd(
     patients: Annotated[Path | None, typer.Argument(
         help="CSV (one patient per row) or JSON list of records; or leave out and query the "
         "cohort store (--store with --centre/--cancer-type/--started-from/...).")] = None,
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for list.html/.csv and "
-                                          "one report per patient.")] = Path("weekly-list"),
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for list.html, list.csv, "
+                                          "warnings.csv and one report per patient.")] = Path("weekly-list"),
     store: Annotated[Path | None, typer.Option(
         "--store", envvar="ICIPREDICT_STORE",
         help="Cohort store to query instead of a list file.")] = None,
@@ -857,7 +857,8 @@ def predict_list_cmd(
         console.print("[yellow]no patient matches the query[/]: nothing written")
         return
     paths = write_list(scores, out_dir)
-    console.print(f"{len(scores)} patient(s) scored: {paths['html']} and {paths['csv']}")
+    console.print(f"{len(scores)} patient(s) scored: {paths['html']}, {paths['csv']} and "
+                  f"{paths['warnings']} (one row per warning)")
 
 
 @app.command("serve")
