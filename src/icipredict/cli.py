@@ -565,8 +565,9 @@ def model_card_cmd(
     fmt: Annotated[str, typer.Option(
         "--format", help="md, json or html (one page with the run's plots embedded).")] = "md",
     full: Annotated[bool, typer.Option(
-        "--full", help="Every detail: value ranges of all training columns (not only those the "
-        "model reads), every metric and subgroup row.")] = False,
+        "--full", help="Every detail: every logged metric (bootstrap and fold bookkeeping "
+        "included) and subgroup row, value ranges of all training columns, datasets, licences, "
+        "serialisation. Default: the short card.")] = False,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Write .md, .json and .html here.")] = None,
     log: Annotated[bool, typer.Option("--log", help="Also log the card to the version's run.")] = False,
