@@ -440,6 +440,69 @@ def features_build(
                   f"features -> {out}; builder state -> {state}")
 
 
+@features_app.command("radiomics")
+def features_radiomics(
+    out: Annotated[Path, typer.Option("--out", help="Wide radiomics table (Parquet: patient_id "
+                                      "and one radiomics_<feature> column per feature).")],
+    store: Path = StoreOption,
+    settings: Annotated[str, typer.Option(
+        "--settings", help="Radiomics settings: a builtin (default, ibsi_a ... ibsi_e) or a "
+        "pyradiomics YAML; training's default unless an experiment says otherwise.")] = "default",
+    rule: Annotated[str, typer.Option(
+        "--rule", help="How a patient's lesions combine: largest or mean.")] = "largest",
+    centre: Annotated[list[str] | None, typer.Option(
+        "--centre", "-c", help="Only these centres (repeatable).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(
+        "--cache-dir", envvar="ICIPREDICT_RADIOMICS_CACHE",
+        help="Radiomics feature cache (default ~/.cache/icipredict/radiomics; train reads the "
+        "same cache).")] = None,
+) -> None:
+    """Compute radiomics from the stored images and masks (plus precomputed radiomics tables)."""
+    from icipredict.cohort.store import CohortStore
+    from icipredict.training.data import radiomics_table
+
+    try:
+        cohort = CohortStore(store).cohort(centre or None)
+        rad = radiomics_table(cohort, cache_dir, progress=True, settings=settings, rule=rule)
+    except CohortError as exc:
+        fail(exc)
+    if rad is None:
+        fail(CohortError("no images and no radiomics table in the store", file=store))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rad.reset_index().to_parquet(out, index=False)
+    console.print(f"radiomics of {len(rad)} patient(s) x {rad.shape[1]} features "
+                  f"({len(cohort.imaging)} lesion image(s), settings {settings}) -> {out}")
+
+
+@features_app.command("inputs")
+def features_inputs(
+    out: Annotated[Path, typer.Option("--out", help="Model-input table (Parquet).")],
+    store: Path = StoreOption,
+    radiomics: Annotated[Path | None, typer.Option(
+        "--radiomics", help="Wide radiomics table of `features radiomics` (default: none).")
+    ] = None,
+    centre: Annotated[list[str] | None, typer.Option(
+        "--centre", "-c", help="Only these centres (repeatable).")] = None,
+) -> None:
+    """Stored patients as the registry model's input with their outcomes (no IDs): the held-out
+    table that `promote --eval-data` reads."""
+    import pandas as pd
+
+    from icipredict.cohort.store import CohortStore
+    from icipredict.features.builder import patient_frame
+
+    try:
+        cohort = CohortStore(store).cohort(centre or None)
+        rad = pd.read_parquet(radiomics).set_index("patient_id") if radiomics else None
+        frame = patient_frame(cohort, rad, include_outcomes=True)
+    except CohortError as exc:
+        fail(exc)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.reset_index(drop=True).to_parquet(out, index=False)  # no patient IDs leave the store
+    console.print(f"{len(frame)} patient(s) x {frame.shape[1]} columns (inputs and outcomes) "
+                  f"-> {out}")
+
+
 @features_app.command("ibsi-check")
 def features_ibsi_check(
     image: Annotated[Path, typer.Option("--image", help="NIfTI/NRRD image, or a DICOM series "
