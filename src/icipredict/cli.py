@@ -498,7 +498,9 @@ def features_inputs(
     except CohortError as exc:
         fail(exc)
     out.parent.mkdir(parents=True, exist_ok=True)
-    frame.reset_index(drop=True).to_parquet(out, index=False)  # no patient IDs leave the store
+    # no patient or sample ID leaves the store with the table
+    frame = frame.reset_index(drop=True).drop(columns=["patient_id", "sample_id"], errors="ignore")
+    frame.to_parquet(out, index=False)
     console.print(f"{len(frame)} patient(s) x {frame.shape[1]} columns (inputs and outcomes) "
                   f"-> {out}")
 
