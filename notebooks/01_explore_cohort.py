@@ -81,9 +81,12 @@ display(albumin)
 # ## The BRCA1/2 registry view
 
 # %%
-brca = ctx.brca
-print(f"{brca['patient_id'].nunique()} carriers, {len(brca)} variants")
-brca[["centre", "patient_id", "gene", "hgvsp_short", "cancer_type", "bor", "os_months"]].head()
+brca = ctx.brca  # classified (icipredict cohort brca): a benign K3326* is no carrier
+pathogenic = brca["classification"].isin(["pathogenic", "likely_pathogenic"])
+print(f"{len(brca)} variants in {brca['patient_id'].nunique()} patients, "
+      f"{brca.loc[pathogenic, 'patient_id'].nunique()} pathogenic carriers")
+brca[["centre", "patient_id", "gene", "hgvsp_short", "classification", "allelic_status",
+      "cancer_type", "bor", "os_months"]].head()
 
 # %% [markdown]
 # ## Missingness per centre

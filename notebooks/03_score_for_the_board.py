@@ -93,4 +93,10 @@ assert ood["warnings"], "an out-of-domain patient must carry warnings"
 import pandas as pd  # noqa: E402
 
 pd.read_csv(ctx.weekly["csv"])[["rank", "patient_id", "cancer_type", "response_probability",
-                                "risk_group", "warnings"]]
+                                "risk_group", "n_warnings", "warning_codes"]]
+
+# %% [markdown]
+# Each warning's message is a row of `warnings.csv` (messages hold `;` and `,`).
+
+# %%
+pd.read_csv(ctx.weekly["warnings"])

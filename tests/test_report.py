@@ -58,6 +58,35 @@ def test_weekly_list_html_and_csv(model_uri, tmp_path):
     assert (tmp_path / "week" / "A.html").is_file()
 
 
+def test_weekly_list_shows_and_exports_every_warning(model_uri, tmp_path):
+    """The list shows the warnings themselves; the CSV never splits a message on its ';'."""
+    from icipredict.predict.scorer import BoardWarning
+
+    rows = [{"patient_id": "A", "cancer_type": "PAAD", "tmb": 2, "nlr": 9},  # unseen type
+            {"patient_id": "B", "cancer_type": "NSCLC", "tmb": 40, "nlr": 2}]
+    scores = score_batch(rows, model_uri)
+    tricky = 'Albumin 38 given in g/L; read as 3.8 g/dL, "check", please'
+    a = next(s for s in scores if s.patient_id == "A")
+    a.warnings.append(BoardWarning(code="unit_converted", message=tricky))
+    paths = write_list(scores, tmp_path / "week")
+    table = pd.read_csv(paths["csv"]).set_index("patient_id")
+    assert "warnings" not in table.columns
+    assert table.loc["A", "n_warnings"] == len(a.warnings) >= 2
+    assert table.loc["A", "warning_codes"].split("|") == [w.code for w in a.warnings]
+    long = pd.read_csv(paths["warnings"])
+    assert list(long.columns) == ["rank", "patient_id", "code", "message"]
+    mine = long[long["patient_id"] == "A"]
+    assert mine["message"].tolist() == [w.message for w in a.warnings]  # tricky one intact
+    assert (mine["rank"] == table.loc["A", "rank"]).all()
+    assert len(long) == sum(len(s.warnings) for s in scores)
+    html = paths["html"].read_text()
+    assert "was not in the training data" in html
+    assert "read as 3.8 g/dL, &#34;check&#34;, please" in html  # escaped, shown whole
+    a.warnings.append(BoardWarning(code="bad|code", message="x"))
+    with pytest.raises(ValueError, match="bad|code"):
+        write_list(scores, tmp_path / "again")
+
+
 def test_cli_predict_and_list(model_uri, tmp_path):
     import json
 

@@ -118,7 +118,9 @@ def test_each_centre_is_in_its_claimed_format(net: Path, network: dict) -> None:
 def test_truth_tmb_is_nonsynonymous_count_over_panel_size(net: Path,
                                                           truth: pd.DataFrame) -> None:
     maf = pd.concat([_read_maf(net / c / f) for c, f in MAFS.items()], ignore_index=True)
-    nonsyn = maf[maf["Variant_Classification"].isin(syn.NONSYNONYMOUS)]
+    germline = maf["Mutation_Status"].fillna("").eq("Germline")
+    assert germline.any()  # the BRCA1/2 registry's germline rows: never in TMB
+    nonsyn = maf[maf["Variant_Classification"].isin(syn.NONSYNONYMOUS) & ~germline]
     assert (~maf["Variant_Classification"].isin(syn.NONSYNONYMOUS)).sum() > 0  # silent/intron
     assert set(maf["Variant_Classification"]) - set(syn.NONSYNONYMOUS) <= {"Silent", "Intron"}
     counts = nonsyn.groupby("Tumor_Sample_Barcode").size()
@@ -147,8 +149,9 @@ def test_genes_come_from_each_sample_panel(net: Path, truth: pd.DataFrame) -> No
 
 def test_brca_carriers_have_realistic_variants(net: Path, truth: pd.DataFrame) -> None:
     maf = pd.concat([_read_maf(net / c / f) for c, f in MAFS.items()], ignore_index=True)
+    somatic = maf["Mutation_Status"].fillna("") != "Germline"
     brca = maf[maf["Hugo_Symbol"].isin(["BRCA1", "BRCA2"])
-               & maf["Variant_Classification"].isin(syn.NONSYNONYMOUS)]
+               & maf["Variant_Classification"].isin(syn.NONSYNONYMOUS) & somatic]
     assert len(brca) >= 1
     assert brca["HGVSp_Short"].str.match(r"^p\.[A-Z]\d+[A-Z*]").all()
     vaf = brca["t_alt_count"].astype(int) / brca["t_depth"].astype(int)

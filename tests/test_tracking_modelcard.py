@@ -130,53 +130,79 @@ def test_log_model_card_stores_artifacts_and_tag(registered, frame):
 
 
 def test_short_card_keeps_what_the_model_reads_and_html_embeds_the_plots(tmp_path, frame):
-    """Short by default: ranges only for the signature's columns, calibration once, counts as
-    integers, no empty subgroup rows; --full keeps all; HTML embeds the run's figures."""
+    """Short by default (< 80 lines): the inputs, held-out headline metrics with CIs, per-centre
+    rows, intended use and warnings; bookkeeping metrics, ranges and licences only with --full;
+    HTML embeds the run's figures."""
     from mlflow.models import infer_signature
 
     from icipredict.tracking.modelcard import plot_images
 
     configure_tracking(fresh_tracking_uri(tmp_path), "short-card")
-    X, y = frame[["tmb"]], frame["responder"]
+    X = frame.assign(mut_BRCA2=0.0, radiomics_original_firstorder_Entropy=2.0)[
+        ["tmb", "mut_BRCA2", "radiomics_original_firstorder_Entropy"]]
+    y = frame["responder"]
     clf = LogisticRegression().fit(X, y)
     (tmp_path / "plots").mkdir()
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 32
     for stem in ("feature_importance", "km_os", "roc", "calibration"):
         (tmp_path / "plots" / f"{stem}.png").write_bytes(png)
+    held_out = {"cv_response_auc": 0.66, "cv_response_auc_ci_low": 0.61,
+                "cv_response_auc_ci_high": 0.71, "auc": 0.91,  # apparent: not the headline
+                "cv_response_calibration_slope": 0.95, "cv_response_calibration_slope_ci_low": 0.7,
+                "cv_response_calibration_slope_ci_high": 1.2, "cv_os_harrell_c": 0.61,
+                "cv_os_harrell_c_ci_low": 0.57, "cv_os_harrell_c_ci_high": 0.64,
+                "cv_response_n": 120.0, "cv_response_n_events": 31.0, "cv_response_n_boot": 200.0,
+                "cv_os_alpha": 0.05, "cv_os_tau": 53.85, "n_patients": 600.0}
     try:
         with mlflow.start_run() as run:
-            mlflow.log_metrics({"auc": 0.71, "n_patients": 600.0, "calibration_slope": 0.93})
+            log_cohort_lineage(frame, source=tmp_path / "synthetic.parquet", name="synthetic")
+            mlflow.log_metrics(held_out)
             mlflow.log_artifacts(str(tmp_path / "plots"), "plots")
             mlflow.sklearn.log_model(clf, name="model", serialization_format="skops",
                                      signature=infer_signature(X, clf.predict(X)),
                                      pip_requirements=["scikit-learn"])
             log_card_inputs(
                 validity=validity_domain(frame),
-                subgroup_metrics=pd.DataFrame({"subgroup": ["cancer_type=NSCLC",
-                                                            "cancer_type=RCC"],
-                                               "n": [60, 3], "auc": [0.74, float("nan")],
-                                               "auc_ci_low": [0.6, np.nan],
-                                               "auc_ci_high": [0.86, np.nan]}))
+                subgroup_metrics=pd.DataFrame({"subgroup": ["centre=MSK", "centre=Lyon",
+                                                            "cancer_type=NSCLC"],
+                                               "n": [80, 40, 60], "auc": [0.64, 0.69, 0.7],
+                                               "harrell_c": [0.6, 0.62, 0.6]}),
+                limitations=["Validated by leave_one_centre_out."])
         register(run.info.run_id, "short")
         card = build_model_card("short", "1")
-        assert card.features_used == ["tmb"]
+        assert card.features_used == list(X.columns)
         assert card.plots == ["plots/roc.png", "plots/calibration.png", "plots/km_os.png",
                               "plots/feature_importance.png"]
         short, full = card.to_markdown(full=False), card.to_markdown(full=True)
-        for section in SECTIONS:
+        assert len(short.splitlines()) < 80 and len(short.splitlines()) < len(full.splitlines())
+        for section in ("## What the model uses", "## Headline metrics", "## Intended use",
+                        "## Must not be used for", "## Validity domain", "## Warnings"):
             assert section in short, section
-        assert "The model reads 1 input columns: tmb." in short
-        assert "| tmb |" in short and "| albumin |" not in short and "| albumin |" in full
-        assert "| overall | n_patients | 600 |" in short and "600.000" not in full
-        assert "| overall | calibration_slope |" not in short and "calibration_slope: 0.930" in short
-        assert "cancer_type=NSCLC" in short and "cancer_type=RCC" not in short
-        assert "cancer_type=RCC" in full
-        assert len(short.splitlines()) < len(full.splitlines())
+        assert "- Clinical and laboratory" not in short  # no such input here
+        assert "- Genomic (2): tmb, mut_BRCA2" in short
+        assert "- Imaging (radiomics) (1): radiomics_original_firstorder_Entropy" in short
+        assert "Trained on 120 patients from 2 centre(s): Lyon 40, MSK 80." in short
+        assert "| Response | AUC | 0.660 | 0.610 to 0.710 |" in short  # held-out, not 0.91
+        assert "| Response | Calibration slope (ideal 1) | 0.950 | 0.700 to 1.200 |" in short
+        assert "| OS | Harrell's C | 0.610 | 0.570 to 0.640 |" in short
+        assert "Response: 31 responders of 120" in short
+        assert "| MSK | 80 | 0.640 | 0.600 |" in short and "| Lyon | 40 | 0.690 | 0.620 |" in short
+        assert "It supports, never replaces, the board's decision." in short
+        assert "- Validated by leave_one_centre_out." in short
+        assert "RCC (<5)" in short and "(1 variables, see `--full`)" in short  # tmb's range
+        assert "`icipredict model card short/1 --full`" in short
+        for bookkeeping in ("n_boot", "cv_os_alpha", "cv_os_tau", "n_patients", "Licences",
+                            "| tmb |", "cancer_type=NSCLC", "0.910"):
+            assert bookkeeping not in short, bookkeeping
+        for detail in ("| overall | cv_response_n_boot | 200 |", "| overall | cv_os_tau |",
+                       "## Licences", "| tmb |", "cancer_type=NSCLC", "| overall | auc | 0.910"):
+            assert detail in full, detail
+        assert "`plots/roc.png`, `plots/calibration.png`" in short
         images = plot_images(card)
         assert set(images) == set(card.plots) and images["plots/roc.png"] == png
         page = card.to_html(images=images)
         assert page.count('<img src="data:image/png;base64,') == 4
         assert page.index('alt="roc"') < page.index('alt="calibration"') < page.index('alt="km os"')
-        assert "<table>" in page and "<script" not in page
+        assert "<table>" in page and "<script" not in page and "Headline metrics" in page
     finally:
         mlflow.set_tracking_uri(None)

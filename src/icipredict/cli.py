@@ -441,6 +441,71 @@ def features_build(
                   f"features -> {out}; builder state -> {state}")
 
 
+@features_app.command("radiomics")
+def features_radiomics(
+    out: Annotated[Path, typer.Option("--out", help="Wide radiomics table (Parquet: patient_id "
+                                      "and one radiomics_<feature> column per feature).")],
+    store: Path = StoreOption,
+    settings: Annotated[str, typer.Option(
+        "--settings", help="Radiomics settings: a builtin (default, ibsi_a ... ibsi_e) or a "
+        "pyradiomics YAML; training's default unless an experiment says otherwise.")] = "default",
+    rule: Annotated[str, typer.Option(
+        "--rule", help="How a patient's lesions combine: largest or mean.")] = "largest",
+    centre: Annotated[list[str] | None, typer.Option(
+        "--centre", "-c", help="Only these centres (repeatable).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(
+        "--cache-dir", envvar="ICIPREDICT_RADIOMICS_CACHE",
+        help="Radiomics feature cache (default ~/.cache/icipredict/radiomics; train reads the "
+        "same cache).")] = None,
+) -> None:
+    """Compute radiomics from the stored images and masks (plus precomputed radiomics tables)."""
+    from icipredict.cohort.store import CohortStore
+    from icipredict.training.data import radiomics_table
+
+    try:
+        cohort = CohortStore(store).cohort(centre or None)
+        rad = radiomics_table(cohort, cache_dir, progress=True, settings=settings, rule=rule)
+    except CohortError as exc:
+        fail(exc)
+    if rad is None:
+        fail(CohortError("no images and no radiomics table in the store", file=store))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rad.reset_index().to_parquet(out, index=False)
+    console.print(f"radiomics of {len(rad)} patient(s) x {rad.shape[1]} features "
+                  f"({len(cohort.imaging)} lesion image(s), settings {settings}) -> {out}")
+
+
+@features_app.command("inputs")
+def features_inputs(
+    out: Annotated[Path, typer.Option("--out", help="Model-input table (Parquet).")],
+    store: Path = StoreOption,
+    radiomics: Annotated[Path | None, typer.Option(
+        "--radiomics", help="Wide radiomics table of `features radiomics` (default: none).")
+    ] = None,
+    centre: Annotated[list[str] | None, typer.Option(
+        "--centre", "-c", help="Only these centres (repeatable).")] = None,
+) -> None:
+    """Stored patients as the registry model's input with their outcomes (no IDs): the held-out
+    table that `promote --eval-data` reads."""
+    import pandas as pd
+
+    from icipredict.cohort.store import CohortStore
+    from icipredict.features.builder import patient_frame
+
+    try:
+        cohort = CohortStore(store).cohort(centre or None)
+        rad = pd.read_parquet(radiomics).set_index("patient_id") if radiomics else None
+        frame = patient_frame(cohort, rad, include_outcomes=True)
+    except CohortError as exc:
+        fail(exc)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # no patient or sample ID leaves the store with the table
+    frame = frame.reset_index(drop=True).drop(columns=["patient_id", "sample_id"], errors="ignore")
+    frame.to_parquet(out, index=False)
+    console.print(f"{len(frame)} patient(s) x {frame.shape[1]} columns (inputs and outcomes) "
+                  f"-> {out}")
+
+
 @features_app.command("ibsi-check")
 def features_ibsi_check(
     image: Annotated[Path, typer.Option("--image", help="NIfTI/NRRD image, or a DICOM series "
@@ -582,8 +647,9 @@ def model_card_cmd(
     fmt: Annotated[str, typer.Option(
         "--format", help="md, json or html (one page with the run's plots embedded).")] = "md",
     full: Annotated[bool, typer.Option(
-        "--full", help="Every detail: value ranges of all training columns (not only those the "
-        "model reads), every metric and subgroup row.")] = False,
+        "--full", help="Every detail: every logged metric (bootstrap and fold bookkeeping "
+        "included) and subgroup row, value ranges of all training columns, datasets, licences, "
+        "serialisation. Default: the short card.")] = False,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Write .md, .json and .html here.")] = None,
     log: Annotated[bool, typer.Option("--log", help="Also log the card to the version's run.")] = False,
@@ -815,8 +881,8 @@ def predict_list_cmd(
     patients: Annotated[Path | None, typer.Argument(
         help="CSV (one patient per row) or JSON list of records; or leave out and query the "
         "cohort store (--store with --centre/--cancer-type/--started-from/...).")] = None,
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for list.html/.csv and "
-                                          "one report per patient.")] = Path("weekly-list"),
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for list.html, list.csv, "
+                                          "warnings.csv and one report per patient.")] = Path("weekly-list"),
     store: Annotated[Path | None, typer.Option(
         "--store", envvar="ICIPREDICT_STORE",
         help="Cohort store to query instead of a list file.")] = None,
@@ -874,7 +940,8 @@ def predict_list_cmd(
         console.print("[yellow]no patient matches the query[/]: nothing written")
         return
     paths = write_list(scores, out_dir)
-    console.print(f"{len(scores)} patient(s) scored: {paths['html']} and {paths['csv']}")
+    console.print(f"{len(scores)} patient(s) scored: {paths['html']}, {paths['csv']} and "
+                  f"{paths['warnings']} (one row per warning)")
 
 
 @app.command("serve")

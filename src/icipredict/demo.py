@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from icipredict.cohort.brca import registry_from_store
 from icipredict.cohort.loaders import load_source
 from icipredict.cohort.schema import Cohort, CohortError
 from icipredict.cohort.store import CohortStore, source_content_hash
@@ -240,10 +241,13 @@ def step_ingest(ctx: DemoContext) -> str:
     ctx.ingests = _ingest_network(ctx.network, store)
     ctx.harmonisation = harmonisation_table(ctx.network_dir)
     ctx.summary = store.summary()
-    ctx.brca = store.brca_carriers()
+    ctx.brca = registry_from_store(store).somatic  # classified: K3326* is no carrier
     changed = sum(r["changed"] for r in ctx.ingests)
+    carriers = ctx.brca.loc[ctx.brca["classification"].isin(["pathogenic",
+                                                             "likely_pathogenic"]), "patient_id"]
     return (f"{len(ctx.ingests)} centres in {ctx.store_path} ({changed} new or changed); "
-            f"BRCA1/2 registry: {ctx.brca['patient_id'].nunique()} carriers")
+            f"BRCA1/2 registry: {len(ctx.brca)} somatic variants, {carriers.nunique()} "
+            "pathogenic carriers")
 
 
 # ------------------------------------------------------------------------------ 3 features

@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
+import pandas as pd
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
@@ -130,13 +131,28 @@ def render_list(scores: list[BoardScore], *, title: str = "Weekly tumour board l
     return _ENV.get_template("list.html.j2").render(scores=scores, title=title)
 
 
+def warnings_table(scores: list[BoardScore]) -> pd.DataFrame:
+    """The list's warnings in long format: one row per warning (``rank, patient_id, code,
+    message``), in list order; a message keeps its own ``;`` and ``,`` (CSV quotes them)."""
+    rows = [{"rank": rank, "patient_id": s.patient_id, "code": w.code, "message": w.message}
+            for rank, s in enumerate(scores, start=1) for w in s.warnings]
+    return pd.DataFrame(rows, columns=["rank", "patient_id", "code", "message"])
+
+
 def write_list(scores: list[BoardScore], out_dir: str | Path) -> dict[str, Path]:
-    """Write ``list.html``, ``list.csv`` and one ``<patient>.html`` report per patient."""
+    """Write the weekly list and one ``<patient>.html`` report per patient.
+
+    ``list.html`` shows each patient's warnings; ``list.csv`` has one row per patient (with
+    ``n_warnings`` and ``warning_codes``); ``warnings.csv`` one row per warning with its message
+    (join the two on ``rank`` or ``patient_id``).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"html": out / "list.html", "csv": out / "list.csv"}
+    paths = {"html": out / "list.html", "csv": out / "list.csv",
+             "warnings": out / "warnings.csv"}
     paths["html"].write_text(render_list(scores), encoding="utf-8")
     scores_table(scores).to_csv(paths["csv"], index=False)
+    warnings_table(scores).to_csv(paths["warnings"], index=False)
     for s in scores:
         write_report(s, out / f"{report_name(s)}.html")
     return paths

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -813,7 +814,12 @@ def score_store(store: str | Path, patient_ids: list[str] | None = None, *,
 
 
 def scores_table(scores: list[BoardScore]) -> pd.DataFrame:
-    """The weekly list as a flat table (one row per patient, the board's columns)."""
+    """The weekly list as a flat table (one row per patient, the board's columns).
+
+    Warnings are counted (``n_warnings``) and named by code (``warning_codes``: codes are
+    ``[a-z0-9_]`` identifiers, joined by ``|``); their messages, which contain ``;`` and ``,``,
+    are one row each in :func:`icipredict.predict.report.warnings_table`.
+    """
     rows = []
     for rank, s in enumerate(scores, start=1):
         rows.append({
@@ -828,8 +834,16 @@ def scores_table(scores: list[BoardScore]) -> pd.DataFrame:
             "pfs_12m": s.pfs.at_12m.survival if s.pfs.at_12m else None,
             "median_pfs_months": s.pfs.median_months,
             "top_reasons": "; ".join(r.text for r in s.reasons),
-            "warnings": "; ".join(w.message for w in s.warnings),
+            "n_warnings": len(s.warnings),
+            "warning_codes": "|".join(_code(w.code) for w in s.warnings),
             "model": f"{s.model.name}@{s.model.alias or s.model.version}",
             "model_version": s.model.version,
         })
     return pd.DataFrame(rows)
+
+
+def _code(code: str) -> str:
+    """A warning code, checked to hold no ``|`` or other separator (see scores_table)."""
+    if not re.fullmatch(r"[a-z0-9_]+", code):
+        raise ValueError(f"warning code {code!r} is not a [a-z0-9_] identifier")
+    return code

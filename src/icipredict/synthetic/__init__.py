@@ -7,6 +7,8 @@ that :func:`icipredict.cohort.loaders.load_source` reads, plus the truth::
     OUT/truth.parquet         one row per patient: latent covariates, true TMB, true linear
                               predictor / probability of response, true log-hazards, outcomes
     OUT/truth.yaml            this generative model and its true coefficients
+    OUT/brca_truth.parquet    every BRCA1/2 registry row the network implies, with the class,
+                              origin and second hit the registry must give (see below)
     OUT/<centre>/...          the centre's files (paths inside are relative to the centre folder)
 
 Centres
@@ -15,7 +17,9 @@ Centres
 centre     format                    assay              quirks
 ========== ========================= ================== =============================================
 harbour    cBioPortal study folder   IMPACT468/341      no imaging at all; IMPACT341 lacks B2M, JAK1,
-                                                        MDM4, PBRM1 (not profiled, never wild type)
+                                                        MDM4, PBRM1 (not profiled, never wild type);
+                                                        discrete CNA of BRCA1/2 and ATM; germline
+                                                        rows (MAF Mutation_Status)
 lindenhof  XLSX + column map         FoundationOneCDx   albumin and haemoglobin in g/L, purity in %,
                                                         MAF .maf.gz; NIfTI images
 riverside  CSV + column map          TSO500             OS/PFS in days; plain .maf with #version line;
@@ -70,6 +74,12 @@ scale chosen so the overall median OS is ~16 months; PFS: k = 0.85, PFS = min(pr
 death). Censoring: administrative at the 2019-06-30 data cut (6-54 months after start) and
 random loss to follow-up (exponential, mean 150 months).
 
+BRCA1/2 registry cases (:mod:`~icipredict.synthetic.brca`, drawn from their own spawned
+stream, so the draws above do not move): harbour patients carrying a benign polymorphism
+(BRCA2 p.K3326*), a VUS missense, a pathogenic monoallelic variant, pathogenic biallelic ones
+(second hit by a deep deletion, a shallow loss, a second pathogenic variant) and germline
+variants, two of each; a designed somatic variant replaces a passenger, so TMB is unchanged.
+
 Modules
 -------
 :mod:`~icipredict.synthetic.network` (:func:`generate_network`),
@@ -78,7 +88,8 @@ Modules
 :mod:`~icipredict.synthetic.mutations` (the draws), :mod:`~icipredict.synthetic.formats` (shared
 writing helpers), :mod:`~icipredict.synthetic.cbioportal` and :mod:`~icipredict.synthetic.centres`
 (each centre's files), :mod:`~icipredict.synthetic.truth`
-(``truth.parquet`` columns and ``truth.yaml``) and :mod:`~icipredict.synthetic.images` (CT-like
+(``truth.parquet`` columns and ``truth.yaml``), :mod:`~icipredict.synthetic.brca` (registry cases
+of known truth) and :mod:`~icipredict.synthetic.images` (CT-like
 lesion images). The package writes centre files that :mod:`icipredict.cohort` reads; nothing in
 ``cohort`` imports it.
 """

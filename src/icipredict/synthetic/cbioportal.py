@@ -41,8 +41,13 @@ SAMPLE_ATTRIBUTES = [
 ]
 
 
-def write_cbioportal(folder: Path, obs: pd.DataFrame, maf: pd.DataFrame) -> str:
-    """Write the harbour study into ``folder``; returns the source path relative to it (".")."""
+def write_cbioportal(folder: Path, obs: pd.DataFrame, maf: pd.DataFrame,
+                     cna: pd.DataFrame | None = None) -> str:
+    """Write the harbour study into ``folder``; returns the source path relative to it (".").
+
+    ``cna`` (cBioPortal's wide ``DISCRETE`` layout) is written as ``data_cna.txt`` with its meta
+    file when given.
+    """
     write_text(folder / "data_clinical_patient.txt",
                _cbio_clinical(_patient_frame(obs), PATIENT_ATTRIBUTES))
     s = _sample_frame(obs)
@@ -57,7 +62,17 @@ def write_cbioportal(folder: Path, obs: pd.DataFrame, maf: pd.DataFrame) -> str:
     matrix = pd.DataFrame({"SAMPLE_ID": s["SAMPLE_ID"], "mutations": s["panel"].map(CBIO_PANELS)})
     write_text(folder / "data_gene_panel_matrix.txt",
                matrix.to_csv(sep="\t", index=False, lineterminator="\n"))
-    for name, fields in _meta_files(STUDY).items():
+    meta = _meta_files(STUDY)
+    if cna is not None:
+        write_text(folder / "data_cna.txt", cna.to_csv(sep="\t", index=False, lineterminator="\n"))
+        meta["meta_CNA.txt"] = {
+            "cancer_study_identifier": STUDY, "genetic_alteration_type": "COPY_NUMBER_ALTERATION",
+            "datatype": "DISCRETE", "stable_id": "gistic", "show_profile_in_analysis_tab": "true",
+            "profile_name": "Putative copy-number alterations from GISTIC",
+            "profile_description": "Discrete copy-number calls of the HR genes (synthetic): "
+                                   "-2 deep deletion, -1 shallow deletion, 0 diploid, 1 gain",
+            "data_filename": "data_cna.txt"}
+    for name, fields in meta.items():
         write_text(folder / name, "".join(f"{k}: {v}\n" for k, v in fields.items()))
     (folder / "case_lists").mkdir(exist_ok=True)
     write_text(folder / "case_lists" / "cases_sequenced.txt",

@@ -32,11 +32,15 @@ def maf_text(maf: pd.DataFrame, centre: str, version_line: bool) -> str:
                           kind="stable").assign(Entrez_Gene_Id=0, Center=centre,
                                                 NCBI_Build="GRCh37", Strand="+")
     # pyarrow writes a 300k-row MAF ~5x faster than DataFrame.to_csv; no quoting, as in MAFs.
+    columns = list(MAF_COLUMNS)
+    if "Mutation_Status" in out.columns and out["Mutation_Status"].fillna("").astype(bool).any():
+        columns.append("Mutation_Status")  # only a centre with germline/somatic calls has one
+        out["Mutation_Status"] = out["Mutation_Status"].fillna("")
     buf = io.BytesIO()
-    table = pa.Table.from_pandas(out[MAF_COLUMNS].astype(str), preserve_index=False)
+    table = pa.Table.from_pandas(out[columns].astype(str), preserve_index=False)
     pacsv.write_csv(table, buf, pacsv.WriteOptions(delimiter="\t", quoting_style="none",
                                                    include_header=False))
-    text = "\t".join(MAF_COLUMNS) + "\n" + buf.getvalue().decode()
+    text = "\t".join(columns) + "\n" + buf.getvalue().decode()
     return ("#version 2.4\n" if version_line else "") + text
 
 

@@ -81,7 +81,7 @@ def simulate_mutations(truth: pd.DataFrame, seed: int) -> pd.DataFrame:
                                        "driver": False}))
     maf = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["row", "Hugo_Symbol", "Variant_Classification", "HGVSp_Short", "driver"])
-    _fill_maf_fields(maf, truth, rng)
+    fill_maf_fields(maf, truth, rng)
 
     nonsyn = maf["Variant_Classification"].isin(NONSYNONYMOUS).to_numpy()
     counts = np.bincount(maf["row"].to_numpy()[nonsyn], minlength=n)
@@ -94,7 +94,7 @@ def simulate_mutations(truth: pd.DataFrame, seed: int) -> pd.DataFrame:
     return maf
 
 
-def _fill_maf_fields(maf: pd.DataFrame, truth: pd.DataFrame, rng: np.random.Generator) -> None:
+def fill_maf_fields(maf: pd.DataFrame, truth: pd.DataFrame, rng: np.random.Generator) -> None:
     """Add sample, locus, alleles, protein change and read counts to the MAF rows (in place)."""
     m = len(maf)
     rows = maf["row"].to_numpy()

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from icipredict.synthetic.brca import add_brca_cases
 from icipredict.synthetic.cbioportal import write_cbioportal
 from icipredict.synthetic.centres import (
     write_alpenrose,
@@ -65,6 +66,8 @@ def generate_network(out: str | Path, n_patients: int = 600, seed: int = 7,
     out.mkdir(parents=True, exist_ok=True)
     truth = simulate_patients(n_patients, seed, first_id)
     maf = simulate_mutations(truth, seed)
+    brca = add_brca_cases(truth, maf, seed)  # its own random stream: other draws do not move
+    maf = brca.maf
     obs = observed(truth)
     writers = {"harbour": write_cbioportal, "lindenhof": write_lindenhof,
                "riverside": write_riverside, "coastline": write_coastline,
@@ -79,6 +82,8 @@ def generate_network(out: str | Path, n_patients: int = 600, seed: int = 7,
         c_maf = maf.loc[maf["centre"] == spec.name]
         if spec.name == "alpenrose":
             rel = write_alpenrose(folder, c_obs, c_maf, seed)
+        elif spec.name == "harbour":
+            rel = write_cbioportal(folder, c_obs, c_maf, brca.cna)
         else:
             rel = writers[spec.name](folder, c_obs, c_maf)
         if spec.imaging == "nifti":
@@ -93,7 +98,8 @@ def generate_network(out: str | Path, n_patients: int = 600, seed: int = 7,
     truth_out = truth[TRUTH_COLUMNS + [c for c in truth.columns if c.startswith("mut_")]
                       + [c for c in truth.columns if c.startswith("drv_")]].copy()
     truth_out.to_parquet(out / "truth.parquet", index=False)
-    yaml_dump(out / "truth.yaml", truth_doc(n_patients, seed))
+    brca.truth.to_parquet(out / "brca_truth.parquet", index=False)
+    yaml_dump(out / "truth.yaml", truth_doc(n_patients, seed, brca.truth))
     yaml_dump(out / "network.yaml", network_doc(out, sources, truth, n_patients, seed))
     return Network(out, sources, n_patients, len(tasks), len(maf))
 
@@ -124,5 +130,6 @@ def network_doc(out: Path, sources: dict[str, Path], truth: pd.DataFrame, n: int
                  "centre (data files, image/mask/radiomics URIs) are relative to the folder "
                  "holding the column map or the study.",
         "centres": centres,
-        "truth": {"patients": "truth.parquet", "model": "truth.yaml"},
+        "truth": {"patients": "truth.parquet", "model": "truth.yaml",
+                  "brca_registry": "brca_truth.parquet"},
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from icipredict.cohort.harmonise import PANELS
 from icipredict.synthetic.genes import GENOME_WIDE, NONSYNONYMOUS, PANEL_MISSING, panel_genes
 from icipredict.synthetic.model import (
@@ -31,13 +33,16 @@ TRUTH_COLUMNS = [
     "msi_h", "pole", "brca_carrier", "texture_z", "age", "sex", "albumin", "nlr",
     "prior_systemic_therapy", "ecog", "drug_class", "lp_response", "p_response", "responder",
     "bor", "os_log_hazard", "pfs_log_hazard", "os_time_true", "pfs_time_true", "os_months",
-    "os_event", "pfs_months", "pfs_event",
+    "os_event", "pfs_months", "pfs_event", "brca_case",
 ]
 
 
-def truth_doc(n: int, seed: int) -> dict:
-    """The ``truth.yaml`` document: the generative model and its true coefficients."""
-    return {
+def truth_doc(n: int, seed: int, brca: pd.DataFrame | None = None) -> dict:
+    """The ``truth.yaml`` document: the generative model and its true coefficients.
+
+    ``brca`` (the ``brca_truth.parquet`` table) adds the BRCA1/2 registry's expected counts.
+    """
+    doc = {
         "generator": GENERATOR,
         "seed": seed, "patients": n,
         "response_model": {
@@ -81,4 +86,25 @@ def truth_doc(n: int, seed: int) -> dict:
                        "genes": (len(panel_genes(p)) if p not in GENOME_WIDE else "genome-wide"),
                        "missing_ici_genes": list(PANEL_MISSING.get(p, ()))}
                    for p in sorted({q for c in CENTRES for q in c.panels})},
+    }
+    if brca is not None:
+        doc["brca_registry"] = brca_summary(brca)
+    return doc
+
+
+def brca_summary(brca: pd.DataFrame) -> dict:
+    """Expected BRCA1/2 registry counts from the ``brca_truth.parquet`` table."""
+    som = brca[brca["origin"] != "germline"]
+    plp = som["classification"].isin(["pathogenic", "likely_pathogenic"])
+    return {
+        "table": "brca_truth.parquet: one row per registry row (somatic, germline and deep "
+                 "deletion) with the class, rule, origin, follow-up and second hit the "
+                 "registry must assign (cases: see icipredict.synthetic.brca.CASES)",
+        "somatic_rows": len(som), "germline_rows": int(len(brca) - len(som)),
+        "somatic_patients": int(som["source_patient_id"].nunique()),
+        "pathogenic_carriers": int(som.loc[plp, "source_patient_id"].nunique()),
+        "by_classification": {k: int(v) for k, v in
+                              som["classification"].value_counts().sort_index().items()},
+        "by_case": {k: int(v) for k, v in
+                    brca.groupby("case")["source_patient_id"].nunique().sort_index().items()},
     }

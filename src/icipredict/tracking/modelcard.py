@@ -10,6 +10,9 @@ Training code supplies what only it knows through :func:`log_card_inputs` (an ar
 ``model_card/inputs.json`` in the run); everything else is read from the registry and the run.
 Only aggregates are ever written: value ranges are 1st-99th percentiles and category counts
 below :data:`MIN_CELL` are shown as ``"<5"``, so no single patient's value appears.
+
+:data:`TEMPLATE` is the full card; the default view is the short card
+(:mod:`~icipredict.tracking.modelcard_short`), the HTML page :mod:`~icipredict.tracking.modelcard_html`.
 """
 
 from __future__ import annotations
@@ -113,14 +116,16 @@ class ModelCard(BaseModel):
     def to_markdown(self, full: bool = True) -> str:
         """The card as Markdown (see :data:`TEMPLATE`).
 
-        ``full=False`` is the short card: value ranges only for the columns the model reads,
-        calibration once, subgroup rows only where a value was estimated.
+        ``full=False`` is the short card (:mod:`~icipredict.tracking.modelcard_short`): what
+        the model uses, headline held-out metrics with CIs, intended use, warnings.
         """
         return render_markdown(self, full=full)
 
     def to_html(self, full: bool = False, images: dict[str, bytes] | None = None) -> str:
         """The card as one self-contained HTML page, ``images`` (artifact path -> PNG/SVG
         bytes, e.g. from :func:`plot_images`) embedded as data URIs."""
+        from icipredict.tracking.modelcard_html import render_html
+
         return render_html(self, full=full, images=images)
 
 
@@ -461,8 +466,7 @@ Training patients: {{ c.validity_domain.n_patients }}.
 
 | Variable | Range seen (percentiles {{ c.validity_domain.quantiles | join("-") }}) | Measured | Missing |
 |---|---|---|---|
-{%- for col, r in (c.validity_domain.ranges or {}).items()
-      if full or not c.features_used or col in c.features_used %}
+{%- for col, r in (c.validity_domain.ranges or {}).items() %}
 | {{ col }} | {{ "%.3g" | format(r.low) }} to {{ "%.3g" | format(r.high) }} | {{ r.n }} | {{ r.missing }} |
 {%- endfor %}
 {% else %}
@@ -472,8 +476,7 @@ Not recorded.
 {% if c.metrics %}
 | Subgroup | Metric | Value | 95% CI | n |
 |---|---|---|---|---|
-{%- for m in c.metrics
-      if full or (m.value is not none and not (m.subgroup == "overall" and m.metric in c.calibration)) %}
+{%- for m in c.metrics %}
 | {{ m.subgroup }} | {{ m.metric }} | {{ fmt(m.value) }} | {% if m.ci_low is not none %}{{ fmt(m.ci_low) }} to {{ fmt(m.ci_high) }}{% endif %} | {{ m.n if m.n is not none else "" }} |
 {%- endfor %}
 {% else %}
@@ -539,58 +542,17 @@ def _fmt(value: Any) -> str:
 
 
 def render_markdown(card: ModelCard, full: bool = True) -> str:
-    """Render a card as Markdown with Jinja2 (``full=False``: the short card)."""
+    """Render a card as Markdown with Jinja2 (``full=False``: the short card, see
+    :mod:`~icipredict.tracking.modelcard_short`)."""
+    from icipredict.tracking.modelcard_short import render_short
+
+    data = json.loads(card.to_json())
+    if not full:
+        return render_short(data, _fmt)
     # Plain Undefined: a card built from partial inputs renders with blanks rather than failing.
     env = Environment(autoescape=False, keep_trailing_newline=True)
     env.globals["fmt"] = _fmt
-    data = json.loads(card.to_json())
-    return env.from_string(TEMPLATE).render(c=data, full=full)
-
-
-HTML_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Model card: {title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
-       line-height: 1.45; color: #1a1a1a; }}
-table {{ border-collapse: collapse; margin: 0.5rem 0; }}
-th, td {{ border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: left; }}
-figure {{ display: inline-block; margin: 0.5rem; }} figure img {{ max-width: 28rem; }}
-code {{ background: #f3f3f3; padding: 0 0.2rem; }}
-</style></head><body>
-{body}
-{figures}
-</body></html>
-"""
-
-
-def render_html(card: ModelCard, full: bool = False,
-                images: dict[str, bytes] | None = None) -> str:
-    """Render a card as one self-contained HTML page (no external files or scripts).
-
-    ``images`` maps the card's plot artifact paths to their bytes (:func:`plot_images`); each
-    is embedded as a ``data:`` URI under "Figures".
-    """
-    import base64
-    import html
-
-    from markdown_it import MarkdownIt
-
-    md = MarkdownIt("commonmark", {"html": False}).enable("table")
-    body = md.render(render_markdown(card, full=full))
-    figures = []
-    for path in card.plots:
-        data = (images or {}).get(path)
-        if data is None:
-            continue
-        mime = "image/svg+xml" if path.endswith(".svg") else "image/png"
-        src = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-        label = html.escape(Path(path).stem.replace("_", " "))
-        figures.append(f'<figure><img src="{src}" alt="{label}">'
-                       f"<figcaption>{label}</figcaption></figure>")
-    section = ("<h2>Figures</h2>\n" + "\n".join(figures)) if figures else ""
-    return HTML_PAGE.format(title=html.escape(f"{card.name} version {card.version}"),
-                            body=body, figures=section)
+    return env.from_string(TEMPLATE).render(c=data)
 
 
 def write_model_card(name: str, ref: str | int, out_dir: str | Path) -> tuple[Path, Path]:

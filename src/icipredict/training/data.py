@@ -101,6 +101,15 @@ def cohort_radiomics(cohort, spec, cache_dir, progress: bool, *,  # noqa: ANN001
     """
     if "imaging" not in spec.modalities:
         return None
+    return radiomics_table(cohort, cache_dir, progress, settings=settings, rule=rule)
+
+
+def radiomics_table(cohort, cache_dir, progress: bool = False, *,  # noqa: ANN001
+                    settings: str | Path = RADIOMICS_SETTINGS,
+                    rule: str = RADIOMICS_RULE) -> pd.DataFrame | None:
+    """Wide radiomics (index patient_id) of a cohort: its precomputed table and its images
+    (computed with ``settings``, cached in ``cache_dir``), lesions combined by ``rule``; None
+    when the cohort has neither."""
     from icipredict.features.imaging import extract_cohort, radiomics_matrix
     from icipredict.features.radiomics_engine import PyRadiomicsEngine
 
@@ -127,4 +136,5 @@ def cohort_radiomics(cohort, spec, cache_dir, progress: bool, *,  # noqa: ANN001
 
 
 __all__ = ["default_cache", "RADIOMICS_RULE", "RADIOMICS_SETTINGS", "cohort_radiomics",
+           "radiomics_table",
            "load_training_frame"]
