@@ -465,7 +465,7 @@ def features_radiomics(
     try:
         cohort = CohortStore(store).cohort(centre or None)
         rad = radiomics_table(cohort, cache_dir, progress=True, settings=settings, rule=rule)
-    except CohortError as exc:
+    except IcipredictError as exc:
         fail(exc)
     if rad is None:
         fail(CohortError("no images and no radiomics table in the store", file=store))
@@ -496,7 +496,7 @@ def features_inputs(
         cohort = CohortStore(store).cohort(centre or None)
         rad = pd.read_parquet(radiomics).set_index("patient_id") if radiomics else None
         frame = patient_frame(cohort, rad, include_outcomes=True)
-    except CohortError as exc:
+    except IcipredictError as exc:
         fail(exc)
     out.parent.mkdir(parents=True, exist_ok=True)
     # no patient or sample ID leaves the store with the table
