@@ -886,3 +886,9 @@ def serve_cmd(
     _set_tracking(tracking_uri)
     uvicorn.run(create_app(model, store=store, image_root=image_root), host=host, port=port,
                 log_level="info")
+
+
+# validate (issue 12): the command lives in its own module
+from icipredict.cli_validate import register as _register_validate  # noqa: E402
+
+_register_validate(app)
