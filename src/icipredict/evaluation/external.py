@@ -122,6 +122,14 @@ def cell(count: int) -> int | str:
     return count if count == 0 or count >= MIN_CELL else f"<{MIN_CELL}"
 
 
+def share(count: int, total: int) -> float | None:
+    """``count / total``, or None when the count is suppressed (``0 < count < MIN_CELL``: the
+    share would give the count away) or ``total`` is 0."""
+    if total == 0 or 0 < count < MIN_CELL:
+        return None
+    return count / total
+
+
 # --------------------------------------------------------------------------- case mix
 def case_mix_shift(frame: pd.DataFrame, domain: dict[str, Any]) -> dict[str, Any]:
     """The cohort's inputs against the model's training domain (aggregates only).
@@ -158,7 +166,7 @@ def case_mix_shift(frame: pd.DataFrame, domain: dict[str, Any]) -> dict[str, Any
             outside = (ok < d["min"]) | (ok > d["max"])
             row.update({"median": q50, "q25": q25, "q75": q75,
                         "median_shift_iqr": (q50 - d["q50"]) / iqr if iqr > 0 else None,
-                        "outside_share": float(outside.mean()),
+                        "outside_share": share(int(outside.sum()), ok.size),
                         "outside_n": cell(int(outside.sum()))})
         numeric.append(row)
     categorical = []
@@ -170,11 +178,11 @@ def case_mix_shift(frame: pd.DataFrame, domain: dict[str, Any]) -> dict[str, Any
         here = seen.value_counts()
         unseen = ~seen.isin(list(counts))
         levels = [{"level": lvl, "train_share": counts.get(lvl, 0) / total,
-                   "share": (here.get(lvl, 0) / len(seen)) if len(seen) else None,
+                   "share": share(int(here.get(lvl, 0)), len(seen)),
                    "n": cell(int(here.get(lvl, 0)))}
                   for lvl in sorted(set(counts) | set(here.index))]
         categorical.append({"column": col, "levels": levels,
-                            "unseen_share": float(unseen.mean()) if len(seen) else None,
+                            "unseen_share": share(int(unseen.sum()), len(seen)),
                             "unseen_n": cell(int(unseen.sum()))})
     return json_ready({"n": n, "numeric": numeric, "categorical": categorical})
 
@@ -355,7 +363,9 @@ def subgroup_rows(frame: pd.DataFrame, score: Score, *, group_col: str = "cancer
             if m in rec and not small:
                 row[m] = {"value": rec[m], "ci_low": rec[f"{m}_ci_low"],
                           "ci_high": rec[f"{m}_ci_high"]}
-        if not small and "observed_rate" in rec:
+        n_pos = rec.get("n_responders", 0)
+        n_neg = rec.get("n_response_evaluable", 0) - n_pos
+        if "observed_rate" in rec and min(n_pos, n_neg) >= MIN_CELL:  # else it gives n away
             row["observed_rate"] = rec["observed_rate"]
             row["mean_predicted"] = rec["mean_predicted"]
         rows.append(row)
@@ -440,6 +450,6 @@ def treatment_interaction(time, event, risk, treated, *, n_boot: int = N_BOOT,
     return json_ready(out)
 
 
-__all__ = ["ECE_BINNING", "MIN_CELL", "Score", "case_mix_shift", "cell", "json_ready",
+__all__ = ["ECE_BINNING", "MIN_CELL", "Score", "case_mix_shift", "cell", "json_ready", "share",
            "paired_differences", "response_block", "score_metrics", "subgroup_rows",
            "survival_block", "treatment_interaction"]

@@ -106,11 +106,13 @@ figure { display: inline-block; margin: 0.5rem; } figure img { max-width: 30rem;
 
 
 def _num(x: Any, digits: int = 3) -> str:
-    return "–" if x is None else f"{x:.{digits}g}" if abs(x) >= 1000 else f"{x:.{digits}f}"
+    if not isinstance(x, int | float):  # None, or a key the report does not have
+        return "–"
+    return f"{x:.{digits}g}" if abs(x) >= 1000 else f"{x:.{digits}f}"
 
 
 def _pct(x: Any) -> str:
-    return "–" if x is None else f"{100 * x:.0f}%"
+    return f"{100 * x:.0f}%" if isinstance(x, int | float) else "–"
 
 
 def _fmt_ci(e: Any) -> str:
