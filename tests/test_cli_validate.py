@@ -98,6 +98,14 @@ def test_validate_column_map_with_untreated(registered):
                     weak_min_distinct=1) == []
     mv = mlflow.MlflowClient().get_model_version("val-model", registered["version"])
     assert f"validation.{run.info.run_id}" in mv.tags
+    # the model card says what the survival estimate is, from the validation's verdict
+    tag = mv.tags["predictive.interaction"]
+    shown = bool(pred["model"]["os"]["predictive"] or pred["model"]["pfs"]["predictive"])
+    assert tag == ("shown" if shown else "not shown")
+    card = runner.invoke(app, ["model", "card", f"val-model/{registered['version']}",
+                               "--format", "json", "--tracking-uri", uri])
+    first = json.loads(card.stdout)["limitations"][0]
+    assert ("prognosis under ICI, not the benefit of ICI" in first) == (not shown)
 
 
 def test_validate_store_centre_and_bad_input(registered):

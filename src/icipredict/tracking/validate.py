@@ -31,6 +31,19 @@ logger = logging.getLogger(__name__)
 #: The survival estimate is prognosis under ICI unless an interaction was shown.
 PROGNOSIS_STATEMENT = ("The survival estimate is prognosis under ICI, not the benefit of ICI: "
                        "no score x treatment interaction has been shown on untreated patients.")
+#: Model version tag set by a validation with untreated patients: ``shown`` / ``not shown``.
+INTERACTION_TAG = "predictive.interaction"
+
+
+def survival_statement(tags: dict[str, str]) -> str:
+    """What the survival estimate means, from a model version's tags (the model card's line)."""
+    if tags.get(INTERACTION_TAG) == "shown":
+        return ("A score x treatment interaction was shown on untreated patients (validation "
+                f"run {tags.get('predictive.run', '?')}): the risk score carries ICI-specific "
+                "information. The survival estimate itself is still prognosis under ICI.")
+    return PROGNOSIS_STATEMENT
+
+
 OUTCOME_COLUMNS = ("responder", "os_months", "os_event", "pfs_months", "pfs_event")
 
 
@@ -361,6 +374,6 @@ def flat_metrics(report: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-__all__ = ["PROGNOSIS_STATEMENT", "LoadedModel", "ValidationResult", "describe_cohort",
+__all__ = ["INTERACTION_TAG", "PROGNOSIS_STATEMENT", "survival_statement", "LoadedModel", "ValidationResult", "describe_cohort",
            "flat_metrics", "load_cohort", "load_model", "model_score", "reference_scores",
            "validate_model"]

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from icipredict.evaluation.external_report import figure_png, to_html, to_json
-from icipredict.tracking.validate import ValidationResult, flat_metrics
+from icipredict.tracking.validate import INTERACTION_TAG, ValidationResult, flat_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +75,17 @@ def log_validation(result: ValidationResult, *, experiment: str = EXPERIMENT,
     _refuse_ids(run_id, result)
     if model.get("name") and model.get("version"):
         try:
-            mlflow.MlflowClient().set_model_version_tag(
-                model["name"], model["version"], f"validation.{run_id}",
-                json.dumps({"cohort": tags["cohort"]}))
+            client = mlflow.MlflowClient()
+            client.set_model_version_tag(model["name"], model["version"], f"validation.{run_id}",
+                                         json.dumps({"cohort": tags["cohort"]}))
+            predictive = result.report.get("predictive") or {}
+            if "untreated" in predictive:  # only a run with untreated patients can say
+                shown = any((predictive.get("model", {}).get(end) or {}).get("predictive")
+                            for end in ("os", "pfs"))
+                client.set_model_version_tag(model["name"], model["version"], INTERACTION_TAG,
+                                             "shown" if shown else "not shown")
+                client.set_model_version_tag(model["name"], model["version"],
+                                             "predictive.run", run_id)
         except Exception as exc:  # noqa: BLE001 - the run is logged; the link is a courtesy
             logger.warning("could not tag model version: %s", exc)
     return run_id
