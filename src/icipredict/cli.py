@@ -362,6 +362,9 @@ def cohort_synth(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("synthetic"),
     workers: Annotated[int, typer.Option("--workers", min=1,
                                          help="Processes writing images.")] = 2,
+    untreated: Annotated[int, typer.Option(
+        "--untreated", min=0, help="Also write an untreated (no ICI) arm of this many patients "
+        "as centre 'lakeside' (own random stream: the treated centres do not change).")] = 0,
 ) -> None:
     """Generate the synthetic six-centre network (real formats + the known truth)."""
     import time
@@ -372,7 +375,8 @@ def cohort_synth(
 
     start = time.perf_counter()
     with console.status(f"Generating {patients} patients (seed {seed}) in {out} ..."):
-        net = generate_network(out, n_patients=patients, seed=seed, workers=workers)
+        net = generate_network(out, n_patients=patients, seed=seed, workers=workers,
+                               untreated=untreated)
     rows = pd.DataFrame({"centre": list(net.sources),
                          "load_source path": [str(p) for p in net.sources.values()]})
     console.print(_rich_table(rows, f"Synthetic network in {out}"))

@@ -229,12 +229,20 @@ def _with_interaction(report: dict[str, Any], scores: list[ext.Score], frame: pd
             except (CohortError, ValueError) as exc:  # e.g. no events in one group
                 res = {"note": str(exc)}
             result.setdefault(a.name, {})[end] = res
-    model_shown = any((result.get("model", {}).get(end) or {}).get("predictive")
-                      for end in ("os", "pfs"))
     result["statement"] = (
-        "A score x treatment interaction was shown for the model's risk score: it carries "
-        "ICI-specific information." if model_shown else PROGNOSIS_STATEMENT)
+        "A score x treatment interaction was shown for the model's risk score on OS: it "
+        "carries ICI-specific information." if interaction_shown(result)
+        else PROGNOSIS_STATEMENT)
     report["predictive"] = result
+
+
+def interaction_shown(predictive: dict[str, Any]) -> bool:
+    """Whether the model's risk score showed an interaction with treatment: the 95% CI of the
+    OS HR ratio excludes 1 (OS is the pre-declared end point; PFS only when OS is absent, so
+    two end points do not give two chances)."""
+    model = predictive.get("model") or {}
+    block = model.get("os") if "os" in model else model.get("pfs")
+    return bool((block or {}).get("predictive"))
 
 
 def validate_model(model_uri: str, cohort: str | Path, *, untreated: str | Path | None = None,
@@ -374,6 +382,6 @@ def flat_metrics(report: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-__all__ = ["INTERACTION_TAG", "PROGNOSIS_STATEMENT", "survival_statement", "LoadedModel", "ValidationResult", "describe_cohort",
+__all__ = ["INTERACTION_TAG", "interaction_shown", "PROGNOSIS_STATEMENT", "survival_statement", "LoadedModel", "ValidationResult", "describe_cohort",
            "flat_metrics", "load_cohort", "load_model", "model_score", "reference_scores",
            "validate_model"]

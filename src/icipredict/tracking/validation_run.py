@@ -9,7 +9,12 @@ import tempfile
 from pathlib import Path
 
 from icipredict.evaluation.external_report import figure_png, to_html, to_json
-from icipredict.tracking.validate import INTERACTION_TAG, ValidationResult, flat_metrics
+from icipredict.tracking.validate import (
+    INTERACTION_TAG,
+    ValidationResult,
+    flat_metrics,
+    interaction_shown,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +85,7 @@ def log_validation(result: ValidationResult, *, experiment: str = EXPERIMENT,
                                          json.dumps({"cohort": tags["cohort"]}))
             predictive = result.report.get("predictive") or {}
             if "untreated" in predictive:  # only a run with untreated patients can say
-                shown = any((predictive.get("model", {}).get(end) or {}).get("predictive")
-                            for end in ("os", "pfs"))
+                shown = interaction_shown(predictive)
                 client.set_model_version_tag(model["name"], model["version"], INTERACTION_TAG,
                                              "shown" if shown else "not shown")
                 client.set_model_version_tag(model["name"], model["version"],
