@@ -118,10 +118,18 @@ def test_validate_store_centre_and_bad_input(registered):
     store.ingest(load_source(path, centre="riverside"), centre="riverside",
                  content_hash=source_content_hash(path), source=str(path))
     out = root / "store_report"
+    from icipredict.tracking.registry import register
+
+    first = mlflow.MlflowClient().get_model_version("val-model", registered["version"])
+    other = register(first.tags["source_run_id"], "val-model")  # the same model again
     res = runner.invoke(app, ["validate", "val-model@challenger", "--cohort",
                               f"{root / 'store.duckdb'}#riverside", "--out", str(out),
+                              "--compare", f"models:/val-model/{other}",
                               "--n-boot", "20", "--no-log", "--tracking-uri", uri])
     assert res.exit_code == 0, res.output
+    report = json.loads((out / "report.json").read_text())
+    same = report["differences"][f"version_{other}"]["auc"]  # a model against itself
+    assert same["value"] == 0 and same["ci_low"] == 0 and same["ci_high"] == 0
     scores = pd.read_csv(out / "scores.csv", dtype={"patient_id": str})
     assert scores["patient_id"].str.startswith("P-").all()  # the store's pseudonyms
     assert "no untreated cohort given" in res.output
