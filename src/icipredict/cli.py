@@ -363,6 +363,9 @@ def cohort_synth(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("synthetic"),
     workers: Annotated[int, typer.Option("--workers", min=1,
                                          help="Processes writing images.")] = 2,
+    untreated: Annotated[int, typer.Option(
+        "--untreated", min=0, help="Also write an untreated (no ICI) arm of this many patients "
+        "as centre 'lakeside' (own random stream: the treated centres do not change).")] = 0,
 ) -> None:
     """Generate the synthetic six-centre network (real formats + the known truth)."""
     import time
@@ -373,7 +376,8 @@ def cohort_synth(
 
     start = time.perf_counter()
     with console.status(f"Generating {patients} patients (seed {seed}) in {out} ..."):
-        net = generate_network(out, n_patients=patients, seed=seed, workers=workers)
+        net = generate_network(out, n_patients=patients, seed=seed, workers=workers,
+                               untreated=untreated)
     rows = pd.DataFrame({"centre": list(net.sources),
                          "load_source path": [str(p) for p in net.sources.values()]})
     console.print(_rich_table(rows, f"Synthetic network in {out}"))
@@ -970,3 +974,9 @@ def serve_cmd(
     _set_tracking(tracking_uri)
     uvicorn.run(create_app(model, store=store, image_root=image_root), host=host, port=port,
                 log_level="info")
+
+
+# validate (issue 12): the command lives in its own module
+from icipredict.cli_validate import register as _register_validate  # noqa: E402
+
+_register_validate(app)

@@ -181,8 +181,9 @@ def plot_calibration(
     for name, p in _models(predictions).items():
         yy, pp, _ = check_binary(y, p)
         table = calibration_table(yy, pp, n_bins)
-        err = np.vstack([table["observed"] - table["observed_ci_low"],
-                         table["observed_ci_high"] - table["observed"]])
+        # clipped: at an observed 0 or 1 the Wilson bound can differ from it by rounding only
+        err = np.clip(np.vstack([table["observed"] - table["observed_ci_low"],
+                                 table["observed_ci_high"] - table["observed"]]), 0, None)
         slope = float(calibration_slope(yy, pp))
         intercept_ab = _recalibration_intercept(yy, pp)
         cont = ax.errorbar(table["mean_predicted"], table["observed"], yerr=err, fmt="o",

@@ -40,7 +40,7 @@ class Network:
 
 
 def generate_network(out: str | Path, n_patients: int = 600, seed: int = 7,
-                     workers: int = 1, first_id: int = 0) -> Network:
+                     workers: int = 1, first_id: int = 0, untreated: int = 0) -> Network:
     """Write the synthetic six-centre network to ``out``.
 
     Parameters
@@ -56,6 +56,10 @@ def generate_network(out: str | Path, n_patients: int = 600, seed: int = 7,
     first_id
         First running number of each centre's source IDs: give a later export of new patients
         a number past the earlier export's, so no source ID means two people.
+    untreated
+        Patients of an untreated (no ICI) arm, written as the extra centre ``lakeside`` from an
+        independent random stream (:mod:`icipredict.synthetic.untreated`); 0 writes none, and
+        the treated centres are the same either way.
 
     Returns
     -------
@@ -99,7 +103,12 @@ def generate_network(out: str | Path, n_patients: int = 600, seed: int = 7,
                       + [c for c in truth.columns if c.startswith("drv_")]].copy()
     truth_out.to_parquet(out / "truth.parquet", index=False)
     brca.truth.to_parquet(out / "brca_truth.parquet", index=False)
-    yaml_dump(out / "truth.yaml", truth_doc(n_patients, seed, brca.truth))
+    doc = truth_doc(n_patients, seed, brca.truth)
+    if untreated:
+        from icipredict.synthetic.untreated import CENTRE, write_untreated
+
+        sources[CENTRE], doc["untreated_arm"] = write_untreated(out, untreated, seed)
+    yaml_dump(out / "truth.yaml", doc)
     yaml_dump(out / "network.yaml", network_doc(out, sources, truth, n_patients, seed))
     return Network(out, sources, n_patients, len(tasks), len(maf))
 

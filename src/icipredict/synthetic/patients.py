@@ -193,11 +193,17 @@ def _draw_response(rng: np.random.Generator, x: dict[str, np.ndarray], cancer: n
 
 
 def _draw_survival(rng: np.random.Generator, x: dict[str, np.ndarray], cancer: np.ndarray,
-                   start_offset: np.ndarray) -> dict[str, np.ndarray]:
-    """Weibull OS and PFS times, censored at the data cut or by loss to follow-up."""
+                   start_offset: np.ndarray, os_offset: float = 0.0,
+                   pfs_offset: float = 0.0) -> dict[str, np.ndarray]:
+    """Weibull OS and PFS times, censored at the data cut or by loss to follow-up.
+
+    ``os_offset``/``pfs_offset``: a log-hazard added for every patient (the untreated arm's
+    no-ICI effect; 0 for the treated network, where adding 0.0 changes no value).
+    """
     n = len(cancer)
-    eta_os = sum(OS_COEF[k] * x[k] for k in OS_COEF) + per_code(CANCER_OS_LOGHR, 0.0)[cancer]
-    eta_pfs = sum(PFS_COEF[k] * x[k] for k in PFS_COEF)
+    eta_os = (sum(OS_COEF[k] * x[k] for k in OS_COEF) + per_code(CANCER_OS_LOGHR, 0.0)[cancer]
+              + os_offset)
+    eta_pfs = sum(PFS_COEF[k] * x[k] for k in PFS_COEF) + pfs_offset
     t_os = OS_SCALE * (rng.exponential(1.0, n) / np.exp(eta_os)) ** (1 / OS_SHAPE)
     t_prog = PFS_SCALE * (rng.exponential(1.0, n) / np.exp(eta_pfs)) ** (1 / PFS_SHAPE)
     t_pfs = np.minimum(t_prog, t_os)

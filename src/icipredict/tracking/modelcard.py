@@ -333,6 +333,9 @@ def build_model_card(name: str, ref: str | int) -> ModelCard:
     card.calibration.update(inputs.get("calibration", {}))
     card.description = card.description or inputs.get("description", "")
     card.limitations = list(inputs.get("limitations", [])) + GENERAL_LIMITATIONS
+    from icipredict.tracking.validate import survival_statement  # issue 12: what S(t) means
+
+    card.limitations.insert(0, survival_statement(mv.tags or {}))
     if len(card.centres) == 1:
         card.limitations.insert(0, f"Trained on patients from one centre "
                                    f"({next(iter(card.centres))}): performance at other centres "
