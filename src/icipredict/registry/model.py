@@ -68,7 +68,7 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
         extrapolate without bound (one absurd radiomics value gave S(t) = 0 everywhere). The
         board warns about such values separately; missing values stay missing.
         """
-        Z = self.builder.transform_array(frame)
+        Z = self.builder.transform(frame).to_numpy(dtype=float)
         if np.isfinite(self.lower).any() or np.isfinite(self.upper).any():
             Z = np.clip(Z, self.lower, self.upper)  # NaN stays NaN
         return Rows(Z, self.names, frame.index)
