@@ -26,11 +26,6 @@ from icipredict.features import registry
 _INFREQUENT = "infrequent_sklearn"
 
 
-def slug(level: str) -> str:
-    """A level as part of a column name (``PD-1/PD-L1`` -> ``PD_1_PD_L1``)."""
-    return "".join(ch if ch.isalnum() else "_" for ch in str(level)).strip("_")
-
-
 class Derive(TransformerMixin, BaseEstimator):
     """One raw column per feature (registry order given), before encoding.
 
@@ -72,7 +67,7 @@ class Derive(TransformerMixin, BaseEstimator):
 
 def _column_name(prefix: str) -> Any:
     def combine(feature: str, level: Any) -> str:
-        return f"{prefix}_{registry.OTHER_LEVEL if level == _INFREQUENT else slug(level)}"
+        return f"{prefix}_{registry.OTHER_LEVEL if level == _INFREQUENT else registry.slug(level)}"
     return combine
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -143,7 +143,8 @@ class Feature:
             name = (self.level_name or str)(level)
             if level == OTHER_LEVEL:
                 name = "a type rare in training"
-            return f"{self.label}: {name}" if value == level else f"{self.label}: not {name}"
+            same = value == level or slug(value) == level
+            return f"{self.label}: {name}" if same else f"{self.label}: not {name}"
         if self.kind in ("flag", "category") and self.yes:
             return self.yes if float(value) >= 0.5 else self.no
         return f"{self.label} {float(value):.3g}{' ' + self.unit if self.unit else ''}"
@@ -193,8 +194,15 @@ def _cancer_name(code: str) -> str:
     return code if label in ("Other", "Others") else label
 
 
-def _flag_yes(label: str) -> tuple[str, str]:
-    return label, f"No {label[0].lower()}{label[1:]}"
+def slug(level: object) -> str:
+    """A level as part of a column name (``PD-1/PD-L1`` -> ``PD_1_PD_L1``)."""
+    return "".join(ch if ch.isalnum() else "_" for ch in str(level)).strip("_")
+
+
+def _drug_class_name(level: str) -> str:
+    from icipredict.cohort.schema import DRUG_CLASSES
+
+    return {slug(c): c for c in DRUG_CLASSES}.get(level, level)
 
 
 #: Every feature a spec may list, in the default order (clinical, then genomic).
@@ -209,7 +217,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("haemoglobin", "clinical", "Haemoglobin"),
     Feature("ldh", "clinical", "LDH"),
     Feature("sex", "clinical", "Sex", kind="category", output="sex_male",
-            mapping={"male": 1.0, "female": 0.0}, yes="Male", no="Female"),
+            mapping={"male": 1.0, "female": 0.0}, yes="Male sex", no="Female sex"),
     Feature("stage_iv", "clinical", "Stage IV", kind="flag", yes="Stage IV",
             no="Stage below IV"),
     Feature("prior_systemic_therapy", "clinical", "Prior systemic therapy", kind="flag",
@@ -217,7 +225,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("drug_combination", "clinical", "Combination ICI", kind="category",
             inputs=("drug_class",), mapping={"combination": 1.0}, default=0.0,
             yes="Combination ICI (anti-PD-1/PD-L1 + anti-CTLA-4)", no="Single-agent ICI"),
-    Feature("drug_class", "clinical", "Drug class", kind="onehot"),
+    Feature("drug_class", "clinical", "Drug class", kind="onehot", level_name=_drug_class_name),
     Feature("tmb", "genomic", "TMB", unit="mut/Mb"),
     Feature("msi_high", "genomic", "MSI-high", kind="category", inputs=("msi_status",),
             mapping={"MSI-H": 1.0, "MSS": 0.0}, yes="MSI-high tumour",
@@ -329,8 +337,3 @@ def resolve(column: str) -> tuple[Feature, str | None]:
         if f.kind == "onehot" and column.startswith(f"{f.output}_"):
             return f, column[len(f.output) + 1:]
     return get(column), None
-
-
-def with_label(feature: Feature, label: str) -> Feature:
-    """A copy of an entry with another display label (e.g. a centre's own wording)."""
-    return replace(feature, label=label)
