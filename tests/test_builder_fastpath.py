@@ -97,11 +97,11 @@ def test_json_state_rebuilds_the_same_pipeline(spec):
 
 def test_the_pipeline_is_sklearns():
     builder = FeatureBuilder(SPECS[0]).fit(_frame(400, 0))
-    encode = builder.pipeline_.named_steps["encode"]
+    values = builder.pipeline_.named_steps["prepare"].transformer_list[0][1]
+    encode = values.named_steps["encode"]
     assert isinstance(encode, ColumnTransformer)
     cancer = encode.named_transformers_["cancer_type"].encoder_
     assert isinstance(cancer, OneHotEncoder) and cancer.min_frequency == 15
-    values = builder.pipeline_.named_steps["prepare"].transformer_list[0][1]
     assert isinstance(values.named_steps["impute"], SimpleImputer)
     assert isinstance(values.named_steps["scale"], StandardScaler)
     out = builder.transform(_frame(5, 1))

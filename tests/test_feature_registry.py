@@ -29,12 +29,12 @@ def test_nlr_from_counts_only_where_missing():
                           "neutrophils": [9.0, 6.0, 5.0, np.nan],
                           "lymphocytes": [1.0, 1.5, 0.0, 2.0]})
     out = registry.get("nlr").values(frame)
-    assert out.iloc[0] == 3.0                 # given value wins over counts (9/1)
-    assert out.iloc[1] == pytest.approx(4.0)  # computed 6 / 1.5
-    assert np.isnan(out.iloc[2])              # lymphocytes 0 -> missing, not inf
-    assert np.isnan(out.iloc[3])
+    assert out[0] == 3.0                 # given value wins over counts (9/1)
+    assert out[1] == pytest.approx(4.0)  # computed 6 / 1.5
+    assert np.isnan(out[2])              # lymphocytes 0 -> missing, not inf
+    assert np.isnan(out[3])
     assert registry.get("nlr").values(pd.DataFrame({"neutrophils": [4.0],
-                                                    "lymphocytes": [2.0]})).iloc[0] == 2.0
+                                                    "lymphocytes": [2.0]}))[0] == 2.0
 
 
 def test_vocabularies_caps_and_cancer_group():

@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from icipredict.cohort.schema import SOURCE_ROW, Cohort
 from icipredict.features import registry
-from icipredict.features.encoders import Derive, ModalityMissing, OneHot
+from icipredict.features.encoders import Derive, ModalityMissing, OneHot, Reorder
 from icipredict.features.genomic import DEFAULT_GENES, gene_column, sample_genomics
 from icipredict.features.spec import FeatureSpec, read_spec
 
@@ -121,28 +121,28 @@ def _groups(spec: FeatureSpec, imaging: list[str]) -> list[tuple[str, list[str]]
     return groups
 
 
-def _blocks(spec: FeatureSpec, imaging: list[str], cancer_min_frequency: int | None
-            ) -> list[tuple[str, str, Any, list[str]]]:
-    """``(modality, name, transformer, columns)`` of the ColumnTransformer, in output order:
-    runs of numbers pass through, one-hot features are encoded."""
-    groups = _groups(spec, imaging)
-    blocks: list[tuple[str, str, Any, list[str]]] = []
-    for modality, names in groups:
-        run: list[str] = []
+def _blocks(spec: FeatureSpec, imaging: list[str], cancer_min_frequency: int | None,
+            exclude: frozenset[str] = frozenset()
+            ) -> tuple[list[tuple[str, Any, list[str]]], list[tuple[str, str]]]:
+    """The ColumnTransformer's blocks ``(name, transformer, columns)``: every number in one
+    pass-through block (``exclude``: columns never observed in training), each one-hot feature
+    encoded; and the model's column order as ``(modality, block or column)``."""
+    numbers: list[str] = []
+    blocks: list[tuple[str, Any, list[str]]] = []
+    order: list[tuple[str, str]] = []
+    for modality, names in _groups(spec, imaging):
         for name in names:
             entry = registry.get(name)
-            if entry.kind != "onehot":
-                run.append(entry.output)
-                continue
-            if run:
-                blocks.append((modality, f"numbers_{len(blocks)}", "passthrough", run))
-                run = []
-            minimum = cancer_min_frequency if name == "cancer_type" else None
-            blocks.append((modality, name, OneHot(prefix=entry.output, min_frequency=minimum),
-                           [entry.output]))
-        if run:
-            blocks.append((modality, f"numbers_{len(blocks)}", "passthrough", run))
-    return blocks
+            if entry.kind == "onehot":
+                minimum = cancer_min_frequency if name == "cancer_type" else None
+                blocks.append((name, OneHot(prefix=entry.output, min_frequency=minimum),
+                               [entry.output]))
+                order.append((modality, name))
+            elif entry.output not in exclude:
+                numbers.append(entry.output)
+                order.append((modality, entry.output))
+    # One block of numbers: each block costs the ColumnTransformer a copy and a call.
+    return [("numbers", "passthrough", numbers), *blocks], order
 
 
 def _derived_features(spec: FeatureSpec, imaging: list[str]) -> list[str]:
@@ -152,7 +152,7 @@ def _derived_features(spec: FeatureSpec, imaging: list[str]) -> list[str]:
 class FeatureBuilder(TransformerMixin, BaseEstimator):
     """Build the model's feature matrix from a one-row-per-patient frame.
 
-    One scikit-learn pipeline with pandas output (:attr:`pipeline_`): :class:`Derive` (one raw
+    One scikit-learn pipeline (:attr:`pipeline_`), pandas out: :class:`Derive` (one raw
     column per feature of the registry, caps applied), a ``ColumnTransformer`` (numbers pass
     through, categories through ``OneHotEncoder`` with ``min_frequency`` grouping rare cancer
     types into ``cancer_type_other``), then ``SimpleImputer(strategy="median")`` and
@@ -215,19 +215,26 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                 c for c in frame.columns if str(c).startswith(RADIOMICS_PREFIX)))
         else:
             self.imaging_columns_ = []
-        derive, encode, blocks = self._encoding(spec.rare_type_min_count)
-        encoded = encode.fit_transform(derive.fit_transform(frame))
-        self.modality_columns_ = self._modality_columns(encode, blocks)
+        derive = self._derive()
+        raw = derive.fit_transform(frame)
+        encode, order = self._encode(spec.rare_type_min_count)
+        encoded = encode.fit_transform(raw)
+        columns = self._model_order(encode, order)
+        self.modality_columns_ = self._modality_columns(columns)
         # As SimpleImputer would (it warns at every transform): a column never observed in
         # training cannot be imputed and is dropped; the training run reports it once.
-        self.empty_columns_ = ([str(c) for c in encoded.columns[encoded.isna().all().to_numpy()]]
-                               if spec.imputation == "median" else [])
-        values, missing = self._preparation(list(encoded.columns))
-        union = self._union(values, missing).fit(encoded)
-        self._assemble(derive, encode, union)
-        self._remember(encode, values)
+        names = [str(c) for c in encode.get_feature_names_out()]
+        self.empty_columns_ = ([c for c, empty in zip(names, np.isnan(encoded).all(axis=0),
+                                                      strict=True) if empty]
+                               if spec.imputation == "median" and len(encoded) else [])
         if self.empty_columns_:
             log.debug("no training values for %s: dropped from the output", self.empty_columns_)
+            encode, _ = self._encode(spec.rare_type_min_count)
+            encode.fit(raw)
+        kept = [c for _, c in columns if c not in self.empty_columns_]
+        union = self._union(encode, kept).fit(raw)
+        self._assemble(derive, union)
+        self._remember(union)
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -248,7 +255,10 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         frame = self._check_frame(X)
         if not len(frame):  # scikit-learn refuses empty input
             return pd.DataFrame(index=frame.index, columns=self.feature_names_out_, dtype=float)
-        return self.pipeline_.transform(frame)
+        # The steps hand numpy arrays to each other (a DataFrame between every step cost more
+        # than the encoding itself for one patient); the columns are named once, here.
+        values = np.asarray(self.pipeline_.transform(frame), dtype=float)
+        return pd.DataFrame(values, index=frame.index, columns=self.feature_names_out_)
 
     def raw_values(self, X: pd.DataFrame) -> pd.DataFrame:
         """Each feature's value before caps, imputation and scaling (derived, e.g. NLR from
@@ -270,8 +280,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         used = set(self.feature_names_out_)
         out = {}
         for modality, columns in self.modality_columns_.items():
-            encoded = [c for c in columns if c in used]
-            inputs = sorted({registry.resolve(c)[0].output for c in encoded})
+            inputs = _inputs_of([c for c in columns if c in used])
             if inputs:
                 out[modality] = raw[inputs].notna().mean(axis=1)
         return pd.DataFrame(out, index=raw.index)
@@ -283,63 +292,73 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
 
     # -- the pipeline ------------------------------------------------------------------------
 
-    def _encoding(self, cancer_min_frequency: int | None
-                  ) -> tuple[Derive, ColumnTransformer, list[tuple[str, str, Any, list[str]]]]:
-        spec = self.spec_
-        blocks = _blocks(spec, self.imaging_columns_, cancer_min_frequency)
-        derive = Derive(_derived_features(spec, self.imaging_columns_), caps=dict(spec.caps))
-        encode = ColumnTransformer([(name, t, cols) for _, name, t, cols in blocks],
-                                   verbose_feature_names_out=False)
-        return derive, encode.set_output(transform="pandas"), blocks
+    def _derive(self) -> Derive:
+        return Derive(_derived_features(self.spec_, self.imaging_columns_),
+                      caps=dict(self.spec_.caps))
 
-    def _modality_columns(self, encode: ColumnTransformer, blocks: list) -> dict[str, list[str]]:
+    def _encode(self, cancer_min_frequency: int | None
+                ) -> tuple[ColumnTransformer, list[tuple[str, str]]]:
+        blocks, order = _blocks(self.spec_, self.imaging_columns_, cancer_min_frequency,
+                                frozenset(getattr(self, "empty_columns_", ())))
+        return ColumnTransformer(blocks, verbose_feature_names_out=False), order
+
+    def _model_order(self, encode: ColumnTransformer, order: list[tuple[str, str]]
+                     ) -> list[tuple[str, str]]:
+        """``(modality, column)`` of the fitted encoding's columns, in the model's order."""
+        steps = dict(encode.named_transformers_)
+        out = []
+        for modality, name in order:
+            step = steps.get(name)
+            names = step.get_feature_names_out() if isinstance(step, OneHot) else [name]
+            out += [(modality, str(c)) for c in names]
+        return out
+
+    def _modality_columns(self, columns: list[tuple[str, str]]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {m: [] for m in ("clinical", "genomic", "imaging")
                                      if m in self.spec_.modalities}
-        by_name = dict(encode.named_transformers_)
-        for modality, name, _, cols in blocks:
-            if modality == "cancer":  # not part of any modality's indicator
-                continue
-            step = by_name.get(name)
-            out[modality].extend(step.get_feature_names_out() if isinstance(step, OneHot)
-                                 else cols)
-        return {m: [str(c) for c in cols] for m, cols in out.items()}
+        for modality, column in columns:
+            if modality != "cancer":  # not part of any modality's indicator
+                out[modality].append(column)
+        return out
 
-    def _preparation(self, encoded: list[str]) -> tuple[Pipeline, ModalityMissing]:
-        """Imputation and scaling of the observed columns; the modality indicators."""
+    def _union(self, encode: ColumnTransformer, columns: list[str]) -> FeatureUnion:
+        """Encoding, imputation and scaling of the values, beside the modality indicators
+        (computed on the derived columns: a one-hot block is missing exactly when its
+        category is)."""
         spec = self.spec_
-        observed = [c for c in encoded if c not in self.empty_columns_]
-        # Identity steps rather than "passthrough": they keep column names for pandas output.
+        # Identity steps rather than "passthrough": they keep the column names.
+        encoded = [str(c) for c in encode.get_feature_names_out()]
         values = Pipeline([
-            ("observed", ColumnTransformer([("observed", "passthrough", observed)],
-                                           verbose_feature_names_out=False)),
+            ("encode", encode),
+            ("order", Reorder(encoded, columns)),
             ("impute", SimpleImputer(strategy="median") if spec.imputation == "median"
              else _identity()),
             ("scale", StandardScaler() if spec.scaling == "standard" else _identity()),
         ])
-        missing = ModalityMissing({m: self.modality_columns_.get(m, [])
-                                   for m in spec.modalities})
-        return values, missing
+        parts: list[tuple[str, Any]] = [("values", values)]
+        if spec.missing_indicators:
+            parts.append(("missing", ModalityMissing(
+                {m: _inputs_of(self.modality_columns_.get(m, [])) for m in spec.modalities})))
+        return FeatureUnion(parts, verbose_feature_names_out=False)
 
-    def _union(self, values: Pipeline, missing: ModalityMissing) -> FeatureUnion:
-        parts = [("values", values)]
+    def _assemble(self, derive: Derive, union: FeatureUnion) -> None:
+        self.pipeline_ = Pipeline([("derive", derive), ("prepare", union)])
+        values = union.transformer_list[0][1]
+        self.feature_names_out_ = [str(c) for c in values.get_feature_names_out()]
         if self.spec_.missing_indicators:
-            parts.append(("missing", missing))
-        return FeatureUnion(parts, verbose_feature_names_out=False).set_output(transform="pandas")
-
-    def _assemble(self, derive: Derive, encode: ColumnTransformer, union: FeatureUnion) -> None:
-        self.pipeline_ = Pipeline([("derive", derive), ("encode", encode),
-                                   ("prepare", union)]).set_output(transform="pandas")
-        self.feature_names_out_ = [str(c) for c in union.get_feature_names_out()]
+            self.feature_names_out_ += list(union.transformer_list[1][1].get_feature_names_out())
         self.n_features_out_ = len(self.feature_names_out_)
 
-    def _remember(self, encode: ColumnTransformer, values: Pipeline) -> None:
+    def _remember(self, union: FeatureUnion) -> None:
         """The fitted state as plain values (the JSON state)."""
+        values = union.transformer_list[0][1]
+        encode = values.named_steps["encode"]
         steps = dict(encode.named_transformers_)
         cancer, drug = steps.get("cancer_type"), steps.get("drug_class")
         self.cancer_levels_ = cancer.levels_ if isinstance(cancer, OneHot) else []
         self.cancer_has_other_ = bool(isinstance(cancer, OneHot) and cancer.has_other_)
         self.drug_class_levels_ = drug.levels_ if isinstance(drug, OneHot) else []
-        observed = [str(c) for c in values.named_steps["observed"].get_feature_names_out()]
+        observed = list(values.named_steps["order"].columns_out)
         imputer, scaler = values.named_steps["impute"], values.named_steps["scale"]
         self.medians_ = ({c: float(v) for c, v in zip(observed, imputer.statistics_, strict=True)}
                          if isinstance(imputer, SimpleImputer) else {})
@@ -378,43 +397,50 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         builder._rebuild()
         return builder
 
+    def _layout(self, derive: Derive) -> pd.DataFrame:
+        """Made-up derived rows holding the saved levels: fitting the encoders on them gives
+        the saved columns. Rare types are known only as 'there were some': one made-up rare
+        level, seen once beside each kept level seen twice, gives the same columns and rule."""
+        levels = {"drug_class": list(self.drug_class_levels_),
+                  "cancer_type": [*self.cancer_levels_, *self.cancer_levels_]
+                  + (["\x00rare"] if self.cancer_has_other_ else [])}
+        length = max(1, *(len(v) for v in levels.values()))
+        return pd.DataFrame({
+            n: pd.Series(levels[n] + [None] * (length - len(levels[n])), dtype=object)
+            if n in levels else np.full(length, np.nan)
+            for n in derive.get_feature_names_out()})
+
     def _rebuild(self) -> None:
         """Fit the pipeline's steps to the saved state (levels, medians, scaling)."""
-        # Rare types are known only as 'there were some': one made-up rare level, seen once
-        # beside each kept level seen twice, gives the encoder the same columns and rule.
-        derive, encode, _ = self._encoding(2 if self.cancer_has_other_ else None)
-        columns = {"drug_class": list(self.drug_class_levels_),
-                   "cancer_type": [*self.cancer_levels_, *self.cancer_levels_]
-                   + (["\x00rare"] if self.cancer_has_other_ else [])}
-        length = max(1, *(len(v) for v in columns.values()))
-        names = list(derive.get_feature_names_out())
-        layout = pd.DataFrame({n: pd.Series([None] * length, dtype=object) if n in columns
-                               else np.full(length, np.nan) for n in names})
-        for n, levels in columns.items():
-            if n in layout.columns:
-                layout[n] = pd.Series(levels + [None] * (length - len(levels)), dtype=object)
-        encoded_layout = encode.fit_transform(derive.fit_transform(layout))
-        encoded = [str(c) for c in encode.get_feature_names_out()]
-        self.empty_columns_ = ([c for c in encoded if c not in self.medians_]
-                               if self.spec_.imputation == "median" else [])
-        values, missing = self._preparation(encoded)
-        values.named_steps["observed"].fit(encoded_layout)
-        observed = [c for c in encoded if c not in self.empty_columns_]
-        medians = pd.DataFrame([[self.medians_.get(c, 0.0) for c in observed]], columns=observed)
+        derive = self._derive()
+        layout = derive.fit_transform(self._layout(derive))
+        rare = 2 if self.cancer_has_other_ else None
+        self.empty_columns_ = []
+        full, order = self._encode(rare)
+        full.fit(layout)
+        columns = [c for _, c in self._model_order(full, order)]
+        if self.spec_.imputation == "median":
+            self.empty_columns_ = [c for c in columns if c not in self.medians_]
+        encode, _ = self._encode(rare)
+        encode.fit(layout)
+        observed = [c for c in columns if c not in self.empty_columns_]
+        union = self._union(encode, observed)
+        values = union.transformer_list[0][1]
+        values.named_steps["order"].fit(None)
+        medians = np.array([[self.medians_.get(c, 0.0) for c in observed]])
         values.named_steps["impute"].fit(medians)  # the median of one value is that value
         scaler = values.named_steps["scale"]
         if isinstance(scaler, StandardScaler):
             mean = np.array([np.nan if self.means_.get(c) is None else self.means_[c]
                              for c in observed])
             scale = np.array([self.scales_.get(c, 1.0) for c in observed])
-            scaler.n_features_in_ = len(observed)
-            scaler.feature_names_in_ = np.asarray(observed, dtype=object)
+            scaler.n_features_in_, scaler.n_samples_seen_ = len(observed), 1
             scaler.mean_, scaler.scale_, scaler.var_ = mean, scale, scale ** 2
-            scaler.n_samples_seen_ = 1
         else:
             scaler.fit(medians)
-        missing.fit(encoded_layout)
-        self._assemble(derive, encode, self._union(values, missing))  # parts set: no refit
+        for _, part in union.transformer_list[1:]:
+            part.fit(layout)
+        self._assemble(derive, union)  # its parts are set to the state: no refit
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -428,6 +454,13 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         if "patient_id" in X.columns:
             X = X.set_index("patient_id")
         return X
+
+
+def _inputs_of(columns: list[str]) -> list[str]:
+    """The derived columns behind encoded columns (``drug_class_CTLA_4`` -> ``drug_class``)."""
+    return list(dict.fromkeys(registry.resolve(c)[0].output for c in columns))
+
+
 def _identity() -> FunctionTransformer:
     return FunctionTransformer(feature_names_out="one-to-one")
 

@@ -5,8 +5,8 @@
 - :class:`OneHot`: scikit-learn's ``OneHotEncoder`` (rare levels grouped by ``min_frequency``,
   unseen levels to that group or to zeros) whose rows with a missing category stay missing, so
   the imputer, not the encoder, decides what a missing value becomes.
-- :class:`ModalityMissing`: ``missing_<modality>`` = 1 when every encoded column of a modality
-  is missing (scikit-learn's ``MissingIndicator`` per column, reduced per modality).
+- :class:`ModalityMissing`: ``missing_<modality>`` = 1 when every feature of a modality is
+  missing.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.impute import MissingIndicator
 from sklearn.preprocessing import OneHotEncoder
 
 from icipredict.features import registry
@@ -56,7 +55,7 @@ class Derive(TransformerMixin, BaseEstimator):
             entry = registry.get(name)
             values = entry.values(X)
             if entry.output in caps:
-                values = values.clip(upper=caps[entry.output])
+                values = np.minimum(values, caps[entry.output])  # NaN stays NaN
             out[entry.output] = values
         return pd.DataFrame(out, index=X.index)
 
@@ -96,6 +95,7 @@ class OneHot(TransformerMixin, BaseEstimator):
                 min_frequency=self.min_frequency, handle_unknown="infrequent_if_exist",
                 sparse_output=False, feature_name_combiner=_column_name(self.prefix),
             ).fit(given.to_frame())
+        self._rows: dict = {}
         self.n_features_in_ = 1
         return self
 
@@ -119,20 +119,28 @@ class OneHot(TransformerMixin, BaseEstimator):
         rare = self.encoder_.infrequent_categories_[0]
         return [] if rare is None else list(rare)
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
         """0/1 columns per level; NaN in every column where the category is missing."""
         names = self.get_feature_names_out()
         values = X.iloc[:, 0]
         if self.encoder_ is None:
-            return pd.DataFrame(index=X.index, columns=names, dtype=float)
+            return np.empty((len(X), 0))
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        # Encode each distinct value once (batch scoring sends millions of rows).
-        table = np.full((len(uniques) + 1, len(names)), np.nan)
-        if len(uniques):
-            table[:-1] = self.encoder_.transform(
-                pd.DataFrame({self.encoder_.feature_names_in_[0]: np.asarray(uniques).astype(str)}))
-        return pd.DataFrame(table[np.where(codes < 0, len(uniques), codes)], index=X.index,
-                            columns=names)
+        # Each distinct value is encoded once by the encoder and remembered (the encoding is
+        # fixed once fitted; single-patient scoring repeats the same few values).
+        rows = self.__dict__.setdefault("_rows", {})
+        keys = [str(u) for u in uniques]
+        new = [k for k in dict.fromkeys(keys) if k not in rows]
+        if new:
+            encoded = self.encoder_.transform(
+                pd.DataFrame({self.encoder_.feature_names_in_[0]: np.asarray(new, dtype=object)}))
+            if len(rows) + len(new) > 4096:
+                rows.clear()
+            rows.update(zip(new, encoded, strict=True))
+        table = np.full((len(keys) + 1, len(names)), np.nan)
+        for i, k in enumerate(keys):
+            table[i] = rows[k]
+        return table[np.where(codes < 0, len(keys), codes)]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """``<prefix>_<level>`` (and ``<prefix>_other``)."""
@@ -141,13 +149,45 @@ class OneHot(TransformerMixin, BaseEstimator):
         return np.asarray(self.encoder_.get_feature_names_out(), dtype=object)
 
 
+class Reorder(TransformerMixin, BaseEstimator):
+    """Columns in another order (the ColumnTransformer groups numbers; the model's order is
+    the registry's).
+
+    Parameters
+    ----------
+    columns_in, columns_out
+        Input column names and the same names in output order.
+    """
+
+    def __init__(self, columns_in: Sequence[str] = (), columns_out: Sequence[str] = ()) -> None:
+        self.columns_in = columns_in
+        self.columns_out = columns_out
+
+    def fit(self, X: Any, y: Any = None) -> Reorder:
+        """Check that the columns are a permutation."""
+        position = {c: j for j, c in enumerate(self.columns_in)}
+        if sorted(position) != sorted(self.columns_out):
+            raise ValueError("Reorder: columns_out must be a permutation of columns_in")
+        self.order_ = np.array([position[c] for c in self.columns_out], dtype=np.intp)
+        self.n_features_in_ = len(self.columns_in)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """``X`` with its columns in :attr:`columns_out` order."""
+        return np.asarray(X, dtype=float)[:, self.order_]
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """:attr:`columns_out`."""
+        return np.asarray(list(self.columns_out), dtype=object)
+
+
 class ModalityMissing(TransformerMixin, BaseEstimator):
-    """``missing_<modality>``: 1 when every encoded column of the modality is missing.
+    """``missing_<modality>``: 1 when every feature of the modality is missing.
 
     Parameters
     ----------
     modality_columns
-        Encoded columns of each modality; a modality without columns is always missing.
+        Derived columns of each modality; a modality without columns is always missing.
     """
 
     def __init__(self, modality_columns: Mapping[str, Sequence[str]] | None = None) -> None:
@@ -158,17 +198,15 @@ class ModalityMissing(TransformerMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         return self
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
         """One 0/1 column per modality."""
-        out = {}
-        mask = MissingIndicator(features="all").fit_transform(X.to_numpy(dtype=float)) \
-            if X.shape[1] else np.zeros((len(X), 0), dtype=bool)
-        position = {c: j for j, c in enumerate(X.columns)}
-        for modality, columns in (self.modality_columns or {}).items():
-            idx = [position[c] for c in columns if c in position]
-            out[f"{registry.MISSING_PREFIX}{modality}"] = (
-                mask[:, idx].all(axis=1).astype(float) if idx else np.ones(len(X)))
-        return pd.DataFrame(out, index=X.index)
+        missing = X.isna()
+        out = np.ones((len(X), len(self.modality_columns or {})))
+        for j, columns in enumerate((self.modality_columns or {}).values()):
+            present = [c for c in columns if c in missing.columns]
+            if present:
+                out[:, j] = missing[present].to_numpy().all(axis=1)
+        return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """``missing_<modality>`` per modality."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -39,14 +40,14 @@ MISSING_PREFIX = "missing_"
 OTHER_LEVEL = "other"
 
 
-def numeric(frame: pd.DataFrame, column: str) -> pd.Series:
-    """A frame's column as float (absent or unreadable values are missing)."""
+def numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A frame's column as a float array (absent or unreadable values are missing)."""
     if column not in frame.columns:
-        return pd.Series(np.nan, index=frame.index, dtype=float)
+        return np.full(len(frame), np.nan)
     values = frame[column]
     if values.dtype == np.float64:
-        return values
-    return pd.to_numeric(values, errors="coerce").astype(float)
+        return values.to_numpy()
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def text(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -102,7 +103,7 @@ class Feature:
     plausible: tuple[float, float] | None = None
     mapping: dict[str, float] = field(default_factory=dict)
     default: float | None = None
-    derive: Callable[[pd.DataFrame], pd.Series] | None = None
+    derive: Callable[[pd.DataFrame], np.ndarray] | None = None
     yes: str = ""
     no: str = ""
     level_name: Callable[[str], str] | None = None
@@ -119,21 +120,21 @@ class Feature:
         if self.plausible is None and contract is not None and contract.minimum is not None:
             object.__setattr__(self, "plausible", (contract.minimum, contract.maximum))
 
-    def values(self, frame: pd.DataFrame) -> pd.Series:
+    def values(self, frame: pd.DataFrame) -> np.ndarray:
         """The feature's raw value per row (before caps, imputation and scaling).
 
-        ``onehot`` features give their (normalised) category, the others a float.
+        ``onehot`` features give their (normalised) category as objects, the others floats.
         """
         if self.derive is not None:
             return self.derive(frame)
         if self.kind == "category":
-            source = text(frame, self.inputs[0])
-            mapped = source.map(self.mapping)
-            if self.default is not None:
-                mapped = mapped.where(source.isna() | mapped.notna(), self.default)
-            return mapped.astype(float)
+            # Once per distinct value (batch scoring sends millions of rows).
+            codes, uniques = pd.factorize(text(frame, self.inputs[0]), use_na_sentinel=True)
+            table = np.array([self.mapping.get(u, self.default) for u in uniques] + [None],
+                             dtype=float)
+            return table[codes]
         if self.kind == "onehot":
-            return text(frame, self.inputs[0])
+            return text(frame, self.inputs[0]).to_numpy(dtype=object)
         return numeric(frame, self.inputs[0])
 
     def phrase(self, value: Any, level: str | None = None) -> str:
@@ -159,22 +160,22 @@ def _contract_column(name: str) -> Any:
     return None
 
 
-def _nlr(frame: pd.DataFrame) -> pd.Series:
+def _nlr(frame: pd.DataFrame) -> np.ndarray:
     """``nlr`` where given, else neutrophils / lymphocytes (a count of 0 gives missing)."""
-    given = numeric(frame, "nlr").to_numpy()
-    neut, lymph = numeric(frame, "neutrophils").to_numpy(), numeric(frame, "lymphocytes").to_numpy()
+    given = numeric(frame, "nlr")
+    neut, lymph = numeric(frame, "neutrophils"), numeric(frame, "lymphocytes")
     with np.errstate(divide="ignore", invalid="ignore"):
         computed = neut / np.where(lymph > 0, lymph, np.nan)
-    return pd.Series(np.where(np.isnan(given), computed, given), index=frame.index, name="nlr")
+    return np.where(np.isnan(given), computed, given)
 
 
-def _normalised_cancer_type(frame: pd.DataFrame) -> pd.Series:
+def _normalised_cancer_type(frame: pd.DataFrame) -> np.ndarray:
     from icipredict.features.clinical import normalise_cancer_type
 
-    return normalise_cancer_type(text(frame, "cancer_type"))
+    return normalise_cancer_type(text(frame, "cancer_type")).to_numpy(dtype=object)
 
 
-def _cancer_group(frame: pd.DataFrame) -> pd.Series:
+def _cancer_group(frame: pd.DataFrame) -> np.ndarray:
     from icipredict.cohort.harmonise import CHOWELL_GROUP_CODE, cancer_type_group
 
     def group(code: object) -> float:
@@ -182,9 +183,8 @@ def _cancer_group(frame: pd.DataFrame) -> pd.Series:
             return np.nan
         return float(CHOWELL_GROUP_CODE.get(cancer_type_group(str(code)),
                                             CHOWELL_GROUP_CODE["Others"]))
-    codes = _normalised_cancer_type(frame)
-    uniques = {c: group(c) for c in pd.unique(codes)}  # once per distinct type
-    return codes.map(uniques).astype(float)
+    codes, uniques = pd.factorize(_normalised_cancer_type(frame), use_na_sentinel=True)
+    return np.array([group(u) for u in uniques] + [np.nan], dtype=float)[codes]
 
 
 def _cancer_name(code: str) -> str:
@@ -231,7 +231,7 @@ FEATURES: tuple[Feature, ...] = (
             mapping={"MSI-H": 1.0, "MSS": 0.0}, yes="MSI-high tumour",
             no="Microsatellite-stable tumour"),
     Feature("msi_score", "genomic", "MSI score"),
-    Feature("fcna", "genomic", "Fraction of genome with copy-number alteration"),
+    Feature("fcna", "genomic", "Fraction of genome with copy-number alteration", unit=""),
     Feature("hed", "genomic", "HLA-I evolutionary divergence"),
     Feature("hla_loh", "genomic", "HLA-I loss of heterozygosity", kind="flag",
             yes="HLA-I loss of heterozygosity", no="No HLA-I loss of heterozygosity"),
@@ -280,6 +280,7 @@ def get(name: str) -> Feature:
     raise KeyError(f"no feature {name!r} in the feature registry")
 
 
+@lru_cache(maxsize=4096)
 def gene(symbol: str) -> Feature:
     """The alteration flag of a gene (1 mutated, 0 profiled wild type, missing not profiled)."""
     column = f"{GENE_PREFIX}{symbol}"
@@ -300,6 +301,7 @@ def _words(camel: str) -> str:
     return " ".join(re.findall(r"[A-Z]+(?=[A-Z][a-z]|\d|\b)|[A-Z]?[a-z]+|\d+", camel)).lower()
 
 
+@lru_cache(maxsize=4096)
 def radiomics(column: str) -> Feature:
     """A radiomics column (``radiomics_<image type>_<class>_<Feature>``) in the board's words:
     ``radiomics_original_firstorder_Entropy`` -> "Tumour texture (entropy)", the engine's name as

@@ -94,7 +94,7 @@ def _reason(feature: str, c: float, out_row: pd.Series, frame: pd.DataFrame | No
         label = feature_label(feature)
         return Reason(feature=feature, label=label, contribution=c, direction=direction,
                       tooltip=entry.tooltip, text=f"{label} — {direction} the chance of response")
-    value = entry.values(frame).iloc[0]
+    value = entry.values(frame)[0]
     if not _given(value):
         return None  # imputed: a completeness matter, not a reason
     value = value if isinstance(value, str) else float(value)
