@@ -260,30 +260,42 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         values = np.asarray(self.pipeline_.transform(frame), dtype=float)
         return pd.DataFrame(values, index=frame.index, columns=self.feature_names_out_)
 
-    def raw_values(self, X: pd.DataFrame) -> pd.DataFrame:
+    def raw_values(self, X: pd.DataFrame, features: list[str] | None = None) -> pd.DataFrame:
         """Each feature's value before caps, imputation and scaling (derived, e.g. NLR from
-        counts; one-hot features as their category), for reasons and completeness."""
+        counts; one-hot features as their category), for reasons and completeness.
+        ``features``: registry names (default: every feature of the spec)."""
         check_is_fitted(self, "pipeline_")
-        features = _derived_features(self.spec_, self.imaging_columns_)
+        if features is None:
+            features = _derived_features(self.spec_, self.imaging_columns_)
         return Derive(features).fit(X).transform(self._check_frame(X))
 
-    def completeness(self, X: pd.DataFrame) -> pd.DataFrame:
+    def completeness(self, X: pd.DataFrame | pd.Series) -> pd.DataFrame:
         """Per row and modality: the share of the features the model uses, and had values for in
-        training, that were given (imputed ones count as not given).
+        training, that were given (imputed ones count as not given). ``X``: rows, or one row
+        as a Series.
 
         Returns
         -------
         DataFrame
             One column per modality of the spec (a modality without used features is absent).
         """
-        raw = self.raw_values(X)
-        used = set(self.feature_names_out_)
+        used = self.__dict__.get("_used_inputs")
+        if used is None:  # registry names per modality, from the fitted columns (once)
+            kept = set(self.feature_names_out_)
+            used = {m: _features_of([c for c in cols if c in kept])
+                    for m, cols in self.modality_columns_.items()}
+            used = {m: names for m, names in used.items() if names}
+            self.__dict__["_used_inputs"] = used
+        if isinstance(X, pd.Series):  # one row: only the inputs read, each with its own dtype
+            inputs = {i for names in used.values() for n in names for i in registry.get(n).inputs}
+            frame = pd.DataFrame({c: [X.get(c)] for c in sorted(inputs)}, index=[X.name])
+        else:
+            frame = self._check_frame(X)
         out = {}
-        for modality, columns in self.modality_columns_.items():
-            inputs = _inputs_of([c for c in columns if c in used])
-            if inputs:
-                out[modality] = raw[inputs].notna().mean(axis=1)
-        return pd.DataFrame(out, index=raw.index)
+        for modality, names in used.items():
+            given = [~pd.isna(registry.get(n).values(frame)) for n in names]
+            out[modality] = np.mean(given, axis=0)
+        return pd.DataFrame(out, index=frame.index)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Output column names (object array, scikit-learn convention)."""
@@ -342,6 +354,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         return FeatureUnion(parts, verbose_feature_names_out=False)
 
     def _assemble(self, derive: Derive, union: FeatureUnion) -> None:
+        self.__dict__.pop("_used_inputs", None)  # completeness inputs follow the fitted state
         self.pipeline_ = Pipeline([("derive", derive), ("prepare", union)])
         values = union.transformer_list[0][1]
         self.feature_names_out_ = [str(c) for c in values.get_feature_names_out()]
@@ -456,9 +469,15 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         return X
 
 
+def _features_of(columns: list[str]) -> list[str]:
+    """The registry names behind encoded columns (``drug_class_CTLA_4`` -> ``drug_class``)."""
+    return list(dict.fromkeys(registry.resolve(c)[0].name for c in columns))
+
+
 def _inputs_of(columns: list[str]) -> list[str]:
-    """The derived columns behind encoded columns (``drug_class_CTLA_4`` -> ``drug_class``)."""
-    return list(dict.fromkeys(registry.resolve(c)[0].output for c in columns))
+    """The derived columns behind encoded columns (``sex_male`` -> ``sex_male``,
+    ``drug_class_CTLA_4`` -> ``drug_class``)."""
+    return list(dict.fromkeys(registry.get(n).output for n in _features_of(columns)))
 
 
 def _identity() -> FunctionTransformer:

@@ -192,7 +192,7 @@ class BoardModel:
         for) that the patient gave; None for a model without icipredict's feature builder."""
         if self.model is None:
             return None
-        shares = self.model.builder.completeness(frame_row.to_frame().T)
+        shares = self.model.builder.completeness(frame_row)
         return {m: float(v) for m, v in shares.iloc[0].items()}
 
     def predict(self, frame: pd.DataFrame, *, horizons: list[float],
