@@ -419,7 +419,8 @@ def board_score(record: PatientRecord, frame_row: pd.Series, out_row: pd.Series,
     lo, hi = _f(out_row.get("response_ci_low")), _f(out_row.get("response_ci_high"))
     per_100, meaning = response_meaning(p, lo, hi)
     model_missing = _missing_list(out_row.get("missing_modalities"))
-    completeness = model.completeness(frame_row)
+    measure = getattr(model, "completeness", None)  # stand-ins may not measure it
+    completeness = measure(frame_row) if measure is not None else None
     if completeness is None:  # a model without our builder: the record's own fields
         completeness = record.completeness()
     warnings = domain_warnings(record, frame_row, model.domain)
