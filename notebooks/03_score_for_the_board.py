@@ -64,7 +64,9 @@ from icipredict.predict.scorer import score  # noqa: E402
 s = score(record, ctx.model_uri)
 print(f"response {s.response.probability:.0%} [{s.response.ci_low:.0%}, {s.response.ci_high:.0%}]"
       f" - {s.response.meaning}")
-print(f"risk group {s.risk.group}; median OS {s.os.median_months} months")
+median_os = ("not reached" if s.os.median_months is None  # null: the curve stays above 50%
+             else f"{s.os.median_months:.1f} months")
+print(f"risk group {s.risk.group}; median OS {median_os}")
 for r in s.reasons:
     print("reason:", r.text)
 for w in s.warnings:

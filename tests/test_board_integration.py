@@ -104,6 +104,11 @@ def test_score_complete_patient_from_the_champion(champion, records):
     # complete record: nothing missing, no domain warning, a risk group from the tertiles
     assert s.missing_modalities == []
     assert not {"modality_missing", "value_out_of_range", "cancer_type_unseen"} & set(_codes(s))
+    # completeness counts the features the model uses and saw in training (no "Only 43% of
+    # genomic fields" for fields such as HED that this model never had)
+    assert "low_completeness" not in _codes(s)
+    assert s.completeness["genomic"] == 1.0
+    assert bool(raw["cancer_type_seen"].iloc[0])
     assert s.risk.group in ("low", "intermediate", "high")
     assert len(s.risk.cutpoints) == 2
     # survival curves: start at 1, non-increasing, strictly inside (0, 1) for an in-range patient
@@ -170,6 +175,11 @@ def test_unseen_cancer_type_warns(champion, records, tmp_path_factory):
     rec = dict(records["complete"], cancer_type="COADREAD", patient_id="CRC-1")
     s = score(rec, model=uri)
     assert "cancer_type_unseen" in _codes(s)
+    from icipredict.predict.record import parse_record, record_frame
+    from icipredict.predict.scorer import load_board_model
+
+    out = load_board_model(uri).predict(record_frame(parse_record(rec)), horizons=[12.0])
+    assert out["cancer_type_seen"].tolist() == [False]  # the registry model flags it too
     assert s.model.version == version
     assert "cancer_type_unseen" not in _codes(score(records["complete"], model=uri))
 

@@ -1,10 +1,13 @@
-"""The builder's numpy fast path equals ``FeatureBuilder.transform`` exactly."""
+"""The builder is one scikit-learn pipeline; its JSON state rebuilds it exactly."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from icipredict.features.builder import FeatureBuilder
 
@@ -62,9 +65,7 @@ SPECS = [
 ]
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=[s["name"] for s in SPECS])
-def test_transform_array_equals_transform(spec):
-    builder = FeatureBuilder(spec).fit(_frame(400, 0))
+def _cases() -> list[pd.DataFrame]:
     cases = [
         _frame(300, 1),  # same vocabulary, new values
         _frame(200, 2, types=["NSCLC", "PAAD", "made-up type", "GBM"]),  # unseen cancer types
@@ -74,34 +75,54 @@ def test_transform_array_equals_transform(spec):
     ]
     odd = _frame(40, 6)
     odd["age"] = odd["age"].astype(object)
-    odd.loc[3, "age"] = "not a number"  # coerced to missing, as transform does
+    odd.loc[3, "age"] = "not a number"  # coerced to missing
     odd["tmb"] = odd["tmb"] * 10  # beyond the caps
     odd["cancer_type"] = None  # no cancer type at all
     cases.append(odd)
-    for frame in cases:
-        expected = builder.transform(frame).to_numpy()
-        got = builder.transform_array(frame)
-        assert got.shape == expected.shape
-        np.testing.assert_array_equal(got, expected)
+    return cases
 
 
-def test_transform_array_after_json_round_trip():
-    builder = FeatureBuilder(SPECS[0]).fit(_frame(400, 0))
+@pytest.mark.parametrize("spec", SPECS, ids=[s["name"] for s in SPECS])
+def test_json_state_rebuilds_the_same_pipeline(spec):
+    builder = FeatureBuilder(spec).fit(_frame(400, 0))
     again = FeatureBuilder.from_json(builder.to_json())
-    frame = _frame(100, 9)
-    np.testing.assert_array_equal(again.transform_array(frame),
-                                  builder.transform(frame).to_numpy())
+    assert again.to_json() == builder.to_json()
+    for frame in _cases():
+        expected = builder.transform(frame)
+        got = again.transform(frame)
+        assert list(got.columns) == builder.feature_names_out_
+        assert len(got) == len(frame)
+        pd.testing.assert_frame_equal(got, expected)
 
 
-def test_cached_encodings_repeat_exactly_and_follow_a_refit():
+def test_the_pipeline_is_sklearns():
     builder = FeatureBuilder(SPECS[0]).fit(_frame(400, 0))
-    one = _frame(1, 4)
-    first = builder.transform_array(one)
-    np.testing.assert_array_equal(builder.transform_array(one), first)  # served from the cache
-    # A refit on other cancer types and drug classes changes the one-hot columns: no stale reuse.
-    other = _frame(400, 7, types=["NSCLC", "GBM"])
-    other["drug_class"] = "CTLA4"
-    builder.fit(other)
-    again = builder.transform_array(one)
-    assert again.shape[1] != first.shape[1]
-    np.testing.assert_array_equal(again, builder.transform(one).to_numpy())
+    values = builder.pipeline_.named_steps["prepare"].transformer_list[0][1]
+    encode = values.named_steps["encode"]
+    assert isinstance(encode, ColumnTransformer)
+    cancer = encode.named_transformers_["cancer_type"].encoder_
+    assert isinstance(cancer, OneHotEncoder) and cancer.min_frequency == 15
+    assert isinstance(values.named_steps["impute"], SimpleImputer)
+    assert isinstance(values.named_steps["scale"], StandardScaler)
+    out = builder.transform(_frame(5, 1))
+    assert isinstance(out, pd.DataFrame) and out.dtypes.eq(float).all()
+
+
+def test_categories_rare_unseen_and_missing():
+    train = pd.DataFrame({"cancer_type": ["NSCLC"] * 3 + ["MEL"] * 3 + ["RCC"],
+                          "drug_class": ["PD-1/PD-L1"] * 4 + ["CTLA-4"] * 3, "age": range(7)})
+    spec = {"name": "t", "modalities": ["clinical"], "clinical": ["age", "drug_class"],
+            "cancer_type": "onehot", "rare_type_min_count": 2}
+    builder = FeatureBuilder(spec).fit(train)
+    assert builder.feature_names_out_ == ["age", "drug_class_CTLA_4", "drug_class_PD_1_PD_L1",
+                                          "cancer_type_MEL", "cancer_type_NSCLC",
+                                          "cancer_type_other"]
+    new = pd.DataFrame({"cancer_type": ["RCC", "GBM", None, "Melanoma"],
+                        "drug_class": ["LAG-3", None, "CTLA-4", "PD-1/PD-L1"], "age": 1.0})
+    out = builder.transform(new).drop(columns="age").to_numpy()
+    nan = np.nan
+    np.testing.assert_array_equal(out, [
+        [0, 0, 0, 0, 1],  # rare in training -> other; unseen drug class -> zeros
+        [nan, nan, 0, 0, 1],  # unseen type -> other; missing drug class stays missing
+        [1, 0, nan, nan, nan],  # missing cancer type stays missing
+        [0, 1, 1, 0, 0]])  # a name is read as its OncoTree code

@@ -86,4 +86,6 @@ def test_03_score_for_the_board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     out = _outputs(run_notebook(NOTEBOOKS / "03_score_for_the_board.py", tmp_path, monkeypatch))
     assert "icipredict-demo version" in out
     assert "response" in out and "risk group" in out
+    assert "median OS" in out and "None months" not in out  # not reached reads as words
+    assert "the chance of response" in out and "training median used" not in out
     assert "<html" in out.lower() or "<svg" in out.lower()

@@ -187,3 +187,12 @@ def test_bundle_records_how_radiomics_were_computed(demo):
                       "rule": "largest"}
     assert bundle.manifest["files"]["radiomics"] == FILES["radiomics"]
     assert bundle.manifest["radiomics"] == {"file": FILES["radiomics"], **record}
+
+
+def test_unseen_cancer_type_is_a_flagged_output(model, patients):
+    df, _ = patients
+    rows = df.head(3).copy()
+    seen = model.unwrap_python_model().cancer_types
+    rows["cancer_type"] = [sorted(seen)[0], "made-up cancer", None]
+    out = model.predict(rows)
+    assert out["cancer_type_seen"].tolist() == [True, False, False]

@@ -39,7 +39,7 @@ def test_score_follows_the_model_and_explains(model_uri):
     assert s.response.per_100 == round(100 * p)
     assert f"about {round(100 * p)} would be expected to respond" in s.response.meaning
     assert s.reasons[0].feature == "tmb" and s.reasons[0].direction == "raises"
-    assert "TMB 20 mut/Mb raises" in s.reasons[0].text
+    assert s.reasons[0].text == "TMB 20 mut/Mb — raises the chance of response"
     # albumin 3.8 g/dL sits at the mean: no contribution, so not a reason
     assert [r.feature for r in s.reasons] == ["tmb", "nlr", "age"]
     assert s.model.name == "icipredict" and s.model.version == "1"

@@ -20,10 +20,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from icipredict.cohort.schema import SOURCE_ROW, Cohort
-from icipredict.features import clinical as clin
+from icipredict.features import registry
+from icipredict.features.encoders import Derive, ModalityMissing, OneHot, Reorder
 from icipredict.features.genomic import DEFAULT_GENES, gene_column, sample_genomics
 from icipredict.features.spec import FeatureSpec, read_spec
 
@@ -31,7 +36,7 @@ log = logging.getLogger(__name__)
 
 #: Version of the JSON state layout (bump when it changes).
 STATE_VERSION = 1
-RADIOMICS_PREFIX = "radiomics_"
+RADIOMICS_PREFIX = registry.RADIOMICS_PREFIX
 
 
 def _clean(df: pd.DataFrame) -> pd.DataFrame:
@@ -101,63 +106,57 @@ def _resolve_spec(spec: FeatureSpec | dict | str | Path | None) -> FeatureSpec:
     return read_spec(spec)
 
 
-def _num(frame: pd.DataFrame, column: str) -> pd.Series:
-    if column not in frame.columns:
-        return pd.Series(np.nan, index=frame.index, dtype=float)
-    return pd.to_numeric(frame[column], errors="coerce").astype(float)
+def _groups(spec: FeatureSpec, imaging: list[str]) -> list[tuple[str, list[str]]]:
+    """Registry names per modality in output order: clinical, genomic, cancer type, imaging."""
+    groups: list[tuple[str, list[str]]] = []
+    if "clinical" in spec.modalities:
+        groups.append(("clinical", list(spec.clinical)))
+    if "genomic" in spec.modalities:
+        groups.append(("genomic", list(spec.genomic) + [gene_column(g) for g in spec.genes]))
+    if "clinical" in spec.modalities and spec.cancer_type != "none":
+        name = "cancer_type" if spec.cancer_type == "onehot" else "cancer_group"
+        groups.append(("cancer", [name]))
+    if "imaging" in spec.modalities:
+        groups.append(("imaging", list(imaging)))
+    return groups
 
 
-def _num_array(frame: pd.DataFrame, column: str, n: int) -> np.ndarray:
-    """:func:`_num` as a float64 array (no copy when the column already is float64)."""
-    if column not in frame.columns:
-        return np.full(n, np.nan)
-    values = frame[column]
-    if values.dtype == np.float64:
-        return values.to_numpy()
-    return pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+def _blocks(spec: FeatureSpec, imaging: list[str], cancer_min_frequency: int | None,
+            exclude: frozenset[str] = frozenset()
+            ) -> tuple[list[tuple[str, Any, list[str]]], list[tuple[str, str]]]:
+    """The ColumnTransformer's blocks ``(name, transformer, columns)``: every number in one
+    pass-through block (``exclude``: columns never observed in training), each one-hot feature
+    encoded; and the model's column order as ``(modality, block or column)``."""
+    numbers: list[str] = []
+    blocks: list[tuple[str, Any, list[str]]] = []
+    order: list[tuple[str, str]] = []
+    for modality, names in _groups(spec, imaging):
+        for name in names:
+            entry = registry.get(name)
+            if entry.kind == "onehot":
+                minimum = cancer_min_frequency if name == "cancer_type" else None
+                blocks.append((name, OneHot(prefix=entry.output, min_frequency=minimum),
+                               [entry.output]))
+                order.append((modality, name))
+            elif entry.output not in exclude:
+                numbers.append(entry.output)
+                order.append((modality, entry.output))
+    # One block of numbers: each block costs the ColumnTransformer a copy and a call.
+    return [("numbers", "passthrough", numbers), *blocks], order
 
 
-#: Encodings of distinct-value sets remembered per builder (single-patient scoring repeats them).
-_ENCODING_CACHE_SIZE = 512
-
-
-def _per_value(frame: pd.DataFrame, column: str, n: int, encode: Any,
-               cache: dict[tuple, tuple[list[str], np.ndarray]] | None = None,
-               tag: Any = None) -> dict[str, np.ndarray]:
-    """Encode a categorical column once per distinct value, then spread to the rows.
-
-    ``encode`` maps a Series of the distinct values (plus one missing value, last) to a
-    DataFrame with one row per value; row ``codes[i]`` of that frame is patient ``i``'s encoding.
-    With ``cache`` (and a ``tag`` naming the encoding), the encoded table of a set of distinct
-    values is remembered: the encoding is a fixed function of the fitted state, and building
-    its small DataFrames dominated scoring one patient.
-    """
-    if column in frame.columns:
-        codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
-        values = list(uniques)
-    else:
-        codes, values = np.full(n, -1, dtype=np.intp), []
-    key = (tag, tuple((type(v), v) for v in values)) if cache is not None else None
-    hit = cache.get(key) if cache is not None else None
-    if hit is None:
-        distinct = pd.Series(values + [None], dtype=object)
-        encoded = encode(distinct)
-        hit = (list(encoded.columns), encoded.to_numpy(dtype=float).reshape(len(distinct), -1))
-        if cache is not None:
-            if len(cache) >= _ENCODING_CACHE_SIZE:
-                cache.clear()
-            cache[key] = hit
-    columns, table = hit
-    rows = np.where(codes < 0, len(values), codes)
-    return {c: table[rows, j] for j, c in enumerate(columns)}
-
-
-def _to_json_float(value: float) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
+def _derived_features(spec: FeatureSpec, imaging: list[str]) -> list[str]:
+    return [n for _, names in _groups(spec, imaging) for n in names]
 
 
 class FeatureBuilder(TransformerMixin, BaseEstimator):
     """Build the model's feature matrix from a one-row-per-patient frame.
+
+    One scikit-learn pipeline (:attr:`pipeline_`), pandas out: :class:`Derive` (one raw
+    column per feature of the registry, caps applied), a ``ColumnTransformer`` (numbers pass
+    through, categories through ``OneHotEncoder`` with ``min_frequency`` grouping rare cancer
+    types into ``cancer_type_other``), then ``SimpleImputer(strategy="median")`` and
+    ``StandardScaler`` as the spec asks, beside the ``missing_<modality>`` indicators.
 
     Parameters
     ----------
@@ -168,6 +167,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     ----------
     spec_ : FeatureSpec
         The validated spec.
+    pipeline_ : sklearn.pipeline.Pipeline
+        The fitted transformation.
     cancer_levels_ : list of str
         Cancer types (OncoTree codes) one-hot encoded; rarer ones go to ``cancer_type_other``.
     cancer_has_other_ : bool
@@ -177,21 +178,20 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     imaging_columns_ : list of str
         Radiomics columns used.
     medians_ : dict
-        Training medians used for imputation (empty when ``imputation: none``). With median
-        imputation, columns without any training value are dropped (as scikit-learn's
-        ``SimpleImputer`` does) and logged.
+        Training medians used for imputation (empty when ``imputation: none``).
+    empty_columns_ : list of str
+        With median imputation, columns without any training value: dropped from the output
+        (as scikit-learn's ``SimpleImputer`` does), reported once by the training run.
     means_, scales_ : dict
         Standard-scaling statistics (empty when ``scaling: none``).
     feature_names_out_ : list of str
         Output columns, in order.
     modality_columns_ : dict
-        Output columns of each modality (for missing-modality indicators).
+        Encoded columns of each modality (for missing-modality indicators).
     """
 
     def __init__(self, spec: FeatureSpec | dict | str | Path | None = None) -> None:
         self.spec = spec
-
-    # -- fitting -----------------------------------------------------------------------------
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> FeatureBuilder:
         """Learn levels, rare-type grouping, imputation and scaling on training patients.
@@ -210,43 +210,32 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         spec = _resolve_spec(self.spec)
         self.spec_ = spec
         frame = self._check_frame(X)
-        if "clinical" in spec.modalities and spec.cancer_type == "onehot":
-            self.cancer_levels_, self.cancer_has_other_ = clin.fit_cancer_levels(
-                self._cancer(frame), spec.rare_type_min_count)
-        else:
-            self.cancer_levels_, self.cancer_has_other_ = [], False
-        drug = frame["drug_class"] if "drug_class" in frame.columns else pd.Series(dtype=object)
-        self.drug_class_levels_ = (clin.fit_levels(drug)
-                                   if "clinical" in spec.modalities
-                                   and "drug_class" in spec.clinical else [])
         if "imaging" in spec.modalities:
             self.imaging_columns_ = (list(spec.imaging) if spec.imaging is not None else sorted(
                 c for c in frame.columns if str(c).startswith(RADIOMICS_PREFIX)))
         else:
             self.imaging_columns_ = []
-        raw, modality_columns = self._raw(frame)
-        self.modality_columns_ = modality_columns
-        self.medians_ = {}
-        if spec.imputation == "median":
-            med = raw.median(skipna=True)
-            empty = med.index[med.isna()].tolist()
-            if empty:  # as sklearn's SimpleImputer: a column never observed cannot be imputed
-                log.warning("no training values for %s: dropped from the output", empty)
-                raw = raw.drop(columns=empty)
-            self.medians_ = {c: float(v) for c, v in med.drop(empty).items()}
-            raw = self._impute(raw)
-        self.means_, self.scales_ = {}, {}
-        if spec.scaling == "standard":
-            mean = raw.mean(skipna=True)
-            std = raw.std(ddof=0, skipna=True)
-            self.means_ = {c: _to_json_float(v) for c, v in mean.items()}
-            self.scales_ = {c: (float(v) if v is not None and np.isfinite(v) and v > 0 else 1.0)
-                            for c, v in std.items()}
-        self.feature_names_out_ = list(raw.columns) + self._indicator_names()
-        self.n_features_out_ = len(self.feature_names_out_)
+        derive = self._derive()
+        raw = derive.fit_transform(frame)
+        encode, order = self._encode(spec.rare_type_min_count)
+        encoded = encode.fit_transform(raw)
+        columns = self._model_order(encode, order)
+        self.modality_columns_ = self._modality_columns(columns)
+        # As SimpleImputer would (it warns at every transform): a column never observed in
+        # training cannot be imputed and is dropped; the training run reports it once.
+        names = [str(c) for c in encode.get_feature_names_out()]
+        self.empty_columns_ = ([c for c, empty in zip(names, np.isnan(encoded).all(axis=0),
+                                                      strict=True) if empty]
+                               if spec.imputation == "median" and len(encoded) else [])
+        if self.empty_columns_:
+            log.debug("no training values for %s: dropped from the output", self.empty_columns_)
+            encode, _ = self._encode(spec.rare_type_min_count)
+            encode.fit(raw)
+        kept = [c for _, c in columns if c not in self.empty_columns_]
+        union = self._union(encode, kept).fit(raw)
+        self._assemble(derive, union)
+        self._remember(union)
         return self
-
-    # -- transforming ------------------------------------------------------------------------
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         """Encode patients with the fitted state.
@@ -262,137 +251,136 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         DataFrame
             Columns :meth:`get_feature_names_out`, same index as ``X``, float values.
         """
-        check_is_fitted(self, "feature_names_out_")
+        check_is_fitted(self, "pipeline_")
         frame = self._check_frame(X)
-        raw, _ = self._raw(frame)
-        indicators = self._indicators(raw)
-        out = self._impute(raw)
-        if self.spec_.scaling == "standard":
-            for c in out.columns:
-                mean = self.means_.get(c)
-                if mean is not None:
-                    out[c] = (out[c] - mean) / self.scales_[c]
-        out = pd.concat([out, indicators], axis=1)
-        return out.reindex(columns=self.feature_names_out_).astype(float)
+        if not len(frame):  # scikit-learn refuses empty input
+            return pd.DataFrame(index=frame.index, columns=self.feature_names_out_, dtype=float)
+        # The steps hand numpy arrays to each other (a DataFrame between every step cost more
+        # than the encoding itself for one patient); the columns are named once, here.
+        values = np.asarray(self.pipeline_.transform(frame), dtype=float)
+        return pd.DataFrame(values, index=frame.index, columns=self.feature_names_out_)
 
-    def transform_array(self, X: pd.DataFrame) -> np.ndarray:
-        """:meth:`transform` as a float64 array, without building intermediate DataFrames.
+    def raw_values(self, X: pd.DataFrame, features: list[str] | None = None) -> pd.DataFrame:
+        """Each feature's value before caps, imputation and scaling (derived, e.g. NLR from
+        counts; one-hot features as their category), for reasons and completeness.
+        ``features``: registry names (default: every feature of the spec)."""
+        check_is_fitted(self, "pipeline_")
+        if features is None:
+            features = _derived_features(self.spec_, self.imaging_columns_)
+        return Derive(features).fit(X).transform(self._check_frame(X))
 
-        The fast path for batch scoring: numeric columns are read as arrays, and each
-        categorical column (cancer type, sex, drug class, MSI status) is encoded once per
-        *distinct* value with the same functions :meth:`transform` uses, then spread to the rows
-        by its factorised codes. Equal to ``transform(X).to_numpy()`` value for value.
-
-        Parameters
-        ----------
-        X
-            One row per patient, canonical columns (absent columns count as missing).
+    def completeness(self, X: pd.DataFrame | pd.Series) -> pd.DataFrame:
+        """Per row and modality: the share of the features the model uses, and had values for in
+        training, that were given (imputed ones count as not given). ``X``: rows, or one row
+        as a Series.
 
         Returns
         -------
-        ndarray
-            Shape ``(n_patients, n_features_out_)``, columns in :meth:`get_feature_names_out`
-            order.
+        DataFrame
+            One column per modality of the spec (a modality without used features is absent).
         """
-        check_is_fitted(self, "feature_names_out_")
-        frame = self._check_frame(X)
-        spec = self.spec_
-        n = len(frame)
-        cache = self._encodings()
-        raw: dict[str, np.ndarray] = {}
-        if "clinical" in spec.modalities:
-            raw.update(self._clinical_arrays(frame, n, cache))
-        if "genomic" in spec.modalities:
-            for name in spec.genomic:
-                if name == "msi_high":
-                    raw["msi_high"] = _per_value(
-                        frame, "msi_status", n,
-                        lambda u: u.map({"MSI-H": 1.0, "MSS": 0.0}).astype(float)
-                        .to_frame("msi_high"), cache, "msi_high")["msi_high"]
-                else:
-                    raw[name] = _num_array(frame, name, n)
-            for gene in spec.genes:
-                raw[gene_column(gene)] = _num_array(frame, gene_column(gene), n)
-        if "clinical" in spec.modalities and spec.cancer_type != "none":
-            raw.update(_per_value(frame, "cancer_type", n, lambda u: clin.encode_cancer_type(
-                u, encoding=spec.cancer_type, levels=self.cancer_levels_,
-                has_other=self.cancer_has_other_), cache, "cancer_type"))
-        if "imaging" in spec.modalities:
-            for c in self.imaging_columns_:
-                raw[c] = _num_array(frame, c, n)
-        for column, cap in spec.caps.items():
-            if column in raw:
-                raw[column] = np.minimum(raw[column], cap)  # NaN stays NaN, as Series.clip
-        out = np.full((n, len(self.feature_names_out_)), np.nan)
-        position = {c: j for j, c in enumerate(self.feature_names_out_)}
-        for name in self._indicator_names():
-            if name not in position:
-                continue
-            cols = self.modality_columns_.get(name.removeprefix("missing_"), [])
-            if cols:
-                absent = np.ones(n, dtype=bool)
-                for c in cols:
-                    absent &= np.isnan(raw[c])
-                    if not absent.any():  # one value seen in every row: the rest cannot matter
-                        break
-                out[:, position[name]] = absent
-            else:
-                out[:, position[name]] = 1.0
-        for c, values in raw.items():
-            j = position.get(c)
-            if j is None:
-                continue
-            median = self.medians_.get(c)
-            if median is not None:
-                missing = np.isnan(values)
-                if missing.any():
-                    values = np.where(missing, median, values)
-            if spec.scaling == "standard" and self.means_.get(c) is not None:
-                values = (values - self.means_[c]) / self.scales_[c]
-            out[:, j] = values
-        return out
-
-    def _encodings(self) -> dict[tuple, tuple[list[str], np.ndarray]]:
-        """This fitted state's cache of categorical encodings (see :func:`_per_value`)."""
-        # Keyed by the state the encodings depend on, so a refit or edited state never reuses.
-        state = (self.spec_.cancer_type, tuple(self.cancer_levels_), self.cancer_has_other_,
-                 tuple(self.drug_class_levels_))
-        cached = self.__dict__.get("_encoding_cache")
-        if cached is None or cached[0] != state:
-            cached = (state, {})
-            self.__dict__["_encoding_cache"] = cached
-        return cached[1]
-
-    def _clinical_arrays(self, frame: pd.DataFrame, n: int,
-                         cache: dict[tuple, tuple[list[str], np.ndarray]] | None = None
-                         ) -> dict[str, np.ndarray]:
-        """Raw clinical columns (:func:`clinical.clinical_columns`) as arrays, in spec order."""
-        out: dict[str, np.ndarray] = {}
-        for name in self.spec_.clinical:
-            if name == "nlr":
-                given = _num_array(frame, "nlr", n)
-                neut, lymph = _num_array(frame, "neutrophils", n), _num_array(frame,
-                                                                               "lymphocytes", n)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    computed = neut / np.where(lymph > 0, lymph, np.nan)
-                out["nlr"] = np.where(np.isnan(given), computed, given)
-            elif name in clin.NUMERIC:
-                out[name] = _num_array(frame, name, n)
-            elif name in ("sex", "drug_combination", "drug_class"):
-                source = "sex" if name == "sex" else "drug_class"
-                out.update(_per_value(frame, source, n, lambda u, name=name, source=source:
-                                      clin.clinical_columns(
-                                          u.to_frame(source), [name],
-                                          drug_class_levels=self.drug_class_levels_),
-                                      cache, ("clinical", name)))
-            else:
-                out[clin.BINARY[name]] = _num_array(frame, name, n)
-        return out
+        used = self.__dict__.get("_used_inputs")
+        if used is None:  # registry names per modality, from the fitted columns (once)
+            kept = set(self.feature_names_out_)
+            used = {m: _features_of([c for c in cols if c in kept])
+                    for m, cols in self.modality_columns_.items()}
+            used = {m: names for m, names in used.items() if names}
+            self.__dict__["_used_inputs"] = used
+        if isinstance(X, pd.Series):  # one row: only the inputs read, each with its own dtype
+            inputs = {i for names in used.values() for n in names for i in registry.get(n).inputs}
+            frame = pd.DataFrame({c: [X.get(c)] for c in sorted(inputs)}, index=[X.name])
+        else:
+            frame = self._check_frame(X)
+        out = {}
+        for modality, names in used.items():
+            given = [~pd.isna(registry.get(n).values(frame)) for n in names]
+            out[modality] = np.mean(given, axis=0)
+        return pd.DataFrame(out, index=frame.index)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Output column names (object array, scikit-learn convention)."""
         check_is_fitted(self, "feature_names_out_")
         return np.asarray(self.feature_names_out_, dtype=object)
+
+    # -- the pipeline ------------------------------------------------------------------------
+
+    def _derive(self) -> Derive:
+        return Derive(_derived_features(self.spec_, self.imaging_columns_),
+                      caps=dict(self.spec_.caps))
+
+    def _encode(self, cancer_min_frequency: int | None
+                ) -> tuple[ColumnTransformer, list[tuple[str, str]]]:
+        blocks, order = _blocks(self.spec_, self.imaging_columns_, cancer_min_frequency,
+                                frozenset(getattr(self, "empty_columns_", ())))
+        return ColumnTransformer(blocks, verbose_feature_names_out=False), order
+
+    def _model_order(self, encode: ColumnTransformer, order: list[tuple[str, str]]
+                     ) -> list[tuple[str, str]]:
+        """``(modality, column)`` of the fitted encoding's columns, in the model's order."""
+        steps = dict(encode.named_transformers_)
+        out = []
+        for modality, name in order:
+            step = steps.get(name)
+            names = step.get_feature_names_out() if isinstance(step, OneHot) else [name]
+            out += [(modality, str(c)) for c in names]
+        return out
+
+    def _modality_columns(self, columns: list[tuple[str, str]]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {m: [] for m in ("clinical", "genomic", "imaging")
+                                     if m in self.spec_.modalities}
+        for modality, column in columns:
+            if modality != "cancer":  # not part of any modality's indicator
+                out[modality].append(column)
+        return out
+
+    def _union(self, encode: ColumnTransformer, columns: list[str]) -> FeatureUnion:
+        """Encoding, imputation and scaling of the values, beside the modality indicators
+        (computed on the derived columns: a one-hot block is missing exactly when its
+        category is)."""
+        spec = self.spec_
+        # Identity steps rather than "passthrough": they keep the column names.
+        encoded = [str(c) for c in encode.get_feature_names_out()]
+        values = Pipeline([
+            ("encode", encode),
+            ("order", Reorder(encoded, columns)),
+            ("impute", SimpleImputer(strategy="median") if spec.imputation == "median"
+             else _identity()),
+            ("scale", StandardScaler() if spec.scaling == "standard" else _identity()),
+        ])
+        parts: list[tuple[str, Any]] = [("values", values)]
+        if spec.missing_indicators:
+            parts.append(("missing", ModalityMissing(
+                {m: _inputs_of(self.modality_columns_.get(m, [])) for m in spec.modalities})))
+        return FeatureUnion(parts, verbose_feature_names_out=False)
+
+    def _assemble(self, derive: Derive, union: FeatureUnion) -> None:
+        self.__dict__.pop("_used_inputs", None)  # completeness inputs follow the fitted state
+        self.pipeline_ = Pipeline([("derive", derive), ("prepare", union)])
+        values = union.transformer_list[0][1]
+        self.feature_names_out_ = [str(c) for c in values.get_feature_names_out()]
+        if self.spec_.missing_indicators:
+            self.feature_names_out_ += list(union.transformer_list[1][1].get_feature_names_out())
+        self.n_features_out_ = len(self.feature_names_out_)
+
+    def _remember(self, union: FeatureUnion) -> None:
+        """The fitted state as plain values (the JSON state)."""
+        values = union.transformer_list[0][1]
+        encode = values.named_steps["encode"]
+        steps = dict(encode.named_transformers_)
+        cancer, drug = steps.get("cancer_type"), steps.get("drug_class")
+        self.cancer_levels_ = cancer.levels_ if isinstance(cancer, OneHot) else []
+        self.cancer_has_other_ = bool(isinstance(cancer, OneHot) and cancer.has_other_)
+        self.drug_class_levels_ = drug.levels_ if isinstance(drug, OneHot) else []
+        observed = list(values.named_steps["order"].columns_out)
+        imputer, scaler = values.named_steps["impute"], values.named_steps["scale"]
+        self.medians_ = ({c: float(v) for c, v in zip(observed, imputer.statistics_, strict=True)}
+                         if isinstance(imputer, SimpleImputer) else {})
+        self.means_, self.scales_ = {}, {}
+        if isinstance(scaler, StandardScaler):
+            self.means_ = {c: _to_json_float(m)
+                           for c, m in zip(observed, scaler.mean_, strict=True)}
+            self.scales_ = {c: float(v) if np.isfinite(v) else 1.0
+                            for c, v in zip(observed, scaler.scale_, strict=True)}
 
     # -- JSON state --------------------------------------------------------------------------
 
@@ -401,14 +389,15 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
 
     def to_json(self) -> str:
         """Fitted state as a JSON string (spec + learned statistics; no pickle, no patient rows)."""
-        check_is_fitted(self, "feature_names_out_")
+        check_is_fitted(self, "pipeline_")
         state = {"state_version": STATE_VERSION, "spec": self.spec_.model_dump(mode="json")}
         state.update({k: getattr(self, k) for k in self._STATE})
         return json.dumps(state, indent=2, allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> FeatureBuilder:
-        """Rebuild a fitted builder from :meth:`to_json` output."""
+        """Rebuild a fitted builder from :meth:`to_json` output (the same pipeline, its steps
+        set to the saved state)."""
         state = json.loads(text)
         version = state.pop("state_version", None)
         if version != STATE_VERSION:
@@ -418,8 +407,53 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         builder.spec_ = spec
         for key in cls._STATE:
             setattr(builder, key, state[key])
-        builder.n_features_out_ = len(builder.feature_names_out_)
+        builder._rebuild()
         return builder
+
+    def _layout(self, derive: Derive) -> pd.DataFrame:
+        """Made-up derived rows holding the saved levels: fitting the encoders on them gives
+        the saved columns. Rare types are known only as 'there were some': one made-up rare
+        level, seen once beside each kept level seen twice, gives the same columns and rule."""
+        levels = {"drug_class": list(self.drug_class_levels_),
+                  "cancer_type": [*self.cancer_levels_, *self.cancer_levels_]
+                  + (["\x00rare"] if self.cancer_has_other_ else [])}
+        length = max(1, *(len(v) for v in levels.values()))
+        return pd.DataFrame({
+            n: pd.Series(levels[n] + [None] * (length - len(levels[n])), dtype=object)
+            if n in levels else np.full(length, np.nan)
+            for n in derive.get_feature_names_out()})
+
+    def _rebuild(self) -> None:
+        """Fit the pipeline's steps to the saved state (levels, medians, scaling)."""
+        derive = self._derive()
+        layout = derive.fit_transform(self._layout(derive))
+        rare = 2 if self.cancer_has_other_ else None
+        self.empty_columns_ = []
+        full, order = self._encode(rare)
+        full.fit(layout)
+        columns = [c for _, c in self._model_order(full, order)]
+        if self.spec_.imputation == "median":
+            self.empty_columns_ = [c for c in columns if c not in self.medians_]
+        encode, _ = self._encode(rare)
+        encode.fit(layout)
+        observed = [c for c in columns if c not in self.empty_columns_]
+        union = self._union(encode, observed)
+        values = union.transformer_list[0][1]
+        values.named_steps["order"].fit(None)
+        medians = np.array([[self.medians_.get(c, 0.0) for c in observed]])
+        values.named_steps["impute"].fit(medians)  # the median of one value is that value
+        scaler = values.named_steps["scale"]
+        if isinstance(scaler, StandardScaler):
+            mean = np.array([np.nan if self.means_.get(c) is None else self.means_[c]
+                             for c in observed])
+            scale = np.array([self.scales_.get(c, 1.0) for c in observed])
+            scaler.n_features_in_, scaler.n_samples_seen_ = len(observed), 1
+            scaler.mean_, scaler.scale_, scaler.var_ = mean, scale, scale ** 2
+        else:
+            scaler.fit(medians)
+        for _, part in union.transformer_list[1:]:
+            part.fit(layout)
+        self._assemble(derive, union)  # its parts are set to the state: no refit
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -434,70 +468,24 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             X = X.set_index("patient_id")
         return X
 
-    @staticmethod
-    def _cancer(frame: pd.DataFrame) -> pd.Series:
-        if "cancer_type" in frame.columns:
-            return frame["cancer_type"]
-        return pd.Series(None, index=frame.index, dtype=object)
 
-    def _raw(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-        """Encoded columns before imputation and scaling (caps applied)."""
-        spec = self.spec_
-        parts: list[pd.DataFrame] = []
-        modality: dict[str, list[str]] = {}
-        if "clinical" in spec.modalities:
-            c = clin.clinical_columns(frame, spec.clinical,
-                                      drug_class_levels=self.drug_class_levels_)
-            parts.append(c)
-            modality["clinical"] = list(c.columns)
-        if "genomic" in spec.modalities:
-            g = self._genomic(frame)
-            parts.append(g)
-            modality["genomic"] = list(g.columns)
-        if "clinical" in spec.modalities and spec.cancer_type != "none":
-            ct = clin.encode_cancer_type(self._cancer(frame), encoding=spec.cancer_type,
-                                         levels=self.cancer_levels_,
-                                         has_other=self.cancer_has_other_)
-            parts.append(ct)
-        if "imaging" in spec.modalities:
-            im = pd.DataFrame({c: _num(frame, c) for c in self.imaging_columns_},
-                              index=frame.index)
-            parts.append(im)
-            modality["imaging"] = list(im.columns)
-        raw = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=frame.index)
-        return clin.apply_caps(raw, spec.caps).astype(float), modality
+def _features_of(columns: list[str]) -> list[str]:
+    """The registry names behind encoded columns (``drug_class_CTLA_4`` -> ``drug_class``)."""
+    return list(dict.fromkeys(registry.resolve(c)[0].name for c in columns))
 
-    def _genomic(self, frame: pd.DataFrame) -> pd.DataFrame:
-        out: dict[str, pd.Series] = {}
-        for name in self.spec_.genomic:
-            if name == "msi_high":
-                status = frame["msi_status"] if "msi_status" in frame.columns else pd.Series(
-                    None, index=frame.index, dtype=object)
-                out["msi_high"] = status.map({"MSI-H": 1.0, "MSS": 0.0}).astype(float)
-            else:
-                out[name] = _num(frame, name)
-        for gene in self.spec_.genes:
-            out[gene_column(gene)] = _num(frame, gene_column(gene))
-        return pd.DataFrame(out, index=frame.index)
 
-    def _impute(self, raw: pd.DataFrame) -> pd.DataFrame:
-        if not self.medians_:
-            return raw.copy()
-        fill = {c: v for c, v in self.medians_.items() if v is not None}
-        return raw.fillna(value=fill)
+def _inputs_of(columns: list[str]) -> list[str]:
+    """The derived columns behind encoded columns (``sex_male`` -> ``sex_male``,
+    ``drug_class_CTLA_4`` -> ``drug_class``)."""
+    return list(dict.fromkeys(registry.get(n).output for n in _features_of(columns)))
 
-    def _indicator_names(self) -> list[str]:
-        if not self.spec_.missing_indicators:
-            return []
-        return [f"missing_{m}" for m in self.spec_.modalities]
 
-    def _indicators(self, raw: pd.DataFrame) -> pd.DataFrame:
-        out = {}
-        for name in self._indicator_names():
-            cols = self.modality_columns_.get(name.removeprefix("missing_"), [])
-            out[name] = (raw[cols].isna().all(axis=1).astype(float) if cols
-                         else pd.Series(1.0, index=raw.index))
-        return pd.DataFrame(out, index=raw.index)
+def _identity() -> FunctionTransformer:
+    return FunctionTransformer(feature_names_out="one-to-one")
+
+
+def _to_json_float(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
 
 
 def missingness_summary(features: pd.DataFrame, centre: pd.Series | None = None) -> pd.DataFrame:

@@ -28,13 +28,15 @@ from pydantic import (
 
 from icipredict._util import read_yaml, validation_problems
 from icipredict.cohort.schema import CohortError
-from icipredict.features.clinical import CLINICAL_FEATURES
+from icipredict.features import registry
 from icipredict.features.genomic import DEFAULT_GENES
 
 Modality = Literal["clinical", "genomic", "imaging"]
 
+#: Clinical features a spec may list by default (the feature registry's, in its order).
+CLINICAL_FEATURES: tuple[str, ...] = registry.names("clinical")
 #: Sample-level genomic features a spec may list (gene flags come from ``genes``).
-GENOMIC_FEATURES: tuple[str, ...] = ("tmb", "msi_high", "msi_score", "fcna", "hed", "hla_loh")
+GENOMIC_FEATURES: tuple[str, ...] = registry.names("genomic")
 
 
 class FeatureSpec(BaseModel):
@@ -47,7 +49,8 @@ class FeatureSpec(BaseModel):
     modalities: list[Modality] = Field(default_factory=lambda: ["clinical", "genomic"])
     clinical: list[str] = Field(
         default_factory=lambda: list(CLINICAL_FEATURES),
-        description=f"Clinical features, in output order; any of {list(CLINICAL_FEATURES)}.")
+        description="Clinical features, in output order; any clinical feature of the feature "
+        f"registry ({list(CLINICAL_FEATURES)}).")
     genomic: list[str] = Field(
         default_factory=lambda: list(GENOMIC_FEATURES),
         description=f"Sample-level genomic features; any of {list(GENOMIC_FEATURES)}.")
@@ -72,7 +75,7 @@ class FeatureSpec(BaseModel):
     @field_validator("clinical", "genomic")
     @classmethod
     def _known_features(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        known = {"clinical": CLINICAL_FEATURES, "genomic": GENOMIC_FEATURES}[info.field_name]
+        known = registry.names(info.field_name)  # read now: a feature registered later counts
         unknown = sorted(set(value) - set(known))
         if unknown:
             raise ValueError(f"unknown {info.field_name} feature(s) {unknown}; known: "

@@ -21,7 +21,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 
 from icipredict.cohort import harmonise as hz
 from icipredict.cohort.schema import CONTRACTS, Cohort, CohortError, CohortErrors, empty_table
@@ -339,6 +346,46 @@ class PatientRecord(BaseModel):
         return [m for m, f in self.completeness().items() if f == 0]
 
 
+def _registry_fields() -> dict[str, tuple[Any, Any]]:
+    """Fields for the inputs of registered features that the record does not declare."""
+    from icipredict.features import registry
+
+    out: dict[str, tuple[Any, Any]] = {}
+    for feature in registry.features():
+        for name in feature.inputs:
+            if name in PatientRecord.model_fields or name in out:
+                continue
+            unit = f" Plain numbers are in {feature.unit}." if feature.unit else ""
+            if feature.kind in ("category", "onehot"):
+                out[name] = (str | None, Field(None, description=feature.label))
+                continue
+            low, high = feature.plausible or (None, None)
+            out[name] = (float | None, Field(None, ge=low, le=high,
+                                             description=f"{feature.label}.{unit}"))
+    return out
+
+
+_RECORD_MODELS: dict[tuple[str, ...], type[PatientRecord]] = {}
+
+
+def record_model() -> type[PatientRecord]:
+    """The record class for the features registered now: :class:`PatientRecord`, extended by a
+    field per input of a feature added to the registry (so one registry entry is enough)."""
+    fields = _registry_fields()
+    if not fields:
+        return PatientRecord
+    key = tuple(sorted(fields))
+    model = _RECORD_MODELS.get(key)
+    if model is None:
+        model = create_model("PatientRecord", __base__=PatientRecord, **fields)
+        _RECORD_MODELS[key] = model
+    return model
+
+
+def _extra_inputs(record: PatientRecord) -> list[str]:
+    return [n for n in type(record).model_fields if n not in PatientRecord.model_fields]
+
+
 # ------------------------------------------------------------------------------- errors
 
 
@@ -439,7 +486,7 @@ def parse_record(data: dict[str, Any] | str | Path, *, source: str | None = None
                        else "", ", ".join(dropped))
         data = {k: v for k, v in data.items() if str(k) not in dropped}
     try:
-        return PatientRecord.model_validate(data)
+        return record_model().model_validate(data)
     except ValidationError as exc:
         raise RecordError(problems_from(exc), source=source) from None
 
@@ -615,6 +662,8 @@ def record_row(record: PatientRecord, patient_id: str = "patient") -> dict[str, 
         "prior_systemic_therapy": record.prior_systemic_therapy})
     for c in CONTRACTS["labs"].column_names[1:]:
         row[c] = getattr(record, c)
+    for c in _extra_inputs(record):  # inputs of features added to the registry
+        row[c] = getattr(record, c)
     genomic = [record.tmb, record.msi_status, record.msi_score, record.fcna, record.hed,
                record.hla_loh, record.pdl1_tps, record.panel]
     if record.mutations is None and all(v is None for v in genomic):
@@ -671,9 +720,10 @@ def record_frame(records: list[PatientRecord] | PatientRecord, *, fast: bool = T
             rows.append({c: (None if pd.isna(v) else v) for c, v in pf.iloc[0].items()})
     # Column by column from plain lists: one DataFrame construction, no per-column casts.
     data: dict[str, Any] = {}
-    for c in FRAME_COLUMNS:
-        values = [r[c] for r in rows]
-        if c in _STRING_COLUMNS:
+    columns = FRAME_COLUMNS + [c for c in rows[0] if c not in FRAME_COLUMNS] if rows else []
+    for c in columns or FRAME_COLUMNS:
+        values = [r.get(c) for r in rows]
+        if c in _STRING_COLUMNS or any(isinstance(v, str) for v in values):
             data[c] = np.array(values, dtype=object)
         else:
             data[c] = np.array([np.nan if v is None else v for v in values], dtype=float)
@@ -688,7 +738,7 @@ def record_frame(records: list[PatientRecord] | PatientRecord, *, fast: bool = T
 
 def json_schema() -> dict[str, Any]:
     """The published JSON Schema of a patient record."""
-    schema = PatientRecord.model_json_schema()
+    schema = record_model().model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"https://icipredict.example/schemas/patient_record/{RECORD_VERSION}.json"
     schema["description"] = (
@@ -768,7 +818,7 @@ def stored_record(cohort: Cohort, patient_id: str,
     """
     data = stored_record_dict(cohort, patient_id, radiomics)
     try:
-        return PatientRecord.model_validate(data)
+        return record_model().model_validate(data)
     except ValidationError as exc:
         logger.warning("stored patient does not validate as a record (%d problem(s)); "
                        "using its values unchecked", len(exc.errors()))

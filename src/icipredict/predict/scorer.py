@@ -188,6 +188,14 @@ class BoardModel:
         return ModelInfo(uri=self.uri, name=self.name, version=self.version, alias=self.alias,
                          card_link=self.card_link)
 
+    def completeness(self, frame_row: pd.Series) -> dict[str, float] | None:
+        """Per modality, the share of the features this model uses (and had training values
+        for) that the patient gave; None for a model without icipredict's feature builder."""
+        if self.model is None:
+            return None
+        shares = self.model.builder.completeness(frame_row)
+        return {m: float(v) for m, v in shares.iloc[0].items()}
+
     def predict(self, frame: pd.DataFrame, *, horizons: list[float],
                 explain: bool = False, intervals: bool = True) -> pd.DataFrame:
         """The registry model's ``predict`` with the documented params.
@@ -385,10 +393,11 @@ def _missing_list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
-def modality_warnings(record: PatientRecord, model_missing: list[str]) -> list[BoardWarning]:
-    """Warnings for missing modalities and thin data."""
+def modality_warnings(completeness: dict[str, float], model_missing: list[str]
+                      ) -> list[BoardWarning]:
+    """Warnings for missing modalities and thin data (``completeness``: share of the model's
+    features given, per modality, see :meth:`BoardModel.completeness`)."""
     out = []
-    completeness = record.completeness()
     # Only modalities the model uses count as missing (the pyfunc reports those).
     for m in sorted(set(model_missing)):
         used = [k for k, v in completeness.items() if v > 0 and k != m]
@@ -399,7 +408,8 @@ def modality_warnings(record: PatientRecord, model_missing: list[str]) -> list[B
     for m, frac in completeness.items():
         if 0 < frac < 0.5:
             out.append(BoardWarning(code="low_completeness", message=(
-                f"Only {frac:.0%} of {m} fields were given; the model treats the rest as missing.")))
+                f"Only {frac:.0%} of the {m} features the model uses were given; the model "
+                "fills the rest with training medians.")))
     return out
 
 
@@ -410,8 +420,12 @@ def board_score(record: PatientRecord, frame_row: pd.Series, out_row: pd.Series,
     lo, hi = _f(out_row.get("response_ci_low")), _f(out_row.get("response_ci_high"))
     per_100, meaning = response_meaning(p, lo, hi)
     model_missing = _missing_list(out_row.get("missing_modalities"))
+    measure = getattr(model, "completeness", None)  # stand-ins may not measure it
+    completeness = measure(frame_row) if measure is not None else None
+    if completeness is None:  # a model without our builder: the record's own fields
+        completeness = record.completeness()
     warnings = domain_warnings(record, frame_row, model.domain)
-    warnings += modality_warnings(record, model_missing)
+    warnings += modality_warnings(completeness, model_missing)
     return BoardScore(
         patient_id=record.patient_id,
         cancer_type=record.cancer_type,
@@ -423,7 +437,7 @@ def board_score(record: PatientRecord, frame_row: pd.Series, out_row: pd.Series,
         risk=risk_group(_f(out_row.get("risk_score")), model.risk_groups),
         reasons=top_reasons(out_row, frame_row, k=top_k),
         warnings=warnings,
-        completeness={k: round(v, 3) for k, v in record.completeness().items()},
+        completeness={k: round(v, 3) for k, v in completeness.items()},
         missing_modalities=sorted(set(model_missing)),
         model=model.info,
         scored_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),

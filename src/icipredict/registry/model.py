@@ -56,6 +56,9 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
         self.response = self.bundle.load("response")
         self.surv = {end: m for end in ("os", "pfs") if (m := self.bundle.load(end)) is not None}
         self.names = list(self.builder.feature_names_out_)
+        # Training patients' cancer types (the domain); else the builder's own levels.
+        categories = (self.bundle.domain.get("categories") or {}).get("cancer_type")
+        self.cancer_types = set(categories or self.builder.cancer_levels_) or None
         ranges = self.manifest.get("feature_ranges") or {}
         self.lower = np.array([ranges.get(n, (-np.inf, np.inf))[0] for n in self.names])
         self.upper = np.array([ranges.get(n, (-np.inf, np.inf))[1] for n in self.names])
@@ -68,7 +71,7 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
         extrapolate without bound (one absurd radiomics value gave S(t) = 0 everywhere). The
         board warns about such values separately; missing values stay missing.
         """
-        Z = self.builder.transform_array(frame)
+        Z = self.builder.transform(frame).to_numpy(dtype=float)
         if np.isfinite(self.lower).any() or np.isfinite(self.upper).any():
             Z = np.clip(Z, self.lower, self.upper)  # NaN stays NaN
         return Rows(Z, self.names, frame.index)
@@ -103,7 +106,7 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
         frame = schema.check_input(model_input, self.columns)
         rows = self.rows(frame)
         hs = np.asarray(horizons, dtype=float)
-        names = schema.output_columns(horizons)[:-1]  # all numbers; missing_modalities is text
+        names = schema.number_outputs(horizons)
         numbers = np.empty((len(rows), len(names)), order="F")
         for k, values in enumerate(self._numbers(rows, hs, intervals)):
             numbers[:, k] = values
@@ -117,6 +120,8 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
                                          index=result.index, dtype=object, copy=False)
         result["missing_modalities"] = pd.Series(self.missing_modalities(frame),
                                                  index=result.index, dtype=object, copy=False)
+        result["cancer_type_seen"] = (np.ones(len(frame), dtype=bool) if self.cancer_types is None
+                                      else schema.cancer_type_seen(frame, self.cancer_types))
         if explain:
             contrib = self.response.contributions(rows)
             result = pd.concat([result, contrib.add_prefix("contrib_")], axis=1)

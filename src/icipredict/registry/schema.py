@@ -15,15 +15,13 @@ import numpy as np
 import pandas as pd
 
 from icipredict.errors import InputError
+from icipredict.features import registry
 from icipredict.features.builder import FeatureBuilder
-from icipredict.features.clinical import BINARY, NUMERIC
 from icipredict.features.genomic import gene_column
 
 DEFAULT_HORIZONS = (6.0, 12.0, 24.0)
 #: Columns every input must have (the others may be absent or missing).
 ALWAYS_REQUIRED = ("cancer_type",)
-#: String input columns (everything else is numeric in canonical units).
-STRING_COLUMNS = ("cancer_type", "sex", "drug_class", "msi_status")
 MODALITIES = ("clinical", "genomic", "imaging")
 
 
@@ -41,31 +39,23 @@ def input_columns(builder: FeatureBuilder) -> list[dict[str, Any]]:
         ``{"name", "type" ("string"/"double"), "required", "modality"}`` in a stable order.
     """
     spec = builder.spec_
-    cols: list[tuple[str, str]] = [("cancer_type", "clinical")]
+    names = [registry.CANCER_TYPE.name]
     if "clinical" in spec.modalities:
-        for name in spec.clinical:
-            if name == "nlr":
-                cols += [("nlr", "clinical"), ("neutrophils", "clinical"),
-                         ("lymphocytes", "clinical")]
-            elif name == "drug_combination":  # derived from the drug class, not an input
-                cols.append(("drug_class", "clinical"))
-            elif name in NUMERIC or name in BINARY or name == "drug_class":
-                cols.append((name, "clinical"))
+        names += list(spec.clinical)
     if "genomic" in spec.modalities:
-        for name in spec.genomic:
-            cols.append(("msi_status" if name == "msi_high" else name, "genomic"))
-        cols += [(gene_column(g), "genomic") for g in spec.genes]
+        names += list(spec.genomic) + [gene_column(g) for g in spec.genes]
     if "imaging" in spec.modalities:
-        cols += [(c, "imaging") for c in builder.imaging_columns_]
-    seen: set[str] = set()
-    out = []
-    for name, modality in cols:
-        if name in seen:
-            continue
-        seen.add(name)
-        out.append({"name": name, "type": "string" if name in STRING_COLUMNS else "double",
-                    "required": name in ALWAYS_REQUIRED, "modality": modality})
-    return out
+        names += list(builder.imaging_columns_)
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        entry = registry.get(name)
+        # Vocabulary inputs (mapped or one-hot encoded) are strings; the rest numbers.
+        kind = "string" if entry.kind in ("category", "onehot") else "double"
+        for column in entry.inputs:
+            out.setdefault(column, {"name": column, "type": kind,
+                                    "required": column in ALWAYS_REQUIRED,
+                                    "modality": entry.modality})
+    return list(out.values())
 
 
 def horizon_label(h: float) -> str:
@@ -81,7 +71,17 @@ def output_columns(horizons=DEFAULT_HORIZONS) -> list[str]:
             + ["median_os_months", "median_pfs_months"]
             + [f"{end}_survival_{h}m_ci_{side}" for end in ("os", "pfs") for h in hs
                for side in ("low", "high")]
-            + ["missing_modalities"])
+            + ["missing_modalities", "cancer_type_seen"])
+
+
+#: Output columns that are not numbers: text, and the 0/1-free flag (boolean).
+TEXT_OUTPUTS = ("missing_modalities",)
+FLAG_OUTPUTS = ("cancer_type_seen",)
+
+
+def number_outputs(horizons=DEFAULT_HORIZONS) -> list[str]:
+    """The numeric output columns, in :func:`output_columns` order."""
+    return [c for c in output_columns(horizons) if c not in TEXT_OUTPUTS + FLAG_OUTPUTS]
 
 
 def mlflow_signature(columns: list[dict[str, Any]], horizons=DEFAULT_HORIZONS):
@@ -98,8 +98,9 @@ def mlflow_signature(columns: list[dict[str, Any]], horizons=DEFAULT_HORIZONS):
         ColSpec("string" if c["type"] == "string" else AnyType(), c["name"],
                 required=c["required"]) for c in columns
     ])
-    outputs = Schema([ColSpec("double", c) for c in output_columns(horizons)
-                      if c != "missing_modalities"] + [ColSpec("string", "missing_modalities")])
+    outputs = Schema([ColSpec("double", c) for c in number_outputs(horizons)]
+                     + [ColSpec("string", c) for c in TEXT_OUTPUTS]
+                     + [ColSpec("boolean", c) for c in FLAG_OUTPUTS])
     params = ParamSchema([
         ParamSpec("horizons", "double", [float(h) for h in horizons], shape=(-1,)),
         ParamSpec("explain", "boolean", False),
@@ -202,6 +203,17 @@ def missing_modalities(frame: pd.DataFrame, columns: list[dict[str, Any]]) -> np
     labels = np.array([",".join(m for k, m in enumerate(MODALITIES) if bits >> k & 1)
                        for bits in range(2 ** len(MODALITIES))], dtype=object)
     return labels[code]
+
+
+def cancer_type_seen(frame: pd.DataFrame, seen: Any) -> np.ndarray:
+    """Per row: whether the cancer type (read as an OncoTree code) was among the training
+    patients' types ``seen``. An unseen type is encoded as the rare-type column or as zeros,
+    and the model's estimate for it is an extrapolation."""
+    from icipredict.features.clinical import normalise_cancer_type
+
+    codes = normalise_cancer_type(frame["cancer_type"] if "cancer_type" in frame.columns
+                                  else pd.Series(None, index=frame.index, dtype=object))
+    return codes.isin(list(seen)).to_numpy()
 
 
 def json_safe(values: np.ndarray, *, always: bool = False) -> np.ndarray:

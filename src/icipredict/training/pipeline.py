@@ -237,6 +237,11 @@ def fit_experiment(config: str | Path | ExperimentConfig, *,
         metrics.update(assessment.within_fold_c(held, oof, config))
     final = ExperimentModels(feature_spec, specs.get("response"), specs.get("survival"),
                              list(config.targets)).fit(fit_frame)
+    empty = getattr(final.builder_, "empty_columns_", [])
+    if empty:  # once per training (the folds' builders drop the same columns silently)
+        notes.append(f"no training values for {len(empty)} feature column(s), dropped from "
+                     f"the model: {', '.join(empty)}")
+        logger.warning(notes[-1])
     unc = interval_inputs(held, oof)
     if on_step is not None:
         on_step("refit on all training data", len(folds) + 1, len(folds) + 1)
