@@ -8,7 +8,7 @@ import pytest
 from lifelines import CoxPHFitter
 from sklearn.linear_model import LogisticRegression
 
-from icipredict.federated.local import cox_efron_sums, histogram_counts, logistic_sums
+from icipredict.federated.local import cox_efron_sums, cumulative_counts, logistic_sums
 from icipredict.federated.newton import add_sums, cox_fit, logistic_fit, run_lockstep
 
 
@@ -102,7 +102,8 @@ def test_leave_one_centre_out_fits_run_in_lockstep():
     assert rounds <= max(r.evaluations for r in results.values())
 
 
-def test_histogram_counts_bins():
-    X = np.array([[0.0], [0.5], [1.0], [np.nan], [-1.0], [2.0]])
-    counts = histogram_counts(X, np.array([[0.0, 0.5, 1.0]]))
-    np.testing.assert_array_equal(counts, [[1, 1, 2, 1]])
+def test_cumulative_counts_suppress_both_tails():
+    X = np.r_[np.arange(20.0), np.nan][:, None]  # 0..19 observed, one missing
+    below = cumulative_counts(X, np.array([[0.5, 3.0, 5.0, 10.0, 16.0, 17.0, 30.0]]), 5)
+    # 1 and 3 below: suppressed to 0; 16 and 17 within 5 of the 20 observed: sent as 20
+    np.testing.assert_array_equal(below, [[0, 0, 5, 10, 20, 20, 20]])

@@ -107,18 +107,18 @@ def moments(X: np.ndarray) -> dict[str, np.ndarray]:
             "sumsq": (values ** 2).sum(axis=0)}
 
 
-def histogram_counts(X: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Counts of each column's observed values below, inside each bin of, and above ``edges``.
+def cumulative_counts(X: np.ndarray, edges: np.ndarray, min_count: int) -> np.ndarray:
+    """Per column, how many observed values lie below each edge (tails suppressed).
 
-    ``edges`` has shape ``(d, k + 1)``; the result ``(d, k + 2)``: below the first edge, the
-    ``k`` bins (left-closed, the last one closed) and above the last edge.
+    A count under ``min_count`` is sent as 0, and one within ``min_count`` of the column's
+    observed total as that total, so neither tail singles out fewer than ``min_count``
+    patients. ``edges`` has shape ``(d, k)``; so has the result.
     """
-    d, k1 = edges.shape
-    out = np.zeros((d, k1 + 1))
-    for j in range(d):
-        v = X[:, j]
-        v = v[~np.isnan(v)]
-        idx = np.searchsorted(edges[j], v, side="right")  # 0 = below, k1 = above
-        idx = np.where(v == edges[j, -1], k1 - 1, idx)  # the last bin is closed
-        out[j] = np.bincount(idx, minlength=k1 + 1)
+    out = np.zeros(edges.shape)
+    for j in range(edges.shape[0]):
+        v = np.sort(X[:, j][~np.isnan(X[:, j])])
+        c = np.searchsorted(v, edges[j], side="left").astype(float)
+        total = float(len(v))
+        c = np.where(c < min_count, 0.0, c)
+        out[j] = np.where(total - c < min_count, total, c)
     return out
