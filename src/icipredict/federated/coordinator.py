@@ -23,23 +23,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from icipredict.federated import statistics as fstats
-from icipredict.federated.protocol import (
+from icipredict.federated.protocol import (  # noqa: F401 - ALL, CentreDropped re-exported
+    ALL,
     DEFAULT_MIN_COUNT,
+    CentreDropped,
     FederationError,
     spec_hash,
     versions,
 )
 
 Ask = Callable[[str, dict[str, dict[str, Any]]], dict[str, dict[str, Any]]]
-ALL = "*"
-
-
-class CentreDropped(FederationError):
-    """Centres that did not answer a round (raised by the transport's ``ask``)."""
-
-    def __init__(self, centres: list[str], kind: str) -> None:
-        super().__init__(f"centre(s) {', '.join(centres)} did not answer the {kind!r} round")
-        self.centres, self.kind = centres, kind
 
 
 @dataclass

@@ -55,21 +55,42 @@ class NodeData:
         imaging = "imaging" in spec.modalities
         key = (imaging, tuple(spec.genes or ()))
         if key not in self._frames:
-            from icipredict.cohort.store import CohortStore
-            from icipredict.features.builder import patient_frame
-            from icipredict.features.spec import FeatureSpec
-            from icipredict.training.data import cohort_radiomics
-
-            store = CohortStore(self.store)
-            if self.centre not in store.centres():
-                raise FederationError(f"centre {self.centre!r} has no data in {self.store}")
-            cohort = store.cohort([self.centre])
-            every = FeatureSpec(name="node", modalities=["clinical", "genomic", "imaging"])
-            cache = self.radiomics_cache or self.cache_dir / "radiomics"
-            rad = cohort_radiomics(cohort, every, cache, False) if imaging else None
-            self._frames[key] = patient_frame(cohort, rad, genes=spec.genes or (),
-                                                  include_outcomes=True)
+            self._frames[key] = self._cached_frame(spec, imaging)
         return self._frames[key]
+
+    def _cached_frame(self, spec: Any, imaging: bool) -> Any:
+        """The frame from this node's private cache (each Flower round is a new process),
+        rebuilt when the store file changed."""
+        import pandas as pd
+
+        st = self.store.stat()
+        key = hashlib.sha256(json.dumps([str(self.store.resolve()), st.st_mtime_ns, st.st_size,
+                                         self.centre, imaging, list(spec.genes or [])])
+                             .encode()).hexdigest()[:16]
+        path = self.cache_dir / f"frame-{key}.parquet"
+        if path.exists():
+            return pd.read_parquet(path)
+        frame = self._read_frame(spec, imaging)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        frame.to_parquet(tmp)
+        tmp.replace(path)
+        return frame
+
+    def _read_frame(self, spec: Any, imaging: bool) -> Any:
+        from icipredict.cohort.store import CohortStore
+        from icipredict.features.builder import patient_frame
+        from icipredict.features.spec import FeatureSpec
+        from icipredict.training.data import cohort_radiomics
+
+        store = CohortStore(self.store)
+        if self.centre not in store.centres():
+            raise FederationError(f"centre {self.centre!r} has no data in {self.store}")
+        cohort = store.cohort([self.centre])
+        every = FeatureSpec(name="node", modalities=["clinical", "genomic", "imaging"])
+        cache = self.radiomics_cache or self.cache_dir / "radiomics"
+        rad = cohort_radiomics(cohort, every, cache, False) if imaging else None
+        return patient_frame(cohort, rad, genes=spec.genes or (), include_outcomes=True)
 
 
 def _spec(payload: dict[str, Any]) -> Any:

@@ -20,8 +20,20 @@ PROTOCOL_VERSION = 1
 DEFAULT_MIN_COUNT = 5
 
 
+#: Request key meaning "every connected node" (the first round, before names are known).
+ALL = "*"
+
+
 class FederationError(RuntimeError):
     """A federated run cannot go on (refused node, dropped node without quorum, bad reply)."""
+
+
+class CentreDropped(FederationError):
+    """Centres that did not answer a round (raised by the transport's ``ask``)."""
+
+    def __init__(self, centres: list[str], kind: str) -> None:
+        super().__init__(f"centre(s) {', '.join(centres)} did not answer the {kind!r} round")
+        self.centres, self.kind = centres, kind
 
 
 def versions() -> dict[str, Any]:
