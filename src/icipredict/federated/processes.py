@@ -140,12 +140,15 @@ class Flower:
         wait_for_port(port, proc)
         return proc
 
-    def supernode(self, name: str, superlink: str, config: dict[str, object]
-                  ) -> subprocess.Popen:
-        """Start a SuperNode with ``config`` as its node config."""
+    def supernode(self, name: str, superlink: str, config: dict[str, object], *,
+                  root_certificates: Path | None = None) -> subprocess.Popen:
+        """Start a SuperNode with ``config`` as its node config (TLS when
+        ``root_certificates`` names the SuperLink's CA certificate, else ``--insecure``)."""
         pairs = " ".join(f"{k}={_toml(v)}" for k, v in config.items())
+        tls = (["--root-certificates", str(root_certificates)] if root_certificates
+               else ["--insecure"])
         return self._start(f"supernode-{name}", [
-            "flower-supernode", "--insecure", "--superlink", superlink,
+            "flower-supernode", *tls, "--superlink", superlink,
             "--port", str(free_port()), "--node-config", pairs])
 
     def run(self, superlink: str, run_config: dict[str, object], timeout: float = 1800
