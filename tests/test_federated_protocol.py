@@ -14,14 +14,13 @@ from lifelines import CoxPHFitter
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from federated_network import build_stores, nodes
+from federated_network import assert_wire_clean, build_stores, nodes
 from icipredict.features.builder import FeatureBuilder
 from icipredict.features.spec import read_spec
 from icipredict.federated.builder_state import builder_from_state
 from icipredict.federated.coordinator import Coordinator, model_plans
 from icipredict.federated.inprocess import in_process_ask
 from icipredict.federated.protocol import FederationError, spec_hash
-from icipredict.federated.statistics import BINS
 from icipredict.modeling.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,55 +118,26 @@ def test_federated_cox_equals_lifelines_stratified_by_centre(run, spec, end):
                                atol=1e-6)
 
 
-def _numbers(obj):
-    if isinstance(obj, dict):
-        for v in obj.values():
-            yield from _numbers(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from _numbers(v)
-    elif isinstance(obj, int | float) and not isinstance(obj, bool):
-        yield float(obj)
-
-
-def _lists(obj):
-    if isinstance(obj, dict):
-        for v in obj.values():
-            yield from _lists(v)
-    elif isinstance(obj, list):
-        yield obj
-        for v in obj:
-            yield from _lists(v)
-
-
 def test_wire_carries_no_rows_ids_or_small_cells(run, spec):
     result, capture, data = run
     assert {k for _, k, _ in capture} >= {"hello", "moments", "histogram", "fit_moments",
                                           "step", "evaluate"}
-    for centre, kind, text in capture:
-        frame = data[centre].frame(spec)
-        for pid in frame.index.astype(str):
-            assert pid not in text, (centre, kind)
-        reply = json.loads(text)
-        n = len(frame)
-        for seq in _lists(reply):  # no per-patient vector: nothing as long as the centre's rows
-            assert len(seq) < min(n, 20) or len(seq) in (BINS + 1, 2 * BINS + 2), (
-                centre, kind, len(seq))
-        # no row-level value: non-integer measurements of a patient never appear as such
-        values = set()
-        for c in ("albumin", "nlr", "tmb", "bmi"):
-            v = pd.to_numeric(frame.get(c), errors="coerce").dropna().to_numpy(float)
-            values |= {x for x in v if x != round(x)}
-        assert not values & set(_numbers(reply)), (centre, kind)
-        if kind == "histogram":  # small cells suppressed: no tail count of 1..4 patients
-            below = np.asarray(reply["below"]).ravel()
-            assert not np.any((below > 0) & (below < 5)), centre
-        if kind == "hello":
-            for counts in reply["categories"].values():
-                assert all(v >= 5 for v in counts.values())
-        if kind == "moments":
-            assert not np.any((np.asarray(reply["n"]) > 0) & (np.asarray(reply["n"]) < 5))
+    assert_wire_clean(capture, {c: d.frame(spec) for c, d in data.items()})
     assert result["federation"]["suppressed_cells"] > 0
+
+
+def test_wire_check_catches_a_leak(run, spec):
+    # the checker itself must fail on a reply that carries an ID, a row vector or a small cell
+    _, capture, data = run
+    frames = {c: d.frame(spec) for c, d in data.items()}
+    centre = capture[0][0]
+    frame = frames[centre]
+    leaks = [{"x": [str(frame.index[0])]},
+             {"x": pd.to_numeric(frame["albumin"], errors="coerce").fillna(0).tolist()},
+             {"columns": ["a"], "below": [[3.0]]}]
+    for leak in leaks:
+        with pytest.raises(AssertionError):
+            assert_wire_clean([(centre, "histogram", json.dumps(leak))], frames)
 
 
 def test_dropout_with_quorum_restarts_without_the_centre(stores, spec, plans, tmp_path):

@@ -59,6 +59,7 @@ def flower_bin() -> Path:
     env = os.environ.get("ICIPREDICT_FLOWER_BIN")
     candidates = [Path(env)] if env else []
     candidates.append(Path(sys.executable).parent)
+    candidates.append(Path(__file__).resolve().parents[3] / ".venv-flower" / "bin")  # make flower
     found = shutil.which("flower-superlink")
     if found:
         candidates.append(Path(found).parent)
@@ -90,8 +91,43 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> N
     raise FederationError(f"nothing listens on port {port} after {timeout:.0f} s")
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc; empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
 def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
-    """End a process group started here: SIGTERM, then SIGKILL after ``timeout``."""
+    """End a process group started here and any descendant that left it (Flower starts its
+    SuperExec in a session of its own): SIGTERM, then SIGKILL after ``timeout``."""
+    strays = [p for p in descendants(proc.pid) if _pgid(p) not in (None, proc.pid)]
+    _stop_group(proc, timeout)
+    for pid in strays:
+        try:
+            os.killpg(pid, signal.SIGKILL) if _pgid(pid) == pid else os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
+
+def _stop_group(proc: subprocess.Popen, timeout: float) -> None:
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(proc.pid, sig)
