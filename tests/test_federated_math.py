@@ -104,6 +104,8 @@ def test_leave_one_centre_out_fits_run_in_lockstep():
 
 def test_cumulative_counts_suppress_both_tails():
     X = np.r_[np.arange(20.0), np.nan][:, None]  # 0..19 observed, one missing
-    below = cumulative_counts(X, np.array([[0.5, 3.0, 5.0, 10.0, 16.0, 17.0, 30.0]]), 5)
+    X = np.column_stack([X, X])
+    below = cumulative_counts(X, [[0.5, 3.0, 5.0, 10.0, 16.0, 17.0, 30.0], [9.5, 10.5]], 5)
     # 1 and 3 below: suppressed to 0; 16 and 17 within 5 of the 20 observed: sent as 20
-    np.testing.assert_array_equal(below, [[0, 0, 5, 10, 20, 20, 20]])
+    np.testing.assert_array_equal(below[0], [0, 0, 5, 10, 20, 20, 20])
+    np.testing.assert_array_equal(below[1], [10, 11])  # columns may have their own edges

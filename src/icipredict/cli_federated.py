@@ -95,7 +95,7 @@ def train(
     min_count: Annotated[int, typer.Option(help="Small-cell suppression threshold.")] = 5,
     on_dropout: Annotated[str, typer.Option(help="fail | quorum")] = "fail",
     quorum: Annotated[int, typer.Option(help="Centres needed to go on (quorum).")] = 2,
-    round_timeout: Annotated[float, typer.Option(help="Seconds a round waits.")] = 120.0,
+    round_timeout: Annotated[float, typer.Option(help="Seconds a round waits.")] = 300.0,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
 ) -> None:
     """Train an experiment across the SuperLink's nodes; log it to MLflow (run on the

@@ -87,8 +87,9 @@ class FlowerAsk:
         replies: dict[str, dict[str, Any]] = {}
         answered = set()
         for rep in self.grid.send_and_receive(msgs, timeout=self.timeout):
-            if rep.has_error():
-                continue
+            if rep.has_error():  # the ClientApp raised: stop with its reason, not a dropout
+                raise FederationError(f"{self._centre(rep.metadata.src_node_id)} failed the "
+                                      f"{kind!r} round: {rep.error.reason}")
             answered.add(rep.metadata.src_node_id)
             content = rep.content["reply"]
             if "error" in content:

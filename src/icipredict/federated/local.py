@@ -106,18 +106,19 @@ def moments(X: np.ndarray) -> dict[str, np.ndarray]:
             "sumsq": (values ** 2).sum(axis=0)}
 
 
-def cumulative_counts(X: np.ndarray, edges: np.ndarray, min_count: int) -> np.ndarray:
+def cumulative_counts(X: np.ndarray, edges: list, min_count: int) -> list[np.ndarray]:
     """Per column, how many observed values lie below each edge (tails suppressed).
 
     A count under ``min_count`` is sent as 0, and one within ``min_count`` of the column's
     observed total as that total, so neither tail singles out fewer than ``min_count``
-    patients. ``edges`` has shape ``(d, k)``; so has the result.
+    patients. ``edges[j]`` are column ``j``'s increasing edges (columns may have different
+    numbers); the result has the same shape.
     """
-    out = np.zeros(edges.shape)
-    for j in range(edges.shape[0]):
+    out = []
+    for j, e in enumerate(edges):
         v = np.sort(X[:, j][~np.isnan(X[:, j])])
-        c = np.searchsorted(v, edges[j], side="left").astype(float)
+        c = np.searchsorted(v, np.asarray(e, float), side="left").astype(float)
         total = float(len(v))
         c = np.where(c < min_count, 0.0, c)
-        out[j] = np.where(total - c < min_count, total, c)
+        out.append(np.where(total - c < min_count, total, c))
     return out

@@ -153,8 +153,7 @@ def _histogram(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
     columns, X = raw_columns(_builder(req), node.frame(_spec(req)))
     wanted = list(req["edges"])
     X = X[:, [columns.index(c) for c in wanted]]
-    counts = local.cumulative_counts(X, np.array([req["edges"][c] for c in wanted]),
-                                     node.min_count)
+    counts = local.cumulative_counts(X, [req["edges"][c] for c in wanted], node.min_count)
     return {"columns": wanted, "below": counts}
 
 

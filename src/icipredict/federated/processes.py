@@ -50,7 +50,7 @@ min-count = 5
 on-dropout = "fail"
 quorum = 2
 nodes = 6
-round-timeout = 120.0
+round-timeout = 300.0
 """
 
 

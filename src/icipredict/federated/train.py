@@ -33,7 +33,7 @@ class FederatedRun:
 
 def train_on_superlink(experiment: str | Path, superlink: str, *, nodes: int,
                        min_count: int = 5, on_dropout: str = "fail", quorum: int = 2,
-                       round_timeout: float = 120.0, workdir: str | Path | None = None,
+                       round_timeout: float = 300.0, workdir: str | Path | None = None,
                        flower: Flower | None = None) -> dict[str, Any]:
     """Run the federated training of ``experiment`` on the SuperLink at ``superlink``.
 
