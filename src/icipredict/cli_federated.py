@@ -97,9 +97,12 @@ def train(
     quorum: Annotated[int, typer.Option(help="Centres needed to go on (quorum).")] = 2,
     round_timeout: Annotated[float, typer.Option(help="Seconds a round waits.")] = 300.0,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    root_certificates: Annotated[Path | None, typer.Option(
+        help="CA certificate (PEM) of the SuperLink's TLS; without it: insecure.")] = None,
 ) -> None:
     """Train an experiment across the SuperLink's nodes; log it to MLflow (run on the
     SuperLink's machine: its ServerApp writes the result there)."""
+    from icipredict.cohort.schema import CohortError
     from icipredict.federated.protocol import FederationError
     from icipredict.federated.tracking import log_federated_run
     from icipredict.federated.train import train_on_superlink
@@ -111,9 +114,10 @@ def train(
         config = load_experiment(experiment)
         result = train_on_superlink(experiment, superlink, nodes=nodes, min_count=min_count,
                                     on_dropout=on_dropout, quorum=quorum,
-                                    round_timeout=round_timeout)
+                                    round_timeout=round_timeout,
+                                    root_certificates=root_certificates)
         run_id = log_federated_run(result, config, tracking_uri=tracking_uri)
-    except FederationError as exc:
+    except (FederationError, CohortError) as exc:
         _fail(exc)
         return
     _print_result(result, run_id)

@@ -187,14 +187,17 @@ class Flower:
             "flower-supernode", *tls, "--superlink", superlink,
             "--port", str(free_port()), "--node-config", pairs])
 
-    def run(self, superlink: str, run_config: dict[str, object], timeout: float = 1800
-            ) -> None:
-        """``flwr run`` the icipredict app against ``superlink`` and wait for it to finish."""
+    def run(self, superlink: str, run_config: dict[str, object], timeout: float = 1800, *,
+            root_certificates: Path | None = None) -> None:
+        """``flwr run`` the icipredict app against ``superlink`` and wait for it to finish
+        (TLS verified with ``root_certificates`` when given, else insecure)."""
         home = self.workdir / "flwr-home"
         home.mkdir(parents=True, exist_ok=True)
+        tls = (f"root-certificates = {_toml(Path(root_certificates).resolve())}\n"
+               if root_certificates else "insecure = true\n")
         (home / "config.toml").write_text(
             f'[superlink]\ndefault = "local"\n\n[superlink.local]\naddress = "{superlink}"\n'
-            "insecure = true\n", encoding="utf-8")
+            + tls, encoding="utf-8")
         app = self.workdir / "app"
         app.mkdir(exist_ok=True)
         (app / "pyproject.toml").write_text(APP_TOML, encoding="utf-8")

@@ -34,7 +34,8 @@ class FederatedRun:
 def train_on_superlink(experiment: str | Path, superlink: str, *, nodes: int,
                        min_count: int = 5, on_dropout: str = "fail", quorum: int = 2,
                        round_timeout: float = 300.0, workdir: str | Path | None = None,
-                       flower: Flower | None = None) -> dict[str, Any]:
+                       flower: Flower | None = None,
+                       root_certificates: Path | None = None) -> dict[str, Any]:
     """Run the federated training of ``experiment`` on the SuperLink at ``superlink``.
 
     Returns
@@ -47,6 +48,11 @@ def train_on_superlink(experiment: str | Path, superlink: str, *, nodes: int,
     FederationError
         With the run's own message (refused node, dropout without quorum, ...).
     """
+    from icipredict.federated.coordinator import model_plans
+    from icipredict.training.config import load_experiment
+
+    config = load_experiment(experiment)  # refuse a bad config before any network round
+    model_plans(config.load_specs()[1], list(config.targets))
     with tempfile.TemporaryDirectory(prefix="icipredict-fed-") as tmp:
         wd = Path(workdir) if workdir is not None else Path(tmp)
         wd.mkdir(parents=True, exist_ok=True)
@@ -56,7 +62,8 @@ def train_on_superlink(experiment: str | Path, superlink: str, *, nodes: int,
         runner.run(superlink, {"experiment": str(Path(experiment).resolve()), "out": str(out),
                                "nodes": nodes, "min-count": min_count,
                                "on-dropout": on_dropout, "quorum": quorum,
-                               "round-timeout": float(round_timeout)})
+                               "round-timeout": float(round_timeout)},
+                   root_certificates=root_certificates)
         return read_result(out)
 
 
