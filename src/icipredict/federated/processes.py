@@ -91,15 +91,29 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> N
     raise FederationError(f"nothing listens on port {port} after {timeout:.0f} s")
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (from /proc; empty where there is none)."""
-    children: dict[int, list[int]] = {}
+def _proc_stats() -> list[tuple[int, str, int, int]]:
+    """(pid, state, ppid, pgid) of every process (from /proc; empty where there is none)."""
+    out = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        out.append((int(stat.parent.name), fields[0], int(fields[1]), int(fields[2])))
+    return out
+
+
+def live_members(pgid: int) -> list[int]:
+    """Processes of group ``pgid`` still running (zombies left to a PID 1 that does not reap
+    them, as in some containers, do not count)."""
+    return [pid for pid, state, _, group in _proc_stats() if group == pgid and state != "Z"]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc; empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    for child, _, parent, _ in _proc_stats():
+        children.setdefault(parent, []).append(child)
     out, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -135,12 +149,10 @@ def _stop_group(proc: subprocess.Popen, timeout: float) -> None:
             return
         try:
             proc.wait(wait)
-            # the group may outlive its leader: make sure no member is left
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            return
         except subprocess.TimeoutExpired:
             continue
+        if not live_members(proc.pid):  # the group may outlive its leader
+            return
 
 
 @dataclass
