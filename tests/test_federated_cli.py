@@ -29,3 +29,12 @@ def test_node_refuses_a_missing_store(tmp_path):
     res = runner.invoke(app, ["federated", "node", "--store", str(tmp_path / "none.duckdb"),
                               "--centre", "x", "--superlink", "127.0.0.1:9"])
     assert res.exit_code == 2 and "no such store" in res.output
+
+
+def test_node_refuses_a_missing_certificate(tmp_path):
+    store = tmp_path / "s.duckdb"
+    store.write_bytes(b"")
+    res = runner.invoke(app, ["federated", "node", "--store", str(store), "--centre", "x",
+                              "--superlink", "127.0.0.1:9", "--root-certificates",
+                              str(tmp_path / "ca.pem")])
+    assert res.exit_code == 2 and "no such CA certificate" in res.output

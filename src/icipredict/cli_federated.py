@@ -42,6 +42,9 @@ def node(
     try:
         if not store.is_file():
             raise FederationError(f"{store}: no such store")
+        if root_certificates is not None and not root_certificates.is_file():
+            raise FederationError(f"{root_certificates}: no such CA certificate (PEM) for the "
+                                  "SuperLink's TLS")
         config: dict[str, object] = {"store": str(store.resolve()), "centre": centre,
                                      "min-count": min_count}
         if accept_spec is not None:
