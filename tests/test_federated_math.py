@@ -109,3 +109,17 @@ def test_cumulative_counts_suppress_both_tails():
     # 1 and 3 below: suppressed to 0; 16 and 17 within 5 of the 20 observed: sent as 20
     np.testing.assert_array_equal(below[0], [0, 0, 5, 10, 20, 20, 20])
     np.testing.assert_array_equal(below[1], [10, 11])  # columns may have their own edges
+
+
+def test_a_centre_with_no_more_rows_than_parameters_sits_the_model_out(monkeypatch, tmp_path):
+    import icipredict.federated.node as node_mod
+
+    rng = np.random.default_rng(0)
+    design = {"X": rng.normal(size=(12, 12)), "response": np.tile([0.0, 1.0], 6)}
+    monkeypatch.setattr(node_mod, "_design", lambda node, req: design)
+    node = node_mod.NodeData(tmp_path / "s.duckdb", "c", tmp_path, min_count=5)
+    wide = {"target": "response", "columns": list(range(12)), "fill": [0.0] * 12}
+    narrow = {"target": "response", "columns": [0, 1, 2], "fill": [0.0] * 3}
+    out = node_mod._fit_moments(node, {"fits": {"wide": wide, "narrow": narrow}})["fits"]
+    assert out["wide"] == {"skipped": "small"}  # 12 rows, 13 parameters
+    assert out["narrow"]["n"] == 12 and out["narrow"]["positives"] == 6

@@ -64,12 +64,12 @@ class FlowerAsk:
         self.grid, self.expected, self.timeout = grid, expected, timeout
         self.node_of: dict[str, int] = {}
 
-    def wait_for_nodes(self) -> list[int]:
+    def wait_for_nodes(self, expected: int) -> list[int]:
         """Node IDs once ``expected`` nodes are connected (or as many as came in time)."""
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             ids = list(self.grid.get_node_ids())
-            if len(ids) >= self.expected:
+            if len(ids) >= expected:
                 return ids
             time.sleep(0.2)
         return list(self.grid.get_node_ids())
@@ -77,8 +77,9 @@ class FlowerAsk:
     def __call__(self, kind: str, requests: dict[str, dict[str, Any]]) -> dict[str, dict]:
         if ALL in requests:
             excluded = set(requests[ALL].get("exclude", []))
-            targets = {n: requests[ALL] for n in self.wait_for_nodes()
-                       if n not in {self.node_of.get(c) for c in excluded}}
+            gone = {self.node_of.get(c) for c in excluded}
+            targets = {n: requests[ALL] for n in self.wait_for_nodes(self.expected - len(gone))
+                       if n not in gone}
         else:
             targets = {self.node_of[c]: r for c, r in requests.items()}
         msgs = [Message(RecordDict({"request": ConfigRecord({"kind": kind,

@@ -203,9 +203,11 @@ def _fit_moments(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
         X, y, e = design_rows(design, fit)
         m = local.moments(X)
         positives = float(np.sum(y)) if e is None else float(np.sum(e))
-        # class sizes / event counts under the threshold: the centre sits this fit out
+        # class sizes / event counts under the threshold, or fewer rows than the model has
+        # parameters (its Hessian would say too much about its rows): the centre sits it out
         small = min(positives, len(y) - positives) < node.min_count if e is None else \
             positives < node.min_count
+        small = small or len(y) <= X.shape[1] + 1
         out[name] = ({"skipped": "small"} if small else
                      {"n": len(y), "positives": positives, "sum": m["sum"], "sumsq": m["sumsq"]})
     return {"fits": out}
