@@ -7,7 +7,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 # UTF-8 whatever the locale (CI may run with none): YAML, MAF and reports are UTF-8 text.
 export PYTHONUTF8 := 1
 
-.PHONY: install chromium demo test lint bench clean
+.PHONY: install chromium flower demo test lint bench clean
 
 install: $(STAMP) chromium
 
@@ -25,6 +25,19 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[imaging,tracking,tracking-server,serve,dev]'
 	touch $(STAMP)
 
+# Flower (federated training) in its own environment: flwr 1.42 pins older protobuf, typer, rich,
+# fastapi than .venv has. .venv-flower sees icipredict (src/) and .venv's packages through a .pth
+# file, its own versions first. Optional: `make test` skips the real-process test without it.
+FLOWER := .venv-flower
+flower: $(FLOWER)/.installed
+
+$(FLOWER)/.installed: constraints-flower.txt $(STAMP)
+	test -x $(FLOWER)/bin/python || $(BIN)/python -m venv $(FLOWER)
+	$(FLOWER)/bin/python -m pip install -q -c constraints-flower.txt 'flwr==1.42.0'
+	printf '%s\n%s\n' "$(CURDIR)/src" "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+	  > "$$($(FLOWER)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/icipredict-overlay.pth"
+	touch $@
+
 demo: install
 	$(BIN)/icipredict demo
 
@@ -40,4 +53,4 @@ bench: install
 	$(BIN)/python benchmarks/quality.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(FLOWER) build *.egg-info .pytest_cache

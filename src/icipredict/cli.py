@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from icipredict.cli_federated import federated_app
 from icipredict.cohort.schema import CohortError
 from icipredict.errors import IcipredictError
 
@@ -37,6 +38,7 @@ cohort_app = typer.Typer(help="Load, validate, pseudonymise and query the cohort
 features_app = typer.Typer(help="Build the feature matrix from the cohort.", no_args_is_help=True)
 app.add_typer(cohort_app, name="cohort")
 app.add_typer(features_app, name="features")
+app.add_typer(federated_app, name="federated")
 
 StoreOption = typer.Option(
     Path("icipredict.duckdb"), "--store", envvar="ICIPREDICT_STORE",
