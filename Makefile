@@ -9,7 +9,7 @@ export PYTHONUTF8 := 1
 
 .PHONY: install chromium flower demo test lint bench clean
 
-install: $(STAMP) chromium
+install: $(STAMP) chromium flower
 
 # The board page's browser test drives Debian's Chromium through Playwright (no browser download
 # is possible here). Installs it once; needs root (as on the project's machines and in CI).
@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 # Flower (federated training) in its own environment: flwr 1.42 pins older protobuf, typer, rich,
 # fastapi than .venv has. .venv-flower sees icipredict (src/) and .venv's packages through a .pth
-# file, its own versions first. Optional: `make test` skips the real-process test without it.
+# file, its own versions first. `make install` builds it: the real-process test needs it in CI.
 FLOWER := .venv-flower
 flower: $(FLOWER)/.installed
 
