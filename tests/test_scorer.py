@@ -37,7 +37,11 @@ def test_score_follows_the_model_and_explains(model_uri):
     assert s.response.probability == pytest.approx(p)
     assert s.response.ci_low < p < s.response.ci_high
     assert s.response.per_100 == round(100 * p)
-    assert f"about {round(100 * p)} would be expected to respond" in s.response.meaning
+    lo, hi = round(100 * s.response.ci_low), round(100 * s.response.ci_high)
+    # a chance with its interval, not a count of responders among 100 patients (issue 12)
+    assert s.response.meaning == (f"Estimated chance of response {round(100 * p)}% "
+                                  f"(95% interval {lo}\u2013{hi}%).")
+    assert "Of 100" not in s.response.meaning
     assert s.reasons[0].feature == "tmb" and s.reasons[0].direction == "raises"
     assert "TMB 20 mut/Mb raises" in s.reasons[0].text
     # albumin 3.8 g/dL sits at the mean: no contribution, so not a reason

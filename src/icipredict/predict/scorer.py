@@ -10,7 +10,7 @@ or settings hash becomes the board warning ``radiomics_settings_mismatch``). No 
 imported.
 
 :func:`score` turns one record into a :class:`BoardScore`: the model output plus its meaning
-("of 100 such patients, about N respond"), survival curves, the risk group, the top reasons and
+("estimated chance of response N%"), survival curves, the risk group, the top reasons and
 warnings. Loaded models are cached per URI, so a warm score costs one small ``predict`` call.
 """
 
@@ -67,7 +67,7 @@ class ResponseEstimate(BaseModel):
     probability: float | None
     ci_low: float | None = None
     ci_high: float | None = None
-    per_100: int | None = Field(None, description="About this many of 100 such patients respond.")
+    per_100: int | None = Field(None, description="The probability in percent, rounded.")
     meaning: str = ""
 
 
@@ -297,13 +297,18 @@ def _f(value: Any) -> float | None:
 
 def response_meaning(p: float | None, low: float | None, high: float | None) -> tuple[int | None,
                                                                                      str]:
-    """"Of 100 such patients, about N respond" from a calibrated probability and its CI."""
+    """"Estimated chance of response 49% (95% interval 33-66%)" from a probability and its CI.
+
+    The interval is a confidence interval for the *rate* of patients scored alike, not a range
+    of responders among 100 such patients (that predictive range would be wider), so the text
+    states a chance with its interval rather than a count.
+    """
     if p is None:
         return None, "No response estimate could be made."
     n = int(round(100 * p))
-    text = f"Of 100 patients like this one, about {n} would be expected to respond"
+    text = f"Estimated chance of response {n}%"
     if low is not None and high is not None:
-        text += f" (plausibly between {int(round(100 * low))} and {int(round(100 * high))})"
+        text += f" (95% interval {int(round(100 * low))}\u2013{int(round(100 * high))}%)"
     return n, text + "."
 
 
