@@ -328,6 +328,12 @@ def summary_lines(result: TrainResult) -> list[str]:
             lo, hi = m.get(f"{key}_ci_low"), m.get(f"{key}_ci_high")
             ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
             lines.append(f"{label}: {m[key]:.3f}{ci}")
+    if "cv_response_ece" in m:
+        bins = m.get("cv_response_ece_n_bins")
+        scheme = f" ({int(bins)} equal-width bins)" if bins is not None else ""
+        ici = (f"; ICI (isotonic curve, no bins) {m['cv_response_ici']:.3f}"
+               if "cv_response_ici" in m else "")
+        lines.append(f"ECE{scheme}: {m['cv_response_ece']:.3f}{ici}")
     for key in sorted(k for k in m if k.endswith("_auc") and "_minus_" in k):
         primary, other = key.removeprefix("cv_").removesuffix("_auc").split("_minus_", 1)
         lines.append(f"AUC {primary} - {other}: {m[key]:+.3f} [{m.get(key + '_ci_low', 0):+.3f}, "

@@ -142,10 +142,17 @@ class TrainedExperiment:
         return pd.DataFrame([f.row() for f in self.folds])
 
     @property
-    def calibration(self) -> dict[str, float]:
-        """Held-out calibration metrics of the response model (slope, intercept, ECE, CIs)."""
-        return {k.removeprefix("cv_response_"): v for k, v in self.metrics.items()
-                if k.startswith("cv_response_calibration") or k.startswith("cv_response_ece")}
+    def calibration(self) -> dict[str, Any]:
+        """Held-out calibration metrics of the response model (slope, intercept, ECE with its
+        binning, ICI; CIs)."""
+        from icipredict.evaluation.metrics import ECE_BINNING
+
+        out: dict[str, Any] = {k.removeprefix("cv_response_"): v for k, v in self.metrics.items()
+                               if k.startswith(("cv_response_calibration", "cv_response_ece",
+                                                "cv_response_ici"))}
+        if "ece_n_bins" in out:
+            out["ece_binning"] = f"{int(out['ece_n_bins'])} {ECE_BINNING}"
+        return out
 
     def features(self) -> pd.DataFrame:
         """The final builder's feature matrix of the training patients."""
