@@ -76,7 +76,9 @@ def test_fit_experiment_runs_without_mlflow_and_gives_the_tracked_numbers(tmp_pa
     # the interval table is made here too (the tracked run only writes it to the bundle): the
     # held-out response predictions of all 300 patients in bins, nothing refitted
     table = got["intervals"]
-    assert table["n"] == 300 and sum(table["patients"]) == 300
+    # (less the non-responders censored before the first tumour assessment: label unknown)
+    labelled = 300 - int(got["metrics"]["cv_response_n_censored_before_assessment"])
+    assert table["n"] == labelled and sum(table["patients"]) == labelled
     assert len(table["patients"]) == len(table["low"]) == len(table["edges"]) + 1
 
 

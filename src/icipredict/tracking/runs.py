@@ -328,6 +328,12 @@ def summary_lines(result: TrainResult) -> list[str]:
             lo, hi = m.get(f"{key}_ci_low"), m.get(f"{key}_ci_high")
             ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
             lines.append(f"{label}: {m[key]:.3f}{ci}")
+    if "train_response_n_unlabelled" in m:
+        lines.append(
+            "response labels: left out of training "
+            f"{int(m['train_response_n_unlabelled'])} without a label, "
+            f"{int(m.get('train_response_n_censored_before_assessment', 0))} censored before "
+            "the first tumour assessment")
     if "cv_response_ece" in m:
         bins = m.get("cv_response_ece_n_bins")
         scheme = f" ({int(bins)} equal-width bins)" if bins is not None else ""

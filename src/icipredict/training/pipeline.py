@@ -238,6 +238,10 @@ def fit_experiment(config: str | Path | ExperimentConfig, *,
     fit_frame = frame.iloc[fit_rows]
     metrics, notes = assessment.prediction_metrics(held, oof, fit_frame, config, "cv_")
     if "prob" in oof:
+        excluded = response_exclusion_counts(fit_frame, held)
+        metrics.update(excluded)
+        notes += response_exclusion_notes(excluded)
+    if "prob" in oof:
         metrics.update(assessment.comparator_metrics(held, oof, specs["response"].name,
                                                      comparators, config))
     if config.validation.scheme != "repeated_kfold" and len(folds) > 1:
@@ -288,6 +292,34 @@ def _validate(config: ExperimentConfig, frame: pd.DataFrame, estimator: Experime
     long = cross_validate_predictions(estimator, frame, strata, splitter, groups=groups,
                                       method="predict", on_fold=on_fold)
     return folds, fit_rows, pooled_predictions(long, frame, config.validation.scheme)
+
+
+def response_exclusion_counts(fit_frame: pd.DataFrame, held: pd.DataFrame) -> dict[str, float]:
+    """Patients left out of response training (``train_response_n_*``) and of its held-out
+    evaluation (``cv_response_n_*``): no response given, or censored before the first tumour
+    assessment (:func:`icipredict.modeling.experiment.response_exclusions`)."""
+    from icipredict.modeling.experiment import response_exclusions
+
+    out: dict[str, float] = {}
+    for prefix, part in (("train_", fit_frame), ("cv_", held)):
+        counts = response_exclusions(part)
+        out.update({f"{prefix}{k}": float(v) for k, v in counts.items()
+                    if k != "response_n_labelled"})
+    return out
+
+
+def response_exclusion_notes(counts: dict[str, float]) -> list[str]:
+    """One note per nonzero exclusion count of the training patients."""
+    from icipredict.modeling.experiment import FIRST_ASSESSMENT_MONTHS
+
+    notes = []
+    if n := int(counts.get("train_response_n_unlabelled", 0)):
+        notes.append(f"response: {n} training patient(s) without a response label left out")
+    if n := int(counts.get("train_response_n_censored_before_assessment", 0)):
+        notes.append(f"response: {n} training non-responder(s) censored before the first "
+                     f"tumour assessment ({FIRST_ASSESSMENT_MONTHS:.1f} months) treated as "
+                     "unknown and left out")
+    return notes
 
 
 def interval_inputs(held: pd.DataFrame, oof: pd.DataFrame) -> dict[str, Any] | None:
