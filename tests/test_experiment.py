@@ -8,10 +8,10 @@ import pandas as pd
 from icipredict.modeling.experiment import (
     FIRST_ASSESSMENT_MONTHS,
     censored_before_assessment,
+    responder_target,
     response_exclusions,
     response_label,
     response_strata,
-    responder_target,
 )
 
 EARLY = FIRST_ASSESSMENT_MONTHS / 2

@@ -96,6 +96,7 @@ class RiskGroup(BaseModel):
     score: float | None
     group: str | None = Field(None, description="low / intermediate / high (training tertiles).")
     cutpoints: list[float] = Field(default_factory=list)
+    endpoint: str | None = Field(None, description="End point of the score's model: os or pfs.")
 
 
 class BoardWarning(BaseModel):
@@ -321,10 +322,11 @@ def risk_group(score: float | None, risk_groups: dict[str, Any]) -> RiskGroup:
     cuts = risk_groups.get("cut_points") or []
     cuts = sorted(float(c) for c in cuts)
     labels = risk_groups.get("labels") or ["low", "intermediate", "high"]
+    endpoint = risk_groups.get("endpoint")
     if score is None or len(cuts) != len(labels) - 1:
-        return RiskGroup(score=score, group=None, cutpoints=cuts)
+        return RiskGroup(score=score, group=None, cutpoints=cuts, endpoint=endpoint)
     group = labels[int(np.searchsorted(cuts, score, side="right"))]
-    return RiskGroup(score=score, group=group, cutpoints=cuts)
+    return RiskGroup(score=score, group=group, cutpoints=cuts, endpoint=endpoint)
 
 
 def _horizon_col(prefix: str, h: float) -> str:
@@ -407,6 +409,19 @@ def modality_warnings(record: PatientRecord, model_missing: list[str]) -> list[B
     return out
 
 
+def follow_up_warnings(follow_up: dict[str, float],
+                       months: tuple[float, ...] = CURVE_MONTHS) -> list[BoardWarning]:
+    """A warning per end point whose curve stops before ``months`` end: survival past the
+    model's training follow-up is null, not extrapolated (``Bundle.follow_up``)."""
+    out = []
+    for end, limit in sorted(follow_up.items()):
+        if max(months) > limit:
+            out.append(BoardWarning(code="beyond_follow_up", message=(
+                f"{end.upper()} is not estimated past {limit:.0f} months: the training "
+                "follow-up ends there, so the curve and median stop at it.")))
+    return out
+
+
 def board_score(record: PatientRecord, frame_row: pd.Series, out_row: pd.Series,
                 model: BoardModel, *, top_k: int = 5) -> BoardScore:
     """Assemble a :class:`BoardScore` from one record, its model input row and output row."""
@@ -416,6 +431,8 @@ def board_score(record: PatientRecord, frame_row: pd.Series, out_row: pd.Series,
     model_missing = _missing_list(out_row.get("missing_modalities"))
     warnings = domain_warnings(record, frame_row, model.domain)
     warnings += modality_warnings(record, model_missing)
+    bundle = getattr(model, "bundle", None)
+    warnings += follow_up_warnings(bundle.follow_up if bundle is not None else {})
     return BoardScore(
         patient_id=record.patient_id,
         cancer_type=record.cancer_type,

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from icipredict.cohort.schema import CohortError
 from icipredict.evaluation.validation import CVFold
@@ -113,7 +114,12 @@ class TrainedExperiment:
         Input of the registry model's per-patient 95% response intervals: the Venn table of
         the pooled held-out response predictions
         (:func:`icipredict.evaluation.uncertainty.response_interval_table`; None without a
-        response model).
+        response model). Made from out-of-fold predictions of the training patients only
+        (:func:`training_oof`).
+    risk_groups
+        The board's risk tertiles: cut-points of the out-of-fold risk scores of the training
+        patients and the end point they score (:func:`risk_group_cutpoints`; None without a
+        survival model).
     seconds
         Wall-clock duration of the training.
     """
@@ -134,6 +140,7 @@ class TrainedExperiment:
     final: ExperimentModels
     subgroups: pd.DataFrame | None
     response_uncertainty: dict[str, Any] | None = None
+    risk_groups: dict[str, Any] | None = None
     seconds: float = 0.0
 
     @property
@@ -246,16 +253,21 @@ def fit_experiment(config: str | Path | ExperimentConfig, *,
                                                      comparators, config))
     if config.validation.scheme != "repeated_kfold" and len(folds) > 1:
         metrics.update(assessment.within_fold_c(held, oof, config))
-    final = ExperimentModels(feature_spec, specs.get("response"), specs.get("survival"),
-                             list(config.targets)).fit(fit_frame)
-    unc = interval_inputs(held, oof)
+    primary = ExperimentModels(feature_spec, specs.get("response"), specs.get("survival"),
+                               list(config.targets))
+    final = clone(primary).fit(fit_frame)
+    # The intervals and the risk cut-points come from out-of-fold predictions of the training
+    # patients only (a split column's test rows are never among them).
+    fit_oof = training_oof(config, fit_frame, oof, primary)
+    unc = interval_inputs(fit_frame.loc[fit_oof.index], fit_oof)
     if on_step is not None:
         on_step("refit on all training data", len(folds) + 1, len(folds) + 1)
     trained = TrainedExperiment(
         config=config, feature_spec=feature_spec, model_specs=model_specs, specs=specs,
         comparators=comparators, frame=frame, source=source, fit_frame=fit_frame, held=held,
         oof=oof, folds=folds, metrics=metrics, notes=notes, final=final,
-        subgroups=assessment.subgroup_table(held, oof, config), response_uncertainty=unc)
+        subgroups=assessment.subgroup_table(held, oof, config), response_uncertainty=unc,
+        risk_groups=risk_group_cutpoints(fit_oof, final))
     trained.seconds = time.perf_counter() - start
     logger.info("trained %s in %.1f s", config.name, trained.seconds)
     return trained
@@ -322,6 +334,43 @@ def response_exclusion_notes(counts: dict[str, float]) -> list[str]:
     return notes
 
 
+def training_oof(config: ExperimentConfig, fit_frame: pd.DataFrame, oof: pd.DataFrame,
+                 estimator: ExperimentModels) -> pd.DataFrame:
+    """Out-of-fold predictions of the training patients (``fit_frame``) only.
+
+    Under k-fold, repeated k-fold and leave-one-centre-out every patient is a training patient
+    and ``oof`` already is that. Under ``split_column`` ``oof`` holds the *test* rows; the
+    training rows get their own inner stratified k-fold (``validation.n_splits`` folds,
+    ``validation.seed``) of ``estimator``, so nothing fitted for the deployed model (interval
+    table, risk cut-points) sees a test patient.
+    """
+    from icipredict.evaluation.validation import StratifiedKFoldCV, cross_validate_predictions
+
+    if config.validation.scheme != "split_column":
+        return oof.loc[oof.index.isin(fit_frame.index)]
+    splitter = StratifiedKFoldCV(n_splits=config.validation.n_splits,
+                                 random_state=config.validation.seed)
+    long = cross_validate_predictions(estimator, fit_frame, response_strata(fit_frame), splitter,
+                                      method="predict")
+    return pooled_predictions(long, fit_frame, "kfold")
+
+
+def risk_group_cutpoints(fit_oof: pd.DataFrame, final: ExperimentModels) -> dict[str, Any] | None:
+    """Tertile cut-points of the training patients' *out-of-fold* risk scores, for the end
+    point whose model gives the registry model's ``risk_score`` (OS, else PFS).
+
+    In-sample risks of a flexible model are spread wider than a new patient's (the model fits
+    its training patients), so their tertiles put too few new patients in the outer groups.
+    """
+    from icipredict.evaluation.risk_groups import risk_tertiles
+
+    end = next((e for e in ("os", "pfs") if e in final.survival_), None)
+    if end is None or f"risk_{end}" not in fit_oof:
+        return None
+    return risk_tertiles(fit_oof[f"risk_{end}"].to_numpy(dtype=float), endpoint=end,
+                         source="out-of-fold risk scores of the training patients")
+
+
 def interval_inputs(held: pd.DataFrame, oof: pd.DataFrame) -> dict[str, Any] | None:
     """The Venn table of the pooled held-out response predictions behind the registry model's
     per-patient 95% intervals (None without a response model). Nothing is refitted."""
@@ -349,4 +398,5 @@ def pooled_predictions(long: pd.DataFrame, frame: pd.DataFrame, scheme: str) -> 
 
 
 __all__ = ["FoldResult", "TrainedExperiment", "fit_experiment", "interval_inputs",
-           "model_specs_of", "pooled_predictions", "splitter_for"]
+           "model_specs_of", "pooled_predictions", "risk_group_cutpoints", "splitter_for",
+           "training_oof"]
