@@ -2,8 +2,8 @@
 
 The registry bundle stores them (``risk_groups.json``) and the board places a new patient's
 ``risk_score`` among them. Training takes them from the training patients' *out-of-fold* risk
-scores (:func:`icipredict.training.pipeline.risk_group_cutpoints`): in-sample scores of a model
-that fits its training patients are spread wider than a new patient's.
+scores (:func:`icipredict.training.pipeline.risk_group_cutpoints`): scores of patients the model
+did not see, as the board's patient is (in-sample scores of a flexible model are spread wider).
 """
 
 from __future__ import annotations
