@@ -337,6 +337,8 @@ def test_run_reports_calibration_scheme_label_exclusions_and_oof_risk_groups(dem
     from icipredict.registry.bundle import Bundle
     from icipredict.tracking.runs import summary_lines
 
+    mlflow.set_tracking_uri(demo["uri"])  # other tests of this module point MLflow elsewhere
+    mlflow.set_registry_uri(demo["uri"])
     m = mlflow.get_run(demo["result"].run_id).data.metrics
     assert m["cv_response_ece_n_bins"] == 10
     assert m["cv_response_ici_ci_low"] <= m["cv_response_ici_ci_high"] and m["cv_response_ici"] > 0
