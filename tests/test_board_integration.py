@@ -111,11 +111,15 @@ def test_score_complete_patient_from_the_champion(champion, records):
     assert bool(raw["cancer_type_seen"].iloc[0])
     assert s.risk.group in ("low", "intermediate", "high")
     assert len(s.risk.cutpoints) == 2
-    # survival curves: start at 1, non-increasing, strictly inside (0, 1) for an in-range patient
-    for est in (s.os, s.pfs):
-        surv = [p.survival for p in est.curve]
+    # survival curves: start at 1, non-increasing, strictly inside (0, 1) for an in-range
+    # patient, and null past the model's training follow-up (with a warning), never flat
+    follow_up = champion["board"].bundle.follow_up
+    for end, est in (("os", s.os), ("pfs", s.pfs)):
+        surv = [p.survival for p in est.curve if p.survival is not None]
         assert surv[0] == 1.0 and np.all(np.diff(surv) <= 1e-12)
         assert 0 < surv[-1] < 1
+        assert all((p.survival is None) == (p.month > follow_up[end]) for p in est.curve)
+    assert ("beyond_follow_up" in _codes(s)) == (min(follow_up.values()) < 36)
     # reasons are the model's own contributions, phrased with the patient's values
     names = set(champion["board"].model.builder.feature_names_out_)
     assert s.reasons and {x.feature for x in s.reasons} <= names

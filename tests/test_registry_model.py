@@ -54,11 +54,18 @@ def test_documented_columns_and_ranges(model, patients):
 
 def test_survival_decreases_with_horizon(model, patients):
     df, _ = patients
-    out = model.predict(df.head(30), params={"horizons": [3, 6, 12, 24, 48]})
+    hs = (3, 6, 12, 24, 48, 1000)
+    out = model.predict(df.head(30), params={"horizons": list(hs)})
+    follow_up = model.unwrap_python_model().follow_up
     for end in ("os", "pfs"):
-        curve = out[[f"{end}_survival_{h}m" for h in (3, 6, 12, 24, 48)]].to_numpy(float)
+        inside = [h for h in hs if h <= follow_up[end]]
+        assert 24 <= follow_up[end] < 48  # the synthetic network's data cut: ~3-4 years
+        curve = out[[f"{end}_survival_{h}m" for h in inside]].to_numpy(float)
         assert np.all(np.diff(curve, axis=1) <= 1e-12)
         assert np.all((curve >= 0) & (curve <= 1))
+        # past the training follow-up: null (JSON null), never a flat or extrapolated value
+        past = out[[f"{end}_survival_{h}m" for h in hs if h > follow_up[end]]]
+        assert past.map(lambda v: v is None).all().all()
 
 
 def test_default_horizons_and_json_safe_medians(model, patients):
@@ -69,11 +76,13 @@ def test_default_horizons_and_json_safe_medians(model, patients):
     records = json.loads(text)
     medians = [r["median_os_months"] for r in records]
     assert all(m is None or (isinstance(m, float) and m > 0) for m in medians)
-    # with a median not reached, S at the largest horizon must stay above 0.5
+    # a median not reached within the training follow-up: S stays above 0.5 up to it
+    limit = model.unwrap_python_model().follow_up["os"]
+    assert all(m is None or m <= limit for m in medians)
     if any(m is None for m in medians):
-        far = model.predict(df, params={"horizons": [1000]})
+        far = model.predict(df, params={"horizons": [limit]})
         none = out["median_os_months"].isna().to_numpy()
-        assert np.all(far["os_survival_1000m"].to_numpy(float)[none] > 0.5)
+        assert np.all(far[f"os_survival_{limit:g}m"].to_numpy(float)[none] > 0.5)
 
 
 def test_missing_required_column_is_clear(model, patients):

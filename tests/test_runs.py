@@ -325,3 +325,37 @@ def test_experiment_radiomics_settings_reach_features_bundle_tags_and_board(demo
         np.testing.assert_allclose(bw50.loc[imaged, col], bw25.loc[imaged, col])
     contrast = "radiomics_original_glcm_Contrast"
     assert (~np.isclose(bw50.loc[imaged, contrast], bw25.loc[imaged, contrast])).any()
+
+
+def test_run_reports_calibration_scheme_label_exclusions_and_oof_risk_groups(demo):
+    """Issue 12: the ECE comes with its binning and a binning-free ICI; response exclusions are
+    counted; the bundle's risk tertiles are the out-of-fold OS risks' and its survival models
+    carry their training follow-up."""
+    import mlflow
+
+    from icipredict.modeling.experiment import response_exclusions
+    from icipredict.registry.bundle import Bundle
+    from icipredict.tracking.runs import summary_lines
+
+    mlflow.set_tracking_uri(demo["uri"])  # other tests of this module point MLflow elsewhere
+    mlflow.set_registry_uri(demo["uri"])
+    m = mlflow.get_run(demo["result"].run_id).data.metrics
+    assert m["cv_response_ece_n_bins"] == 10
+    assert m["cv_response_ici_ci_low"] <= m["cv_response_ici_ci_high"] and m["cv_response_ici"] > 0
+    lines = summary_lines(demo["result"])
+    assert any(line.startswith("ECE (10 equal-width bins): ") and "ICI" in line for line in lines)
+    frame = demo["store"].cohort()
+    from icipredict.features.builder import patient_frame
+
+    counts = response_exclusions(patient_frame(frame, None, include_outcomes=True))
+    assert m["train_response_n_censored_before_assessment"] == \
+        counts["response_n_censored_before_assessment"]
+    assert m["train_response_n_unlabelled"] == counts["response_n_unlabelled"]
+    assert m["cv_response_n"] == counts["response_n_labelled"]
+    assert any(line.startswith("response labels: left out of training") for line in lines)
+    bundle = Bundle.of_model(mlflow.artifacts.download_artifacts(demo["result"].model_uri))
+    groups = bundle.risk_groups
+    assert groups["endpoint"] == "os" and "OS model" in groups["score"]
+    assert groups["source"] == "out-of-fold risk scores of the training patients"
+    assert set(bundle.follow_up) == {"os", "pfs"}
+    assert all(0 < v < 200 for v in bundle.follow_up.values())

@@ -37,7 +37,11 @@ def test_score_follows_the_model_and_explains(model_uri):
     assert s.response.probability == pytest.approx(p)
     assert s.response.ci_low < p < s.response.ci_high
     assert s.response.per_100 == round(100 * p)
-    assert f"about {round(100 * p)} would be expected to respond" in s.response.meaning
+    lo, hi = round(100 * s.response.ci_low), round(100 * s.response.ci_high)
+    # a chance with its interval, not a count of responders among 100 patients (issue 12)
+    assert s.response.meaning == (f"Estimated chance of response {round(100 * p)}% "
+                                  f"(95% interval {lo}\u2013{hi}%).")
+    assert "Of 100" not in s.response.meaning
     assert s.reasons[0].feature == "tmb" and s.reasons[0].direction == "raises"
     assert s.reasons[0].text == "TMB 20 mut/Mb — raises the chance of response"
     # albumin 3.8 g/dL sits at the mean: no contribution, so not a reason
@@ -289,3 +293,15 @@ def test_weekly_list_from_a_store_query_scores_as_each_patient_alone(model_uri, 
     assert risks == sorted(risks, reverse=True)
     assert score_store_list(stored["store"], StoreQuery(started_from="2099-01-01"),
                             model_uri) == []
+
+
+def test_board_warns_when_the_curve_outlasts_the_training_follow_up(model_uri, monkeypatch):
+    """Issue 12: the model's training follow-up (``Bundle.follow_up``) reaches the board: a
+    warning per end point whose curve (to 36 months) runs past it."""
+    from icipredict.registry.bundle import Bundle
+
+    assert not [w for w in score(PATIENT, model_uri).warnings if w.code == "beyond_follow_up"]
+    monkeypatch.setattr(Bundle, "follow_up", property(lambda self: {"os": 20.4, "pfs": 40.0}))
+    warned = [w for w in score(PATIENT, model_uri).warnings if w.code == "beyond_follow_up"]
+    assert [w.message.split()[0] for w in warned] == ["OS"]
+    assert "past 20 months" in warned[0].message

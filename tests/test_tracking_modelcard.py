@@ -63,6 +63,9 @@ def registered(tmp_path, frame):
                                            "auc_ci_high": [0.86, np.nan]}),
             limitations=["Toy model for tests."],
             description="A two-feature logistic model.",
+            calibration={"ece": 0.05, "ece_ci_low": 0.03, "ece_ci_high": 0.09,
+                         "ece_n_bins": 10, "ece_binning": "10 equal-width bins on [0, 1]",
+                         "ici": 0.04, "ici_ci_low": 0.02, "ici_ci_high": 0.07},
         )
     version = register(run.info.run_id, "card-model")
     yield run.info.run_id, version
@@ -91,6 +94,10 @@ def test_card_has_every_section_and_the_facts(registered, frame):
     assert "| overall | auc | 0.710 | 0.620 to 0.800 |" in md
     assert "| cancer_type=NSCLC | auc | 0.740 | 0.600 to 0.860 | 60 |" in md
     assert "calibration_slope: 0.930 (95% CI 0.700 to 1.200)" in md
+    # the ECE with its binning, and the binning-free ICI (issue 12)
+    assert "- ece: 0.050 (95% CI 0.030 to 0.090)" in md
+    assert "- ece_binning: 10 equal-width bins on [0, 1]" in md
+    assert "- ici: 0.040 (95% CI 0.020 to 0.070)" in md and "ici_ci_low" not in md
     assert "Chowell et al. 2022" in md and "GPL-3.0" not in md
     assert "Toy model for tests." in md
     assert "Nothing: no pickle files" in md and "skops" in card.serialisation["sklearn"]

@@ -76,7 +76,9 @@ def test_fit_experiment_runs_without_mlflow_and_gives_the_tracked_numbers(tmp_pa
     # the interval table is made here too (the tracked run only writes it to the bundle): the
     # held-out response predictions of all 300 patients in bins, nothing refitted
     table = got["intervals"]
-    assert table["n"] == 300 and sum(table["patients"]) == 300
+    # (less the non-responders censored before the first tumour assessment: label unknown)
+    labelled = 300 - int(got["metrics"]["cv_response_n_censored_before_assessment"])
+    assert table["n"] == labelled and sum(table["patients"]) == labelled
     assert len(table["patients"]) == len(table["low"]) == len(table["edges"]) + 1
 
 
@@ -109,3 +111,60 @@ def test_stages_import_only_from_their_left(files, forbidden):
                     if m.split(".")[0] == "mlflow" and "mlflow" in forbidden
                     or any(m == f or m.startswith(f + ".") for f in forbidden)]
     assert bad == []
+
+
+@pytest.mark.slow
+def test_split_column_intervals_and_risk_groups_never_see_a_test_row(chowell_dir, monkeypatch,
+                                                                     tmp_path):
+    """Issue 12: under ``split_column`` the Venn table behind the deployed response intervals
+    (and the risk cut-points) came from the *test* predictions. They now come from inner
+    out-of-fold predictions of the training rows only."""
+    import numpy as np
+
+    from icipredict.modeling.experiment import responder_target
+    from icipredict.training import pipeline
+    from icipredict.training.config import load_experiment
+
+    seen: dict[str, object] = {}
+    real_intervals, real_groups = pipeline.interval_inputs, pipeline.risk_group_cutpoints
+
+    def spy_intervals(held, oof):
+        seen["interval_rows"] = list(held.index)
+        seen["interval_probs"] = oof["prob"].to_numpy()
+        return real_intervals(held, oof)
+
+    def spy_groups(fit_oof, final):
+        seen["risk_rows"] = list(fit_oof.index)
+        return real_groups(fit_oof, final)
+
+    monkeypatch.setattr(pipeline, "interval_inputs", spy_intervals)
+    monkeypatch.setattr(pipeline, "risk_group_cutpoints", spy_groups)
+    # loris_reproduction's split, features and LLR6, with a Cox model without its grid search
+    root = PACKAGE.parents[1]
+    (tmp_path / "cox.yaml").write_text("name: cox\ntask: survival\nestimator: CoxPHSurvival\n"
+                                       "params: {penalizer: 0.1}\n")
+    cohorts = root / "experiments" / "cohorts"
+    (tmp_path / "exp.yaml").write_text(
+        "name: split_test\ncohort:\n  files:\n"
+        f"    - {{column_map: {cohorts / 'loris_year_split_train.yaml'}, split: train}}\n"
+        f"    - {{column_map: {cohorts / 'loris_year_split_test.yaml'}, split: test}}\n"
+        f"features: {root / 'models' / 'features' / 'loris.yaml'}\n"
+        f"models: [{root / 'models' / 'llr6.yaml'}, cox.yaml]\ntargets: [response, os]\n"
+        "validation: {scheme: split_column, column: split, test_value: test}\n"
+        "n_bootstrap: 0\n")
+    trained = pipeline.fit_experiment(load_experiment(tmp_path / "exp.yaml"), cache_dir=tmp_path)
+
+    test_ids = set(trained.frame.index[trained.frame["split"] == "test"])
+    train_ids = set(trained.fit_frame.index)
+    assert len(test_ids) == 515 and len(train_ids) == 964
+    assert set(trained.oof.index) == test_ids  # the validation's held-out rows are the test
+    assert set(seen["interval_rows"]) == train_ids and not test_ids & set(seen["interval_rows"])
+    assert set(seen["risk_rows"]) == train_ids
+    ok, _ = responder_target(trained.fit_frame)
+    assert trained.response_uncertainty["n"] == int(ok.sum())
+    # out-of-fold, not the final model's in-sample probabilities
+    in_sample = trained.final.predict(trained.fit_frame.loc[seen["interval_rows"]])["prob"]
+    assert not np.allclose(in_sample.to_numpy(), seen["interval_probs"])
+    groups = trained.risk_groups
+    assert groups["endpoint"] == "os" and len(groups["cut_points"]) == 2
+    assert groups["source"] == "out-of-fold risk scores of the training patients"

@@ -874,9 +874,8 @@ def predict_cmd(
     if report is not None:
         write_report(s, report)
     r = s.response
-    console.print(f"[bold]{s.patient_id or (patient.name if patient else '')}[/]: response "
-                  f"{'n/a' if r.probability is None else f'{100 * r.probability:.0f}%'} "
-                  f"({r.meaning}) risk group {s.risk.group or 'n/a'}; "
+    console.print(f"[bold]{s.patient_id or (patient.name if patient else '')}[/]: "
+                  f"{r.meaning} Risk group {s.risk.group or 'n/a'}; "
                   f"model {s.model.name} v{s.model.version}")
     for w in s.warnings:
         console.print(f"  [yellow]warning:[/] {w.message}")

@@ -1,10 +1,13 @@
 """Bootstrap over patients, and the result types every metric returns.
 
-One resampling scheme serves every metric: draw patients with replacement, stratified by a label
-(the responder flag or the event indicator) so that every resample keeps the observed number of
-each class — an AUC or a C-index is then defined in every replicate. Resamples are drawn once as an
-index matrix of shape ``(n_boot, n)`` and shared by all metrics of a report, so the replicates of
-different metrics (and of two models in a paired comparison) come from the same patients.
+Two resampling schemes: draw patients with replacement, either ordinarily or stratified by a
+label (the responder flag or the event indicator) so that every resample keeps the observed number
+of each class. Stratified resampling suits metrics conditional on the classes (an AUC or a C-index
+is then defined in every replicate); it fixes the prevalence, so metrics that depend on it
+(calibration intercept, Brier score, ECE) resample ordinarily, or their intervals are too narrow
+(:mod:`icipredict.evaluation.metrics` says which metric uses which). Resamples are drawn as an index
+matrix of shape ``(n_boot, n)`` shared by the metrics of a report that use the same scheme, so
+their replicates (and those of two models in a paired comparison) come from the same patients.
 
 Confidence intervals are percentile intervals of the replicates (``alpha/2`` and ``1 - alpha/2``).
 """

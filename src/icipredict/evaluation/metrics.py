@@ -15,10 +15,25 @@ Definitions
   ``logit(p)`` as an offset (ideal 0; > 0 means risks are under-estimated on average).
 - ECE (expected calibration error): 10 equal-width bins on [0, 1] (bin ``k`` holds
   ``k/10 <= p < (k+1)/10``, ``p = 1`` in the last bin); ``ECE = sum_k (n_k/n)·|mean(y_k) - mean(p_k)|``.
+  Its value depends on the binning, so reports carry the scheme (``ece_n_bins``, ``ece_binning``).
+- ICI (integrated calibration index; Austin & Steyerberg 2019, *Stat Med* 38:4051): the mean over
+  patients of ``|p_i - c(p_i)|``, where ``c`` is a calibration curve fitted to ``(p, y)``: here the
+  isotonic regression of ``y`` on ``p`` (pool-adjacent-violators, tied scores pooled), a
+  binning-free curve (the paper's loess needs statsmodels, which the project does not use). An
+  isotonic curve follows the noise of a small sample, so the ICI of a perfectly calibrated model
+  is above 0 (about 0.02-0.04 for a few hundred patients); compare models on the same patients.
 - Sensitivity, specificity, PPV, NPV at a threshold: a patient is predicted responder when
   ``p >= threshold``. Choose the threshold on *training* data (:func:`youden_threshold`).
 
 Probabilities are clipped to ``[1e-10, 1 - 1e-10]`` before taking logits.
+
+Bootstrap: discrimination metrics conditional on the classes (AUC, AUPRC, sensitivity,
+specificity) resample within responders and non-responders, so that both classes are present in
+every resample; every other metric (calibration, Brier, ECE, ICI, PPV, NPV) depends on the
+prevalence and resamples patients ordinarily, so its interval carries the prevalence's
+uncertainty (stratifying fixes it: the intercept's interval then covered the truth about half of
+the time in simulation). Resamples in which a metric is undefined (one class only, separation)
+are left out of its interval and counted in ``info`` (``<metric>_boot_undefined``).
 """
 
 from __future__ import annotations
@@ -28,6 +43,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import isotonic_regression
 from scipy.special import expit, logit
 from scipy.stats import rankdata
 from sklearn.metrics import roc_curve
@@ -46,6 +62,11 @@ logger = logging.getLogger(__name__)
 _EPS = 1e-10
 
 THRESHOLD_METRICS = ("sensitivity", "specificity", "ppv", "npv")
+#: Metrics whose bootstrap resamples within responder strata (defined only with both classes,
+#: and conditional on them); the others resample patients ordinarily.
+STRATIFIED_METRICS = ("auc", "auprc", "sensitivity", "specificity")
+#: How :func:`expected_calibration_error` bins (reported next to the ECE).
+ECE_BINNING = "equal-width bins on [0, 1]"
 
 
 # --------------------------------------------------------------------------- input checks
@@ -183,6 +204,25 @@ def expected_calibration_error(
     return np.abs(sums).sum(-1) / p.shape[-1]
 
 
+def isotonic_calibration_curve(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Observed response rate at each patient's probability: isotonic regression of ``y`` on
+    ``p`` (scipy's pool-adjacent-violators), patients with equal ``p`` pooled first."""
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    levels, inverse, counts = np.unique(p, return_inverse=True, return_counts=True)
+    means = np.bincount(inverse, weights=y, minlength=levels.size) / counts
+    return isotonic_regression(means, weights=counts.astype(float)).x[inverse]
+
+
+def integrated_calibration_index(y: np.ndarray, p: np.ndarray) -> float:
+    """ICI: mean ``|p - c(p)|`` over patients, ``c`` the isotonic calibration curve (ideal 0).
+
+    Austin & Steyerberg (2019), *Stat Med* 38:4051; binning-free, unlike the ECE.
+    """
+    p = np.asarray(p, dtype=float)
+    return float(np.mean(np.abs(p - isotonic_calibration_curve(y, p))))
+
+
 def calibration_table(y, p, n_bins: int = 10) -> pd.DataFrame:
     """Observed vs predicted per equal-width bin, with Wilson 95% intervals of the observed rate.
 
@@ -272,7 +312,7 @@ def response_metrics(
     alpha: float = 0.05,
     n_bins: int = 10,
 ) -> MetricReport:
-    """All response metrics with stratified bootstrap confidence intervals.
+    """All response metrics with bootstrap confidence intervals.
 
     Parameters
     ----------
@@ -284,23 +324,27 @@ def response_metrics(
         Decision threshold (chosen on training data, e.g. :func:`youden_threshold`); adds
         sensitivity, specificity, PPV and NPV when given.
     n_boot
-        Bootstrap resamples over patients (0 = point estimates only).
+        Bootstrap resamples over patients (0 = point estimates only): stratified by responder
+        for :data:`STRATIFIED_METRICS`, ordinary for the others (see the module docstring).
     seed
         Seed of the resampling.
     alpha
         1 - confidence level.
     n_bins
-        Bins of the expected calibration error.
+        Equal-width bins of the expected calibration error.
 
     Returns
     -------
     MetricReport
         Metrics ``auc``, ``auprc``, ``brier``, ``calibration_intercept``, ``calibration_slope``,
-        ``ece`` (+ threshold metrics), ``n`` and ``n_events`` (= responders).
+        ``ece``, ``ici`` (+ threshold metrics), ``n`` and ``n_events`` (= responders); ``info``
+        names the ECE's binning (``ece_n_bins``, ``ece_binning``) and counts the resamples in
+        which a metric was undefined (``<metric>_boot_undefined``, only when any).
     """
     y, p, dropped = check_binary(y, p)
     _check_prob(p)
-    idx = bootstrap_indices(y.size, n_boot, strata=y, seed=seed) if n_boot else None
+    idx = {True: bootstrap_indices(y.size, n_boot, strata=y, seed=seed) if n_boot else None,
+           False: bootstrap_indices(y.size, n_boot, seed=seed) if n_boot else None}
     fns = {
         "auc": auc_score,
         "auprc": average_precision,
@@ -313,13 +357,28 @@ def response_metrics(
         fns.update({k: threshold_metrics_fn(k, threshold) for k in THRESHOLD_METRICS})
     report = MetricReport(n=int(y.size), n_events=int(y.sum()))
     for name, fn in fns.items():
-        report.estimates[name], _ = bootstrap_estimate(fn, (y, p), idx, alpha=alpha)
-    report.info.update({"n_boot": n_boot, "alpha": alpha})
+        report.estimates[name], reps = bootstrap_estimate(
+            fn, (y, p), idx[name in STRATIFIED_METRICS], alpha=alpha)
+        _count_undefined(report, name, reps)
+    report.estimates["ici"], reps = bootstrap_estimate(
+        integrated_calibration_index, (y, p), idx[False], vectorised=False, alpha=alpha)
+    _count_undefined(report, "ici", reps)
+    report.info.update({"n_boot": n_boot, "alpha": alpha, "ece_n_bins": int(n_bins),
+                        "ece_binning": ECE_BINNING})
     if threshold is not None:
         report.info["threshold"] = float(threshold)
     if dropped:
         report.notes.append(f"{dropped} patients without label or prediction were dropped")
     return report
+
+
+def _count_undefined(report: MetricReport, name: str, reps: np.ndarray) -> None:
+    """Record how many bootstrap resamples left ``name`` undefined (one class, separation)."""
+    bad = int((~np.isfinite(reps)).sum())
+    if bad:
+        report.info[f"{name}_boot_undefined"] = bad
+        report.notes.append(f"{name}: undefined in {bad} of {reps.size} bootstrap resamples "
+                            "(one class only or separation); its interval uses the others")
 
 
 def auc_with_ci(y, p, *, n_boot: int = N_BOOT, seed: int = 0, alpha: float = 0.05) -> Estimate:

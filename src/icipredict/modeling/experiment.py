@@ -30,9 +30,67 @@ logger = logging.getLogger(__name__)
 ENDPOINTS = ("os", "pfs")
 
 
+#: Earliest first on-treatment tumour assessment: 6 weeks in months (RECIST scans at 6-9 weeks
+#: in the pivotal ICI trials). A non-responder censored before it was never assessed.
+FIRST_ASSESSMENT_MONTHS = 6 * 7 / 30.4375
+#: Best overall responses that show the patient was assessed (a non-responder with one of these
+#: keeps its label whatever the follow-up).
+_ASSESSED = ("CR", "PR", "SD", "PD")
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    return pd.to_numeric(frame[name], errors="coerce") if name in frame else pd.Series(
+        np.nan, index=frame.index)
+
+
+def censored_before_assessment(frame: pd.DataFrame,
+                               limit: float = FIRST_ASSESSMENT_MONTHS) -> np.ndarray:
+    """Non-responders who were censored before the first tumour assessment (response unknown).
+
+    A patient labelled non-responder (``responder`` 0) whose best overall response is not one
+    that needs an assessment (missing or NE) and whose follow-up ended *censored* before
+    ``limit`` months (PFS when known, else OS) could not have shown a response: the label is
+    unknown, not 0. Progression or death before the assessment stays a non-response (as in
+    an intention-to-treat analysis).
+    """
+    y = _column(frame, "responder")
+    bor = (frame["bor"].astype("string").str.upper() if "bor" in frame
+           else pd.Series(pd.NA, index=frame.index, dtype="string"))
+    time, event = _column(frame, "pfs_months"), _column(frame, "pfs_event")
+    use_os = time.isna() | event.isna()
+    time = time.where(~use_os, _column(frame, "os_months"))
+    event = event.where(~use_os, _column(frame, "os_event"))
+    early = (event == 0) & (time < limit)
+    return ((y == 0) & ~bor.isin(_ASSESSED).fillna(False) & early).to_numpy(dtype=bool)
+
+
+def response_label(frame: pd.DataFrame) -> pd.Series:
+    """The 0/1 responder label that training and evaluation use (float, NaN = unknown):
+    ``responder``, missing where :func:`censored_before_assessment`."""
+    y = _column(frame, "responder").astype(float)
+    return y.mask(censored_before_assessment(frame))
+
+
+def response_exclusions(frame: pd.DataFrame) -> dict[str, int]:
+    """Patients left out of response training/evaluation, by reason.
+
+    Returns
+    -------
+    dict
+        ``response_n_labelled`` (used), ``response_n_unlabelled`` (no response in the source)
+        and ``response_n_censored_before_assessment`` (:func:`censored_before_assessment`).
+    """
+    given = _column(frame, "responder").notna()
+    early = censored_before_assessment(frame)
+    return {"response_n_labelled": int((given & ~early).sum()),
+            "response_n_unlabelled": int((~given).sum()),
+            "response_n_censored_before_assessment": int(early.sum())}
+
+
 def responder_target(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Mask of patients with a known response, and their 0/1 responder labels."""
-    y = pd.to_numeric(frame.get("responder"), errors="coerce")
+    """Mask of patients with a known response, and their 0/1 responder labels
+    (:func:`response_label`: non-responders censored before the first assessment are unknown)."""
+    y = response_label(frame)
     ok = y.notna().to_numpy()
     return ok, y[ok].astype(int).to_numpy()
 
@@ -48,9 +106,8 @@ def survival_target(frame: pd.DataFrame, end: str) -> tuple[np.ndarray, np.ndarr
 
 
 def response_strata(frame: pd.DataFrame) -> np.ndarray:
-    """Labels the stratified splitters use: responder (missing -> -1)."""
-    y = pd.to_numeric(frame.get("responder"), errors="coerce")
-    return y.fillna(-1).astype(int).to_numpy()
+    """Labels the stratified splitters use: :func:`response_label` (missing -> -1)."""
+    return response_label(frame).fillna(-1).astype(int).to_numpy()
 
 
 class ExperimentModels(BaseEstimator):
@@ -124,5 +181,6 @@ class ExperimentModels(BaseEstimator):
         return out
 
 
-__all__ = ["ENDPOINTS", "ExperimentModels", "response_strata", "responder_target",
-           "survival_target"]
+__all__ = ["ENDPOINTS", "FIRST_ASSESSMENT_MONTHS", "ExperimentModels",
+           "censored_before_assessment", "response_exclusions", "response_label",
+           "response_strata", "responder_target", "survival_target"]

@@ -37,6 +37,30 @@ log = logging.getLogger(__name__)
 _T, _E = "_time", "_event"
 
 
+#: Fewest training patients still at risk at the last time a survival estimate is returned.
+MIN_AT_RISK = 10
+
+
+def follow_up_limit(time: np.ndarray, event: np.ndarray, min_at_risk: int = MIN_AT_RISK) -> float:
+    """The training follow-up a survival model can speak to (months).
+
+    The last event time at which at least ``min_at_risk`` training patients (all of them, when
+    fewer) were still at risk. Beyond the last event a Cox model's baseline hazard is flat and a
+    parametric model extrapolates its shape with no data; near it the estimate rests on a
+    handful of patients (curtailing where fewer than ~10 remain at risk is the usual rule for
+    Kaplan-Meier curves). A share of patients (a quantile of the follow-up times) would cut an
+    end point with many early events, PFS, far too soon although many patients remain at risk.
+    """
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event, dtype=bool)
+    t_event = np.unique(time[event])
+    if t_event.size == 0:
+        return float("nan")
+    at_risk = time.size - np.searchsorted(np.sort(time), t_event, side="left")
+    ok = t_event[at_risk >= min(min_at_risk, time.size)]
+    return float(ok.max() if ok.size else t_event.min())
+
+
 def survival_arrays(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Split a scikit-survival structured array into ``(event: bool, time: float)``.
 
@@ -87,6 +111,7 @@ class SurvivalMixin:
             raise ModelError("no events in the survival target: nothing to learn from")
         self.event_times_ = np.unique(time[event])
         self.max_time_ = float(time.max())
+        self.follow_up_ = follow_up_limit(time, event)
         return frame, event, time
 
     def _frame(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:

@@ -10,7 +10,7 @@ or settings hash becomes the board warning ``radiomics_settings_mismatch``). No 
 imported.
 
 :func:`score` turns one record into a :class:`BoardScore`: the model output plus its meaning
-("of 100 such patients, about N respond"), survival curves, the risk group, the top reasons and
+("estimated chance of response N%"), survival curves, the risk group, the top reasons and
 warnings. Loaded models are cached per URI, so a warm score costs one small ``predict`` call.
 """
 
@@ -68,7 +68,7 @@ class ResponseEstimate(BaseModel):
     probability: float | None
     ci_low: float | None = None
     ci_high: float | None = None
-    per_100: int | None = Field(None, description="About this many of 100 such patients respond.")
+    per_100: int | None = Field(None, description="The probability in percent, rounded.")
     meaning: str = ""
 
 
@@ -97,6 +97,7 @@ class RiskGroup(BaseModel):
     score: float | None
     group: str | None = Field(None, description="low / intermediate / high (training tertiles).")
     cutpoints: list[float] = Field(default_factory=list)
+    endpoint: str | None = Field(None, description="End point of the score's model: os or pfs.")
 
 
 class BoardWarning(BaseModel):
@@ -306,13 +307,18 @@ def _f(value: Any) -> float | None:
 
 def response_meaning(p: float | None, low: float | None, high: float | None) -> tuple[int | None,
                                                                                      str]:
-    """"Of 100 such patients, about N respond" from a calibrated probability and its CI."""
+    """"Estimated chance of response 49% (95% interval 33-66%)" from a probability and its CI.
+
+    The interval is a confidence interval for the *rate* of patients scored alike, not a range
+    of responders among 100 such patients (that predictive range would be wider), so the text
+    states a chance with its interval rather than a count.
+    """
     if p is None:
         return None, "No response estimate could be made."
     n = int(round(100 * p))
-    text = f"Of 100 patients like this one, about {n} would be expected to respond"
+    text = f"Estimated chance of response {n}%"
     if low is not None and high is not None:
-        text += f" (plausibly between {int(round(100 * low))} and {int(round(100 * high))})"
+        text += f" (95% interval {int(round(100 * low))}\u2013{int(round(100 * high))}%)"
     return n, text + "."
 
 
@@ -325,10 +331,11 @@ def risk_group(score: float | None, risk_groups: dict[str, Any]) -> RiskGroup:
     cuts = risk_groups.get("cut_points") or []
     cuts = sorted(float(c) for c in cuts)
     labels = risk_groups.get("labels") or ["low", "intermediate", "high"]
+    endpoint = risk_groups.get("endpoint")
     if score is None or len(cuts) != len(labels) - 1:
-        return RiskGroup(score=score, group=None, cutpoints=cuts)
+        return RiskGroup(score=score, group=None, cutpoints=cuts, endpoint=endpoint)
     group = labels[int(np.searchsorted(cuts, score, side="right"))]
-    return RiskGroup(score=score, group=group, cutpoints=cuts)
+    return RiskGroup(score=score, group=group, cutpoints=cuts, endpoint=endpoint)
 
 
 def _horizon_col(prefix: str, h: float) -> str:
@@ -413,6 +420,19 @@ def modality_warnings(completeness: dict[str, float], model_missing: list[str]
     return out
 
 
+def follow_up_warnings(follow_up: dict[str, float],
+                       months: tuple[float, ...] = CURVE_MONTHS) -> list[BoardWarning]:
+    """A warning per end point whose curve stops before ``months`` end: survival past the
+    model's training follow-up is null, not extrapolated (``Bundle.follow_up``)."""
+    out = []
+    for end, limit in sorted(follow_up.items()):
+        if max(months) > limit:
+            out.append(BoardWarning(code="beyond_follow_up", message=(
+                f"{end.upper()} is not estimated past {limit:.0f} months: the training "
+                "follow-up ends there, so the curve and median stop at it.")))
+    return out
+
+
 def board_score(record: PatientRecord, frame_row: pd.Series, out_row: pd.Series,
                 model: BoardModel, *, top_k: int = 5) -> BoardScore:
     """Assemble a :class:`BoardScore` from one record, its model input row and output row."""
@@ -426,6 +446,8 @@ def board_score(record: PatientRecord, frame_row: pd.Series, out_row: pd.Series,
         completeness = record.completeness()
     warnings = domain_warnings(record, frame_row, model.domain)
     warnings += modality_warnings(completeness, model_missing)
+    bundle = getattr(model, "bundle", None)
+    warnings += follow_up_warnings(bundle.follow_up if bundle is not None else {})
     return BoardScore(
         patient_id=record.patient_id,
         cancer_type=record.cancer_type,

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from icipredict.errors import RegistryError
+from icipredict.evaluation.risk_groups import risk_tertiles
 from icipredict.features.builder import FeatureBuilder
 from icipredict.registry import codecs
 from icipredict.registry.schema import input_columns, output_columns
@@ -42,16 +43,6 @@ def feature_ranges(X: pd.DataFrame) -> dict[str, list[float]]:
         if v.size:
             out[c] = [float(v.min()), float(v.max())]
     return out
-
-
-def risk_tertiles(risk: np.ndarray) -> dict[str, Any]:
-    """Tertile cut-points of the training risk score for the board's low/intermediate/high."""
-    r = np.asarray(risk, dtype=float)
-    r = r[np.isfinite(r)]
-    cuts = np.quantile(r, [1 / 3, 2 / 3]).tolist() if r.size else []
-    return {"score": "risk_score (OS model; higher = worse)", "cut_points": cuts,
-            "labels": ["low", "intermediate", "high"],
-            "rule": "low: risk < cut_points[0]; high: risk >= cut_points[1]"}
 
 
 def training_domain(frame: pd.DataFrame, columns: list[dict[str, Any]]) -> dict[str, Any]:
@@ -124,7 +115,11 @@ def radiomics_record(settings: str | Path = "default", rule: str = "largest") ->
 
 # ------------------------------------------------------------------------------ writing
 def _export_part(folder: Path, path: str, model: Any) -> dict[str, Any]:
-    return {"path": path, **codecs.export_model(model, folder / path)}
+    entry = {"path": path, **codecs.export_model(model, folder / path)}
+    follow_up = getattr(model, "follow_up_", None)  # survival models (modeling.survival)
+    if follow_up is not None and np.isfinite(follow_up):
+        entry["follow_up_months"] = float(follow_up)
+    return entry
 
 
 def _export_models(folder: Path, models: dict[str, Any]) -> dict[str, Any]:
@@ -143,6 +138,7 @@ def write_bundle(
     response_intervals: dict[str, Any] | None = None,
     info: dict[str, Any] | None = None,
     radiomics: dict[str, Any] | None = None,
+    risk_groups: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write the registry model's bundle folder (JSON + native model files).
 
@@ -167,6 +163,11 @@ def write_bundle(
     radiomics
         From :func:`radiomics_record`: written to ``radiomics.json`` when the feature spec
         reads imaging; ignored otherwise.
+    risk_groups
+        From :func:`~icipredict.evaluation.risk_groups.risk_tertiles` of out-of-fold risk
+        scores (training does that); None: tertiles of the in-sample risks of
+        ``training_frame`` (too wide for a flexible model; for callers without held-out
+        scores).
 
     Returns
     -------
@@ -198,12 +199,14 @@ def write_bundle(
     if imaging:
         manifest["radiomics"] = {"file": files["radiomics"], **radiomics}
         _dump(folder / files["radiomics"], radiomics, indent=2)
-    bundle = Bundle(folder, manifest=manifest)
-    risks = bundle.training_risk(X)
+    if risk_groups is None:
+        end = next((e for e in ("os", "pfs") if models[e] is not None), "os")
+        risks = Bundle(folder, manifest=manifest).training_risk(X)
+        risk_groups = risk_tertiles(risks if risks is not None else np.array([]), endpoint=end,
+                                    source="in-sample risk scores of the training patients")
     (folder / files["builder"]).write_text(builder.to_json())
     _dump(folder / files["domain"], training_domain(training_frame, columns), indent=2)
-    _dump(folder / files["risk_groups"], risk_tertiles(risks if risks is not None
-                                                       else np.array([])), indent=2)
+    _dump(folder / files["risk_groups"], risk_groups, indent=2)
     _dump(folder / MANIFEST, manifest, indent=2)
     return manifest
 
@@ -304,6 +307,14 @@ class Bundle:
         (:func:`~icipredict.evaluation.uncertainty.response_interval_table`), or None (bundles
         written with bootstrap refits before it existed: their refits are not read)."""
         return self.manifest.get("response_intervals")
+
+    @property
+    def follow_up(self) -> dict[str, float]:
+        """End point -> the training follow-up its model speaks to, in months
+        (:func:`icipredict.modeling.survival.follow_up_limit`); survival past it is null.
+        Bundles written before it was recorded have none (no limit)."""
+        return {part: float(entry["follow_up_months"]) for part in ("os", "pfs")
+                if (entry := self.manifest.get(part)) and "follow_up_months" in entry}
 
     def training_risk(self, X: pd.DataFrame) -> np.ndarray | None:
         """Risk score of the training matrix ``X`` (OS model, else PFS; None without)."""

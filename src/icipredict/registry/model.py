@@ -12,6 +12,7 @@ params and outputs: :mod:`icipredict.registry.schema` and ``docs/registry_model.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from importlib import metadata
@@ -27,6 +28,8 @@ from icipredict.evaluation.uncertainty import response_interval
 from icipredict.registry import schema
 from icipredict.registry.bundle import MODEL_FORMAT, Bundle, synthetic_example
 from icipredict.registry.members import Rows
+
+logger = logging.getLogger(__name__)
 
 ENTRY_CODE = """\
 # Models-from-code entry of the icipredict registry model (nothing here is pickled).
@@ -55,6 +58,8 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
         self.intervals = self.bundle.response_intervals
         self.response = self.bundle.load("response")
         self.surv = {end: m for end in ("os", "pfs") if (m := self.bundle.load(end)) is not None}
+        self.follow_up = self.bundle.follow_up
+        self._warned: set[tuple[str, float]] = set()  # past-follow-up horizons logged once
         self.names = list(self.builder.feature_names_out_)
         # Training patients' cancer types (the domain); else the builder's own levels.
         categories = (self.bundle.domain.get("categories") or {}).get("cancer_type")
@@ -115,7 +120,8 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
             # Medians are always objects (None where not reached: JSON null); intervals are
             # objects when any is null. Set as object Series: pandas would otherwise scan each
             # object array for dates.
-            if name.startswith("median_") or ("_ci_" in name and np.isnan(numbers[:, k]).any()):
+            if name.startswith("median_") or (("_ci_" in name or "_survival_" in name)
+                                              and np.isnan(numbers[:, k]).any()):
                 result[name] = pd.Series(schema.json_safe(numbers[:, k], always=True),
                                          index=result.index, dtype=object, copy=False)
         result["missing_modalities"] = pd.Series(self.missing_modalities(frame),
@@ -143,11 +149,28 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
             curves[end] = (model.survival(rows, hs, risks[end]) if model is not None
                            else np.full((n, len(hs)), np.nan))
             medians.append(model.median(rows, risks[end]) if model is not None else nan)
+            if model is not None and end in self.follow_up:
+                curves[end], medians[-1] = self._within_follow_up(end, hs, curves[end],
+                                                                  medians[-1])
         for end in ("os", "pfs"):
             columns += [curves[end][:, j] for j in range(len(hs))]
         # No survival intervals (the bootstrap refits behind them are gone, see
         # docs/registry_model.md): the columns stay, null.
         return columns + medians + [nan] * (4 * len(hs))
+
+    def _within_follow_up(self, end: str, hs: np.ndarray, curve: np.ndarray,
+                          median: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Survival past the training follow-up is null (a flat Cox tail or an extrapolated
+        parametric curve, not data); so is a median past it ("not reached" within it)."""
+        limit = self.follow_up[end]
+        beyond = hs > limit
+        if beyond.any() and not {(end, h) for h in hs[beyond]} <= self._warned:
+            self._warned |= {(end, h) for h in hs[beyond]}
+            logger.warning("%s survival at %s months is past the %s model's training follow-up "
+                           "(%.1f months): returned null", end.upper(),
+                           ", ".join(f"{h:g}" for h in hs[beyond]), end.upper(), limit)
+            curve = np.where(beyond[None, :], np.nan, curve)
+        return curve, np.where(median > limit, np.nan, median)
 
     def _response(self, rows: Rows, intervals: bool) -> tuple[np.ndarray, ...]:
         """``(probability, ci_low, ci_high)`` of the response model (NaN without one)."""

@@ -200,7 +200,8 @@ def log_card_inputs(
         ``ci_high`` and ``n``; or a wide table (one row per subgroup, columns ``<metric>``,
         ``<metric>_ci_low``, ``<metric>_ci_high``, ``n``) with a ``subgroup`` column.
     calibration
-        Slope, intercept, ECE (with CIs) of the held-out evaluation.
+        Slope, intercept, ECE (with CIs and its binning, ``ece_binning``), ICI of the
+        held-out evaluation.
     limitations
         Limitations specific to this model (added to the general ones).
     description
@@ -330,7 +331,10 @@ def build_model_card(name: str, ref: str | int) -> ModelCard:
             card.centres[centre] = card.centres.get(centre, 0) + int(n)
     card.validity_domain = inputs.get("validity_domain", {})
     card.metrics += [MetricRow(**r) for r in inputs.get("subgroup_metrics", [])]
-    card.calibration.update(inputs.get("calibration", {}))
+    calibration = inputs.get("calibration", {})
+    # numbers with their CIs (as the run's metrics), and the ECE's binning (text) beside them
+    card.calibration.update(_with_ci(calibration))
+    card.calibration.update({k: v for k, v in calibration.items() if isinstance(v, str)})
     card.description = card.description or inputs.get("description", "")
     card.limitations = list(inputs.get("limitations", [])) + GENERAL_LIMITATIONS
     from icipredict.tracking.validate import survival_statement  # issue 12: what S(t) means

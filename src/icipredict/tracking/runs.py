@@ -232,7 +232,7 @@ def _log_model(trained: TrainedExperiment, rad_record: dict[str, Any] | None
         manifest = write_bundle(
             tmp / "bundle", builder=final.builder, response_model=final.response,
             survival_models=final.survival, training_frame=fit_frame,
-            response_intervals=trained.response_uncertainty,
+            response_intervals=trained.response_uncertainty, risk_groups=trained.risk_groups,
             info={"experiment": config.name, "config_hash": config.config_hash(),
                   "models": {t: s.name for t, s in specs.items()}},
             radiomics=(rad_record if "imaging" in final.builder.spec_.modalities
@@ -321,6 +321,18 @@ def summary_lines(result: TrainResult) -> list[str]:
             lo, hi = m.get(f"{key}_ci_low"), m.get(f"{key}_ci_high")
             ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
             lines.append(f"{label}: {m[key]:.3f}{ci}")
+    if "train_response_n_unlabelled" in m:
+        lines.append(
+            "response labels: left out of training "
+            f"{int(m['train_response_n_unlabelled'])} without a label, "
+            f"{int(m.get('train_response_n_censored_before_assessment', 0))} censored before "
+            "the first tumour assessment")
+    if "cv_response_ece" in m:
+        bins = m.get("cv_response_ece_n_bins")
+        scheme = f" ({int(bins)} equal-width bins)" if bins is not None else ""
+        ici = (f"; ICI (isotonic curve, no bins) {m['cv_response_ici']:.3f}"
+               if "cv_response_ici" in m else "")
+        lines.append(f"ECE{scheme}: {m['cv_response_ece']:.3f}{ici}")
     for key in sorted(k for k in m if k.endswith("_auc") and "_minus_" in k):
         primary, other = key.removeprefix("cv_").removesuffix("_auc").split("_minus_", 1)
         lines.append(f"AUC {primary} - {other}: {m[key]:+.3f} [{m.get(key + '_ci_low', 0):+.3f}, "

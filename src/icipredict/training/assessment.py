@@ -14,7 +14,12 @@ import numpy as np
 import pandas as pd
 
 from icipredict.cohort.schema import CohortError
-from icipredict.modeling.experiment import ENDPOINTS, responder_target, survival_target
+from icipredict.modeling.experiment import (
+    ENDPOINTS,
+    responder_target,
+    response_label,
+    survival_target,
+)
 from icipredict.training.config import ExperimentConfig
 
 logger = logging.getLogger(__name__)
@@ -131,7 +136,7 @@ def subgroup_table(held: pd.DataFrame, oof: pd.DataFrame, config: ExperimentConf
     kwargs: dict[str, Any] = {}
     if "prob" in oof and "responder" in df:
         df["prob"] = oof["prob"]
-        df["responder"] = pd.to_numeric(df["responder"], errors="coerce")
+        df["responder"] = response_label(held)
         kwargs.update(y_col="responder", prob_col="prob")
     if "risk_os" in oof and "os_months" in df:
         df["risk"] = oof["risk_os"]
