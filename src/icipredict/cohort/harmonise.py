@@ -294,8 +294,11 @@ def to_panel(value: object) -> str:
                       f"{sorted(PANELS) + sorted(UNSIZED_PANELS)} or give panel_size_mb explicitly")
 
 
-def panel_size_mb(panel: str) -> float:
-    """Return the TMB territory (Mb) of a panel name (any synonym); NaN when not known."""
+def panel_size_mb(panel: object) -> float:
+    """Return the TMB territory (Mb) of a panel name (any synonym); NaN when not known.
+
+    Anything but a known panel name (a missing value, a number) raises :class:`CohortError`.
+    """
     name = to_panel(panel)
     return PANELS.get(name, float("nan"))
 

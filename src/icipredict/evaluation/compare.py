@@ -110,8 +110,10 @@ def compare_auc(
     y_int, a, b = _joint(y, p_a, p_b)
     idx = bootstrap_indices(y_int.size, n_boot, strata=y_int, seed=seed)
     yy = y_int[idx]
-    return _paired(auc_score(yy, a[idx]), auc_score(yy, b[idx]), float(auc_score(y_int, a)),
-                   float(auc_score(y_int, b)), "auc", int(y_int.size), alpha)
+    # auc_score over a (n_boot, n) matrix is one AUC per replicate: an array, never a float
+    return _paired(np.asarray(auc_score(yy, a[idx])), np.asarray(auc_score(yy, b[idx])),
+                   float(auc_score(y_int, a)), float(auc_score(y_int, b)), "auc",
+                   int(y_int.size), alpha)
 
 
 def compare_c_index(

@@ -22,7 +22,7 @@ from icipredict.evaluation.metrics import check_binary
 THRESHOLDS = np.round(np.arange(0.01, 1.0, 0.01), 2)
 
 
-def net_benefit(y, p, thresholds: Sequence[float] = THRESHOLDS) -> np.ndarray:
+def net_benefit(y, p, thresholds: Sequence[float] | np.ndarray = THRESHOLDS) -> np.ndarray:
     """Net benefit of treating patients with ``p >= pt`` at each threshold ``pt``."""
     y, p, _ = check_binary(y, p)
     pt = _check_thresholds(thresholds)
@@ -33,7 +33,7 @@ def net_benefit(y, p, thresholds: Sequence[float] = THRESHOLDS) -> np.ndarray:
     return tp / n - fp / n * pt / (1 - pt)
 
 
-def _check_thresholds(thresholds: Sequence[float]) -> np.ndarray:
+def _check_thresholds(thresholds: Sequence[float] | np.ndarray) -> np.ndarray:
     pt = np.asarray(thresholds, dtype=float)
     if pt.ndim != 1 or pt.size == 0 or (pt <= 0).any() or (pt >= 1).any():
         raise CohortError("threshold probabilities must lie strictly between 0 and 1")
@@ -42,8 +42,8 @@ def _check_thresholds(thresholds: Sequence[float]) -> np.ndarray:
 
 def decision_curve(
     y,
-    predictions: Mapping[str, Sequence[float]] | Sequence[float],
-    thresholds: Sequence[float] = THRESHOLDS,
+    predictions: Mapping[str, Sequence[float] | np.ndarray] | Sequence[float] | np.ndarray,
+    thresholds: Sequence[float] | np.ndarray = THRESHOLDS,
 ) -> pd.DataFrame:
     """Net benefit of one or more models against treat-all and treat-none.
 

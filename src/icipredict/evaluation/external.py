@@ -188,9 +188,10 @@ def case_mix_shift(frame: pd.DataFrame, domain: dict[str, Any]) -> dict[str, Any
 
 
 # --------------------------------------------------------------------------- one score
-def _finite(*arrays: np.ndarray | None) -> np.ndarray:
-    keep = np.ones(len(arrays[0]), dtype=bool)
-    for a in arrays:
+def _finite(first: np.ndarray, *rest: np.ndarray | None) -> np.ndarray:
+    """Patients finite in every array (an absent array, None, keeps nobody)."""
+    keep = np.ones(len(first), dtype=bool)
+    for a in (first, *rest):
         keep &= np.isfinite(np.asarray(a, dtype=float))
     return keep
 
@@ -206,6 +207,7 @@ def response_block(y: np.ndarray, score: Score, *, n_boot: int, seed: int) -> di
         return out
     out["n_responders"] = int(yk.sum())
     if score.probability is None:
+        assert rank is not None  # without a score _finite kept nobody: returned above
         rep = response_metrics(yk, _to_unit(rank[keep]), n_boot=n_boot, seed=seed)
         out["auc"] = _est(rep["auc"])
         out["note"] = "not a probability: discrimination only"

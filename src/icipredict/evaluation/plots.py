@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -122,7 +123,8 @@ def plot_roc(
         label = f"{name} (AUC {auc_score(yy, pp):.3f}"
         if n_boot:
             idx = bootstrap_indices(yy.size, n_boot, strata=yy, seed=seed)
-            low, high = percentile_ci(auc_score(yy[idx], pp[idx]))
+            # one AUC per bootstrap replicate: an array, never a float
+            low, high = percentile_ci(np.asarray(auc_score(yy[idx], pp[idx])))
             label += f" [{low:.3f}, {high:.3f}]"
         (line,) = ax.plot(fpr, tpr, label=label + ")")
         if n_boot:
@@ -157,6 +159,8 @@ def plot_pr(
         if n_boot:
             lo, hi = _band(yy, pp, _pr_on_grid, n_boot, seed)
             ax.fill_between(_GRID, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+    if prevalence is None:
+        raise CohortError("plot_pr needs at least one model")
     ax.axhline(prevalence, linestyle="--", color="grey", label=f"prevalence {prevalence:.2f}")
     ax.set(xlabel="recall (sensitivity)", ylabel="precision (PPV)", xlim=(0, 1), ylim=(0, 1.01),
            title=title)
@@ -294,8 +298,8 @@ def plot_decision_curve(
     if "threshold" not in curve.columns:
         raise CohortError("decision curve frame needs a 'threshold' column")
     fig, ax = _axes(ax, figsize=(6.5, 5))
-    styles = {"treat_all": dict(color="grey", linestyle=":"),
-              "treat_none": dict(color="black", linestyle="--")}
+    styles: dict[str, dict[str, Any]] = {"treat_all": dict(color="grey", linestyle=":"),
+                                         "treat_none": dict(color="black", linestyle="--")}
     for col in curve.columns.drop("threshold"):
         ax.plot(curve["threshold"], curve[col], label=col.replace("_", " "), **styles.get(col, {}))
     top = float(np.nanmax(curve.drop(columns="threshold").to_numpy()))

@@ -132,7 +132,7 @@ def subgroup_table(
     df: pd.DataFrame, group_cols: list[str], **kwargs
 ) -> pd.DataFrame:
     """:func:`subgroup_metrics` for several grouping columns, stacked (one ``all`` row)."""
-    frames = []
+    frames: list[pd.DataFrame] = []
     for col in group_cols:
         if col not in df.columns:
             logger.info("subgroup column %s absent: skipped", col)

@@ -24,9 +24,11 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
+from typing import overload
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from sksurv.metrics import (
     cumulative_dynamic_auc,
     integrated_brier_score,
@@ -55,6 +57,10 @@ _TIED_TOL = 1e-8
 SurvivalFunction = Callable[[np.ndarray], np.ndarray]
 
 
+@overload
+def check_survival(time, event, risk: None = None) -> tuple[np.ndarray, np.ndarray, None]: ...
+@overload
+def check_survival(time, event, risk: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 def check_survival(time, event, risk=None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Validate survival inputs: finite non-negative times, 0/1 events, at least one event."""
     time = np.asarray(time, dtype=float).ravel()
@@ -219,7 +225,7 @@ def uno_c(
     train_time, train_event, _ = check_survival(train_time, train_event)
     limit = _train_limit(train_time)
     clipped = tau is None or tau > limit
-    tau_used = limit if clipped else float(tau)
+    tau_used = limit if tau is None or tau > limit else float(tau)
     t_adm, e_adm, n_adm = admin_censor(time, event, limit)
     w = _ipcw(train_time, train_event, t_adm, e_adm, tau_used) ** 2
     idx = bootstrap_indices(time.size, n_boot, strata=event, seed=seed) if n_boot else None
@@ -231,7 +237,7 @@ def uno_c(
 
 # --------------------------------------------------------------------------- time-dependent
 def usable_horizons(
-    horizons: Sequence[float], test_time: np.ndarray, limit: float
+    horizons: Sequence[float] | np.ndarray, test_time: np.ndarray, limit: float
 ) -> tuple[list[float], list[float]]:
     """Split horizons into usable (``min(test) <= t < min(max(test), limit)``) and dropped."""
     hi = min(float(test_time.max()), limit)

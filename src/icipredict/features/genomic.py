@@ -422,7 +422,8 @@ def sample_genomics(mutations: pd.DataFrame, samples: pd.DataFrame, panel_genes:
     out["tmb_computed"] = tmb["tmb_computed"]
     out["tmb"] = out["tmb_computed"].fillna(out["tmb_reported"])
     out["tmb_source"] = np.where(out["tmb_computed"].notna(), "computed",
-                                 np.where(out["tmb_reported"].notna(), "reported", None))
+                                 np.where(out["tmb_reported"].notna(), "reported",
+                                          None))  # type: ignore[call-overload]  # numpy's stubs reject None, a valid object scalar
     agreement = tmb_agreement(out["tmb_computed"], out["tmb_reported"])
     if agreement.n:
         log.info("TMB computed vs reported: %s", agreement.as_dict())

@@ -115,6 +115,11 @@ class ExtractionSettings(BaseModel):
         return v
 
 
+def _original_only() -> dict[str, dict[str, Any] | None]:
+    """Default ``imageType``: the original image only."""
+    return {"Original": {}}
+
+
 class RadiomicsSettings(BaseModel):
     """A pyradiomics parameter file: ``setting``, ``imageType`` and ``featureClass`` sections.
 
@@ -131,7 +136,7 @@ class RadiomicsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     setting: ExtractionSettings = Field(default_factory=ExtractionSettings)
-    imageType: dict[str, dict[str, Any] | None] = Field(default_factory=lambda: {"Original": {}})
+    imageType: dict[str, dict[str, Any] | None] = Field(default_factory=_original_only)
     featureClass: dict[str, list[str] | None] = Field(default_factory=dict)
     processing: ProcessingSettings | None = None
 
@@ -342,8 +347,12 @@ class RadiomicsEngine(Protocol):
     """
 
     name: str
-    version: str
     settings_hash: str
+
+    @property
+    def version(self) -> str:
+        """Engine version (read only: a plain attribute or a property)."""
+        ...
 
     def extract(self, image_path: str | Path, mask_path: str | Path,
                 label: int = 1) -> dict[str, float]:
@@ -376,7 +385,7 @@ class PyRadiomicsEngine:
         self._extractor = None
 
     @property
-    def version(self) -> str:  # type: ignore[override]
+    def version(self) -> str:
         """Installed pyradiomics version."""
         import radiomics
 

@@ -32,6 +32,8 @@ from icipredict.features import registry
 from icipredict.features.genomic import DEFAULT_GENES
 
 Modality = Literal["clinical", "genomic", "imaging"]
+#: Modalities of a spec that names none.
+DEFAULT_MODALITIES: tuple[Modality, ...] = ("clinical", "genomic")
 
 #: Clinical features a spec may list by default (the feature registry's, in its order).
 CLINICAL_FEATURES: tuple[str, ...] = registry.names("clinical")
@@ -46,7 +48,7 @@ class FeatureSpec(BaseModel):
 
     name: str = Field(description="Spec name (recorded with every model).")
     description: str = ""
-    modalities: list[Modality] = Field(default_factory=lambda: ["clinical", "genomic"])
+    modalities: list[Modality] = Field(default_factory=lambda: list(DEFAULT_MODALITIES))
     clinical: list[str] = Field(
         default_factory=lambda: list(CLINICAL_FEATURES),
         description="Clinical features, in output order; any clinical feature of the feature "
@@ -75,7 +77,9 @@ class FeatureSpec(BaseModel):
     @field_validator("clinical", "genomic")
     @classmethod
     def _known_features(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        known = registry.names(info.field_name)  # read now: a feature registered later counts
+        # bound to the clinical and genomic fields only
+        modality: Modality = "clinical" if info.field_name == "clinical" else "genomic"
+        known = registry.names(modality)  # read now: a feature registered later counts
         unknown = sorted(set(value) - set(known))
         if unknown:
             raise ValueError(f"unknown {info.field_name} feature(s) {unknown}; known: "

@@ -36,6 +36,7 @@ def local_counts(kind: str, score: np.ndarray, y: np.ndarray, event: np.ndarray 
         return {"pairs": float(n_pos * n_neg), "concordant": concordant}
     from sksurv.metrics import concordance_index_censored
 
+    assert event is not None, "a Cox index needs the event indicator"
     events = int(np.sum(event))
     if events < min_count:
         return {"suppressed": "fewer events than the minimum count"}

@@ -110,7 +110,7 @@ class FitDriver:
                 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         evaluate = {c: {**self.base, "fits": {}} for c in self.centres}
         for fname, res in results.items():
-            model, variant = fname.split("|", 1)
+            _, variant = fname.split("|", 1)
             if variant == "full":
                 for c in self.fits[fname]["members"]:
                     evaluate[c]["fits"][fname] = self._node_fit(fname, res.beta)

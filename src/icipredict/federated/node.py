@@ -228,6 +228,7 @@ def _step(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
             w = np.where(y == 1, fit["weights"][1], fit["weights"][0])
             obj, g, H = local.logistic_sums(Z, y, beta, w)
         else:
+            assert e is not None  # a Cox fit's target is a survival one: design_rows gave events
             obj, g, H = local.cox_efron_sums(Z, y, e, beta)
         out[name] = {"objective": obj, "gradient": g, "hessian": H}
     return {"fits": out}

@@ -83,7 +83,9 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise FederationError(f"{proc.args[0]} exited with {proc.returncode}")
+            cmd = proc.args
+            program = cmd if isinstance(cmd, str | bytes | os.PathLike) else cmd[0]
+            raise FederationError(f"{os.fsdecode(program)} exited with {proc.returncode}")
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return

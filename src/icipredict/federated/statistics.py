@@ -104,7 +104,7 @@ def refine_edges(moments: dict[str, Any], edges: dict[str, list[float]],
     """Level-2 edges: 64 sub-bins of the bin(s) holding the middle value(s)."""
     out = {}
     for c, e in edges.items():
-        bins = sorted({_bin_of(below[c], r) for r in _ranks(moments, c)} - {None})
+        bins = sorted({k for r in _ranks(moments, c) if (k := _bin_of(below[c], r)) is not None})
         if bins:
             out[c] = [x for k in bins for x in np.linspace(e[k - 1], e[k], BINS + 1)]
     return out
@@ -121,8 +121,9 @@ def medians(moments: dict[str, Any], edges2: dict[str, list[float]],
         out[c] = float(moments["mean"][j])
         if c in edges2:
             e = edges2[c]
-            ks = [_bin_of(below2[c], r) for r in _ranks(moments, c)]
-            if None not in ks and all(e[k] > e[k - 1] for k in ks):
+            found = [_bin_of(below2[c], r) for r in _ranks(moments, c)]
+            ks = [k for k in found if k is not None]
+            if len(ks) == len(found) and all(e[k] > e[k - 1] for k in ks):
                 out[c] = float(np.mean([(e[k - 1] + e[k]) / 2 for k in ks]))
     return out
 

@@ -84,7 +84,7 @@ def run_demo(out: str | Path, *, experiment: str | Path = DEMO_EXPERIMENT,
              log: bool = True) -> FederatedRun:
     """The local federated demo with real Flower processes (see module doc)."""
     from icipredict.training.config import load_experiment
-    from icipredict.training.data import DEFAULT_CACHE
+    from icipredict.training.data import default_cache
 
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -98,7 +98,7 @@ def run_demo(out: str | Path, *, experiment: str | Path = DEMO_EXPERIMENT,
         for centre, store in stores.items():
             fl.supernode(centre, link, {"store": str(store), "centre": centre,
                                         "cache": str(out / "node-cache" / centre),
-                                        "radiomics-cache": str(DEFAULT_CACHE),
+                                        "radiomics-cache": str(default_cache()),
                                         "audit-log": str(out / f"audit-{centre}.jsonl")})
         result = train_on_superlink(experiment, link, nodes=len(stores), flower=fl)
     seconds = time.perf_counter() - start

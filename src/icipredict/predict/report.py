@@ -40,19 +40,19 @@ def survival_svg(os: SurvivalEstimate, pfs: SurvivalEstimate, *, width: int = 34
     parts.append(f'<text x="{left + pw / 2}" y="{height - 3}" font-size="9" '
                  'text-anchor="middle">months from ICI start</text>')
     for curve, colour, name in ((os, "#1f5fa8", "OS"), (pfs, "#c0392b", "PFS")):
-        pts = [p for p in curve.curve if p.survival is not None]
+        pts = [(p.month, p.survival) for p in curve.curve if p.survival is not None]
         if not pts:
             continue
-        band = [p for p in pts if p.ci_low is not None and p.ci_high is not None]
+        band = [(p.month, p.ci_low, p.ci_high) for p in curve.curve
+                if p.survival is not None and p.ci_low is not None and p.ci_high is not None]
         if len(band) > 1:
-            upper = " ".join("{:.1f},{:.1f}".format(*xy(p.month, p.ci_high)) for p in band)
-            lower = " ".join("{:.1f},{:.1f}".format(*xy(p.month, p.ci_low))
-                             for p in reversed(band))
+            upper = " ".join("{:.1f},{:.1f}".format(*xy(m, hi)) for m, _, hi in band)
+            lower = " ".join("{:.1f},{:.1f}".format(*xy(m, lo)) for m, lo, _ in reversed(band))
             parts.append(f'<polygon points="{upper} {lower}" fill="{colour}" '
                          'fill-opacity="0.12" stroke="none"/>')
         path = []
-        for i, p in enumerate(pts):
-            x, y = xy(p.month, p.survival)
+        for i, (month, surv) in enumerate(pts):
+            x, y = xy(month, surv)
             if i == 0:
                 path.append(f"M{x:.1f},{y:.1f}")
             else:

@@ -131,6 +131,7 @@ def _write_one(task: ImageTask) -> None:
     """Draw one patient's image and masks and write them as NIfTI."""
     import SimpleITK as sitk  # optional dependency (extra "imaging"); imported where needed
 
+    assert task.image_path is not None, "write_images needs tasks with image_path set"
     image, masks = draw_lesion_image(task_rng(task), task.texture_z, task.n_lesions)
     img = sitk.GetImageFromArray(image)
     img.SetSpacing(SPACING)

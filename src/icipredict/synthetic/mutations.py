@@ -37,9 +37,9 @@ def simulate_mutations(truth: pd.DataFrame, seed: int) -> pd.DataFrame:
     panels = truth["panel"].to_numpy()
     on_panel = np.zeros((n, len(DRIVER_GENES)), dtype=bool)
     for p in pd.unique(panels[seq]):
-        genes = set(panel_genes(p))
+        gene_set = set(panel_genes(p))
         rows = panels == p
-        on_panel[rows] = [g in genes for g in DRIVER_GENES]
+        on_panel[rows] = [g in gene_set for g in DRIVER_GENES]
     latent = np.column_stack([truth[f"drv_{g}"].to_numpy() for g in DRIVER_GENES])
     candidates = latent & on_panel & seq[:, None]
     # Place latent drivers in random order while the nonsynonymous budget lasts.
@@ -73,10 +73,10 @@ def simulate_mutations(truth: pd.DataFrame, seed: int) -> pd.DataFrame:
             r = np.repeat(rows, count)
             if r.size == 0:
                 continue
-            g = pool[rng.integers(0, pool.size, r.size)]
+            drawn = pool[rng.integers(0, pool.size, r.size)]
             vc = (np.array(NONSYNONYMOUS)[rng.choice(len(NONSYNONYMOUS), r.size, p=NONSYN_P)]
                   if classes is None else np.full(r.size, classes))
-            parts.append(pd.DataFrame({"row": r, "Hugo_Symbol": g,
+            parts.append(pd.DataFrame({"row": r, "Hugo_Symbol": drawn,
                                        "Variant_Classification": vc, "HGVSp_Short": None,
                                        "driver": False}))
     maf = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(

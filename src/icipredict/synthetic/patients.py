@@ -262,8 +262,8 @@ def _assign_assays_and_ids(df: pd.DataFrame, rng: np.random.Generator, first_id:
             two = rng.random(m) < spec.two_lesions
             n_lesions[idx] = np.where(imaged, np.where(two, 2, 1), 0)
     df["source_patient_id"] = pid
-    df["source_sample_id"] = np.where(sequenced, sid, None)
-    df["panel"] = np.where(sequenced, panel, None)
+    df["source_sample_id"] = np.where(sequenced, sid, None)  # type: ignore[call-overload]  # numpy's stubs reject None, a valid object scalar
+    df["panel"] = np.where(sequenced, panel, None)  # type: ignore[call-overload]  # numpy's stubs reject None, a valid object scalar
     df["panel_size_mb"] = np.where(sequenced, [PANELS.get(p, np.nan) if p else np.nan
                                                for p in panel], np.nan).astype(float)
     df["sequenced"] = sequenced

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from mlflow.data.dataset_source import DatasetSource
 from mlflow.data.meta_dataset import MetaDataset
-from mlflow.data.sources import LocalArtifactDatasetSource
+from mlflow.data.sources import LocalArtifactDatasetSource  # type: ignore[attr-defined]  # made by type() at import
 from mlflow.types import ColSpec, DataType, Schema
 
 from icipredict.cohort.schema import SOURCE_ROW, Cohort
