@@ -87,7 +87,7 @@ def _design(result, data, spec, name):
     builder = builder_from_state(spec, result["state"])
     pooled = _pooled(data, spec)
     cols = [builder.feature_names_out_.index(f) for f in model["features"]]
-    X = builder.transform_array(pooled)[:, cols]
+    X = builder.transform(pooled).to_numpy(dtype=float)[:, cols]
     X = np.where(np.isnan(X), np.asarray(model["fill"]), X)
     return model, pooled, X
 

@@ -168,7 +168,7 @@ def _design(node: NodeData, req: dict[str, Any]) -> dict[str, np.ndarray]:
     import pandas as pd
 
     frame = node.frame(_spec(req))
-    arrays = {"X": _builder(req).transform_array(frame)}
+    arrays = {"X": _builder(req).transform(frame).to_numpy(dtype=float)}
     arrays["response"] = pd.to_numeric(frame.get("responder"), errors="coerce").to_numpy(float)
     for end in ("os", "pfs"):
         arrays[f"{end}_time"] = pd.to_numeric(frame.get(f"{end}_months"),
