@@ -206,6 +206,52 @@ class CalibratedMember:
         return sum(parts[1:], parts[0]) / len(parts)
 
 
+class VotingMember:
+    """scikit-learn's soft ``VotingClassifier``: the weighted mean of the members' P(class 1)."""
+
+    def __init__(self, members: list[Any], weights: list[float] | None) -> None:
+        self.members = members
+        w = np.ones(len(members)) if weights is None else np.asarray(weights, dtype=float)
+        self.weights = w / w.sum()
+
+    def proba(self, rows: Rows) -> np.ndarray:
+        """P(responder), as ``VotingClassifier.predict_proba`` (soft voting)."""
+        return sum(w * m.proba(rows) for w, m in zip(self.weights, self.members, strict=True))
+
+    def score(self, rows: Rows) -> np.ndarray:
+        """What calibration reads: the voting classifier has no decision function, so P(1)."""
+        return self.proba(rows)
+
+    def contributions(self, rows: Rows) -> pd.DataFrame:
+        """Not defined: the members' log-odds scales do not add up under probability voting."""
+        raise CohortError("a voting ensemble has no per-feature contributions: explain=True is "
+                          "not available for this model")
+
+
+class StackingMember:
+    """scikit-learn's ``StackingClassifier`` (binary, ``stack_method="predict_proba"``): a
+    logistic regression on the members' P(class 1)."""
+
+    def __init__(self, members: list[Any], coef: list[float], intercept: float) -> None:
+        self.members = members
+        self.coef = np.asarray(coef, dtype=float)
+        self.intercept = float(intercept)
+
+    def score(self, rows: Rows) -> np.ndarray:
+        """The final estimator's ``decision_function`` (what calibration reads)."""
+        meta = np.column_stack([m.proba(rows) for m in self.members])
+        return meta @ self.coef + self.intercept
+
+    def proba(self, rows: Rows) -> np.ndarray:
+        """P(responder), as ``StackingClassifier.predict_proba``."""
+        return expit(self.score(rows))
+
+    def contributions(self, rows: Rows) -> pd.DataFrame:
+        """Not defined for a stack of non-additive members."""
+        raise CohortError("a stacked ensemble has no per-feature contributions: explain=True "
+                          "is not available for this model")
+
+
 # ------------------------------------------------------------------------------ survival
 class CoxMember:
     """A Cox model from lifelines' estimates (``coxph.json``).
