@@ -8,7 +8,6 @@ import pytest
 from sklearn.metrics import log_loss, roc_auc_score
 
 from icipredict.cohort.schema import CohortError
-from icipredict.modeling.baselines import LorisLLR6
 from icipredict.modeling.response import CalibratedResponse, XGBResponse
 from icipredict.modeling.search import make_search, nested_cv, tune_and_fit
 from icipredict.modeling.spec import MODELS_DIR, SearchSpec, load_spec

@@ -135,6 +135,8 @@ class TrainedExperiment:
     subgroups: pd.DataFrame | None
     response_uncertainty: dict[str, Any] | None = None
     seconds: float = 0.0
+    #: The response model's selection on the training patients (None without ``selection:``).
+    selection: Any = None
 
     @property
     def fold_table(self) -> pd.DataFrame:
@@ -184,6 +186,10 @@ def model_specs_of(config: ExperimentConfig) -> tuple[Any, list[Any], dict[str, 
     model_specs = [load_spec(p) for p in config.model_spec_paths]
     specs: dict[str, Any] = {}
     comparators: list[Any] = []
+    if config.selection is not None:
+        # The selected candidate is the primary response model; response models listed
+        # under `models` are its comparators (set by select_primary).
+        specs["response"] = None
     for s in model_specs:
         if s.task in specs:
             if s.task == "response" and "response" in config.targets:
@@ -193,6 +199,23 @@ def model_specs_of(config: ExperimentConfig) -> tuple[Any, list[Any], dict[str, 
             continue
         specs[s.task] = s
     return feature_spec, model_specs, specs, comparators
+
+
+def select_primary(config: ExperimentConfig, frame: pd.DataFrame, feature_spec: Any,
+                   specs: dict[str, Any]) -> Any:
+    """Run the config's response-model selection on the training rows of ``frame`` (never a
+    split column's test rows) and make the chosen spec the primary response model."""
+    from icipredict.modeling.spec import load_spec
+    from icipredict.training.selection import select_response_model
+
+    train = frame
+    if config.validation.scheme == "split_column":
+        train = frame[frame[config.validation.column].astype(str) != config.validation.test_value]
+    candidates = [load_spec(p) for p in config.candidate_spec_paths]
+    result = select_response_model(train, feature_spec, candidates, config.selection,
+                                   seed=config.seed)
+    specs["response"] = next(c for c in candidates if c.name == result.chosen)
+    return result
 
 
 def fit_experiment(config: str | Path | ExperimentConfig, *,
@@ -224,6 +247,8 @@ def fit_experiment(config: str | Path | ExperimentConfig, *,
         config = load_experiment(config)
     feature_spec, model_specs, specs, comparators = model_specs_of(config)
     frame, source = load_training_frame(config, cache_dir=cache_dir, progress=progress)
+    selection = (select_primary(config, frame, feature_spec, specs)
+                 if config.selection is not None else None)
     estimator = ExperimentModels(feature_spec, specs.get("response"), specs.get("survival"),
                                  list(config.targets), comparators)
     folds, fit_rows, oof = _validate(config, frame, estimator, on_step)
@@ -244,7 +269,8 @@ def fit_experiment(config: str | Path | ExperimentConfig, *,
         config=config, feature_spec=feature_spec, model_specs=model_specs, specs=specs,
         comparators=comparators, frame=frame, source=source, fit_frame=fit_frame, held=held,
         oof=oof, folds=folds, metrics=metrics, notes=notes, final=final,
-        subgroups=assessment.subgroup_table(held, oof, config), response_uncertainty=unc)
+        subgroups=assessment.subgroup_table(held, oof, config), response_uncertainty=unc,
+        selection=selection)
     trained.seconds = time.perf_counter() - start
     logger.info("trained %s in %.1f s", config.name, trained.seconds)
     return trained
@@ -310,4 +336,4 @@ def pooled_predictions(long: pd.DataFrame, frame: pd.DataFrame, scheme: str) -> 
 
 
 __all__ = ["FoldResult", "TrainedExperiment", "fit_experiment", "interval_inputs",
-           "model_specs_of", "pooled_predictions", "splitter_for"]
+           "model_specs_of", "pooled_predictions", "select_primary", "splitter_for"]
