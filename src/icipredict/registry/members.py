@@ -252,6 +252,64 @@ class StackingMember:
                           "is not available for this model")
 
 
+class RecalibratedResponse:
+    """A response model with a local logistic recalibration ``expit(a + b logit p)`` on top
+    (:mod:`icipredict.evaluation.recalibration`); ``base`` is the model as trained."""
+
+    def __init__(self, base: Any, recal: dict[str, Any]) -> None:
+        self.base = base
+        self.recal = recal
+
+    def transform(self, p: np.ndarray) -> np.ndarray:
+        """The recalibration map applied to the base model's probabilities."""
+        from icipredict.evaluation.recalibration import apply_response_recalibration
+
+        return apply_response_recalibration(p, self.recal)
+
+    def proba(self, rows: Rows) -> np.ndarray:
+        """Recalibrated P(responder)."""
+        return self.transform(self.base.proba(rows))
+
+    def contributions(self, rows: Rows) -> pd.DataFrame:
+        """The base model's log-odds contributions times the slope (the map is linear in
+        log-odds, so the reasons keep their order and sign)."""
+        return self.base.contributions(rows) * float(self.recal["slope"])
+
+
+class RecalibratedCox:
+    """A Cox model whose linear predictor is scaled by a local calibration slope in its
+    survival curves and medians; ``risk`` stays the trained one (same ranking, and the risk
+    groups' training cut-points keep their meaning)."""
+
+    def __init__(self, base: Any, recal: dict[str, Any]) -> None:
+        self.base = base
+        self.slope = float(recal["slope"])
+
+    def risk(self, rows: Rows) -> np.ndarray:
+        """The trained log partial hazard."""
+        return self.base.risk(rows)
+
+    def survival(self, rows: Rows, times: np.ndarray, risk: np.ndarray) -> np.ndarray:
+        """S(t) with the recalibrated linear predictor ``slope * risk``."""
+        return self.base.survival(rows, times, self.slope * np.asarray(risk))
+
+    def median(self, rows: Rows, risk: np.ndarray) -> np.ndarray:
+        """Median survival with the recalibrated linear predictor."""
+        return self.base.median(rows, self.slope * np.asarray(risk))
+
+
+def recalibrated(part: str, member: Any, recal: dict[str, Any] | None) -> Any:
+    """``member`` with the bundle's recalibration of ``part`` applied (unchanged without)."""
+    if not recal:
+        return member
+    if part == "response":
+        return RecalibratedResponse(member, recal)
+    if not isinstance(member, CoxMember):
+        raise CohortError(f"the {part} model is not a Cox model: its survival cannot be "
+                          "recalibrated by a slope on the linear predictor")
+    return RecalibratedCox(member, recal)
+
+
 # ------------------------------------------------------------------------------ survival
 class CoxMember:
     """A Cox model from lifelines' estimates (``coxph.json``).
