@@ -122,7 +122,8 @@ def main() -> None:
                         default=list(EXPERIMENTS))
     parser.add_argument("--out", type=Path, default=HERE / "quality.md")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("icipredict.training.selection").setLevel(logging.INFO)
     sections = []
     for key in args.splits:
         lines = run(key)

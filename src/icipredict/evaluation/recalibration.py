@@ -54,7 +54,7 @@ def fit_response_recalibration(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
         raise CohortError(f"recalibration needs >= 20 patients with a response and >= 5 of each "
                           f"class; got {len(y)} ({events} responders)", column="responder")
     z = logit(np.clip(p, _EPS, 1 - _EPS)).reshape(-1, 1)
-    fit = LogisticRegression(C=np.inf, max_iter=1000).fit(z, y)
+    fit = LogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000).fit(z, y)
     slope, intercept = float(fit.coef_[0, 0]), float(fit.intercept_[0])
     if slope <= 0:
         raise CohortError(f"recalibration slope {slope:.3f} <= 0: the model does not rank "
