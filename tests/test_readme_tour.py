@@ -4,7 +4,8 @@ The tour's ```bash blocks (only the tour's) are parsed, and every `icipredict ..
 steps 1-3 (synth, ingest, summary, brca, features) runs in order through the installed
 `icipredict` with the temporary folder as working directory and HOME/XDG inside it; the printed
 `cohort summary` is compared with the README's sample output (header and centre names). Steps 4-5
-read the artefacts of `make demo` in the checkout (the demo's store and MLflow database) and are
+read the artefacts of `make demo` in the checkout (the demo's store and MLflow database), step 6
+recalibrates its champion; they are
 covered by tests/test_demo.py and the CLI tests, not re-run here.
 """
 
@@ -68,7 +69,7 @@ def sample_summary() -> list[str]:
 
 def test_tour_parses_into_the_documented_steps():
     steps = [s for s, _ in tour_commands()]
-    assert steps == sorted(steps) and set(steps) == {1, 2, 3, 4, 5}
+    assert steps == sorted(steps) and set(steps) == {1, 2, 3, 4, 5, 6}
     commands = [c for _, c in tour_commands()]
     assert commands[0].startswith("icipredict cohort synth")
     assert "icipredict cohort summary" in commands
