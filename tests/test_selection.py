@@ -121,3 +121,28 @@ def test_select_primary_never_sees_the_test_rows(monkeypatch):
     pipeline.select_primary(config, frame, FEATURES, specs)
     assert seen["ids"] == set(frame.index[frame["split"] == "train"])
     assert specs["response"].name == "one"
+
+
+def test_tracking_logs_the_selection_table_and_choice(tmp_path):
+    import mlflow
+
+    from icipredict.tracking.runs import _log_selection
+    from mlflow_helpers import fresh_tracking_uri
+
+    res = select_response_model(_frame(n=400), FEATURES, CANDIDATES[:2],
+                                Selection(candidates=["x", "y"]))
+    spec = tmp_path / "cand.yaml"
+    spec.write_text("name: c\n")
+    trained = SimpleNamespace(selection=res,
+                              config=SimpleNamespace(candidate_spec_paths=[spec]))
+    mlflow.set_tracking_uri(fresh_tracking_uri(tmp_path))
+    with mlflow.start_run() as run:
+        _log_selection(trained)
+    logged = mlflow.get_run(run.info.run_id)
+    assert logged.data.tags["selected_response_model"] == res.chosen
+    assert logged.data.metrics["selection_threshold_auc"] == pytest.approx(res.threshold)
+    table = mlflow.load_table("selection/candidates.json", run_ids=[run.info.run_id])
+    assert list(table["candidate"]) == ["age_only", "tmb_nlr"]
+    names = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id,
+                                                                   "config/candidates")}
+    assert names == {"config/candidates/cand.yaml"}
