@@ -40,7 +40,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from icipredict.cohort.schema import CohortError
@@ -87,15 +87,6 @@ class StoreQueryBody(BaseModel):
     started_from: str | None = None  # ICI start on or after, YYYY-MM-DD
     started_to: str | None = None  # ICI start on or before, YYYY-MM-DD
     without_outcome: bool = False
-
-
-class MappedListBody(BaseModel):
-    """``POST /score/mapped``: rows in the centre's own columns + its column map (YAML text).
-    The scores keep the rows' own patient IDs (a centre-local answer)."""
-
-    model_config = ConfigDict(extra="forbid")
-    column_map: str = Field(max_length=100_000, description="Column-map YAML of one table.")
-    rows: list[dict[str, Any]]
 
 
 class SafeJSONResponse(JSONResponse):
@@ -480,17 +471,9 @@ def create_app(model: str = DEFAULT_MODEL, *, token: str | None = None,
             body["list_html"] = render_list(scores)
         return SafeJSONResponse(body)
 
-    @app.post("/score/mapped", dependencies=[Depends(auth)])
-    def score_mapped(body: MappedListBody, model_uri: str | None = None,
-                     sort_by: SortBy = "response") -> SafeJSONResponse:
-        """Score rows in the centre's own format through its column map; sorted."""
-        from icipredict.predict.mapped import score_mapped_rows
+    from icipredict.predict.service_mapped import mapped_router
 
-        if len(body.rows) > MAX_BATCH:
-            raise ApiProblem(413, "too many rows", "rows", f"at most {MAX_BATCH} per request")
-        scores = score_mapped_rows(body.rows, body.column_map, _model(model_uri),
-                                   sort_by=sort_by, cache_dir=cache_dir)
-        return SafeJSONResponse({"scores": [s.to_dict() for s in scores]})
+    app.include_router(mapped_router(_model, cache_dir), dependencies=[Depends(auth)])
 
     @app.post("/score/store", dependencies=[Depends(auth)])
     def score_query(query: StoreQueryBody, model_uri: str | None = None,

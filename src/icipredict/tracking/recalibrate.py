@@ -160,6 +160,44 @@ def fit_maps(frame: pd.DataFrame, scores: dict[str, np.ndarray]) -> tuple[dict, 
     return maps, before, notes
 
 
+def _after(frame: pd.DataFrame, scores: dict[str, np.ndarray], maps: dict[str, Any]
+           ) -> dict[str, float]:
+    """Calibration slope and intercept of the recalibrated response on the same patients."""
+    from icipredict.evaluation.metrics import calibration_intercept, calibration_slope
+    from icipredict.evaluation.recalibration import apply_response_recalibration
+
+    if "response" not in maps:
+        return {}
+    y = pd.to_numeric(frame["responder"], errors="coerce").to_numpy(dtype=float)
+    p = apply_response_recalibration(scores["response"], maps["response"])
+    ok = np.isfinite(y) & np.isfinite(p)
+    return {"response_slope": float(calibration_slope(y[ok], p[ok])),
+            "response_intercept": float(calibration_intercept(y[ok], p[ok]))}
+
+
+def _log_run(name: str, version: str, source_run: str | None, bundle: Path,
+             maps: dict[str, Any], metrics: dict[str, float], label: str) -> str:
+    """The recalibration run: lineage tags, params, the maps and the new registry model."""
+    import mlflow
+
+    from icipredict.registry.model import log_registry_model
+
+    mlflow.set_experiment(EXPERIMENT)
+    with mlflow.start_run(run_name=f"recalibrate-{name}-v{version}") as run:
+        mlflow.set_tags({"recalibrated_from": f"models:/{name}/{version}",
+                         "recalibrated_from_run_id": source_run or "",
+                         "recalibration_cohort": label})
+        mlflow.log_params({"original_model": name, "original_version": version,
+                           "cohort": label, "response_method": "logistic intercept+slope",
+                           "survival_method": "Cox slope on the linear predictor"})
+        mlflow.log_metrics({f"recal_{part}_{k}": float(v) for part, m in maps.items()
+                            if isinstance(m, dict) for k, v in m.items()})
+        mlflow.log_metrics({k if k.endswith("_after") else f"{k}_before": v
+                            for k, v in metrics.items()})
+        log_registry_model(bundle)
+        return run.info.run_id
+
+
 def recalibrate(name: str, version: str, cohort: str, *, store: str | Path | None = None,
                 promote_it: bool = True, n_boot: int = 1000) -> RecalibrationResult:
     """Recalibrate ``name``/``version`` on a centre's patients; register and gate the result.
@@ -184,8 +222,6 @@ def recalibrate(name: str, version: str, cohort: str, *, store: str | Path | Non
     import mlflow
     from mlflow import MlflowClient
 
-    from icipredict.evaluation.metrics import calibration_intercept, calibration_slope
-    from icipredict.registry.model import log_registry_model
     from icipredict.tracking.registry import EvalData, promote, register, resolve
 
     version = resolve(name, version)
@@ -197,34 +233,14 @@ def recalibrate(name: str, version: str, cohort: str, *, store: str | Path | Non
         scores = _scores(bundle, frame)
         maps, before, notes = fit_maps(frame, scores)
         maps.update({"cohort": label, "from": f"models:/{name}/{version}"})
+        after = _after(frame, scores, maps)
         new = Path(tmp) / "bundle"
         shutil.copytree(bundle, new)
         manifest = json.loads((new / "manifest.json").read_text())
         manifest["recalibration"] = maps
         (new / "manifest.json").write_text(json.dumps(manifest, indent=1, allow_nan=False))
-        after = {}
-        if "response" in maps:
-            from icipredict.evaluation.recalibration import apply_response_recalibration
-
-            y = pd.to_numeric(frame["responder"], errors="coerce").to_numpy(dtype=float)
-            p = apply_response_recalibration(scores["response"], maps["response"])
-            ok = np.isfinite(y) & np.isfinite(p)
-            after = {"response_slope": float(calibration_slope(y[ok], p[ok])),
-                     "response_intercept": float(calibration_intercept(y[ok], p[ok]))}
-        mlflow.set_experiment(EXPERIMENT)
-        with mlflow.start_run(run_name=f"recalibrate-{name}-v{version}") as run:
-            mlflow.set_tags({"recalibrated_from": f"models:/{name}/{version}",
-                             "recalibrated_from_run_id": source_run or "",
-                             "recalibration_cohort": label})
-            mlflow.log_params({"original_model": name, "original_version": version,
-                               "cohort": label, "response_method": "logistic intercept+slope",
-                               "survival_method": "Cox slope on the linear predictor"})
-            mlflow.log_metrics({f"recal_{part}_{k}": float(v) for part, m in maps.items()
-                                if isinstance(m, dict) for k, v in m.items()})
-            mlflow.log_metrics({f"{k}_before": v for k, v in before.items()}
-                               | {f"{k}_after": v for k, v in after.items()})
-            log_registry_model(new)
-            run_id = run.info.run_id
+        run_id = _log_run(name, version, source_run, new, maps, before | {
+            f"{k}_after": v for k, v in after.items()}, label)
     # The new run's artifacts may hold neither the cohort's IDs nor the original's training IDs.
     from icipredict.tracking.scan import cohort_ids
 
