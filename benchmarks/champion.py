@@ -45,7 +45,10 @@ from icipredict.training.pipeline import fit_experiment
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 EXPERIMENTS = {"loris": ("LORIS year split", ROOT / "experiments" / "pan_cancer_best_loris.yaml"),
-               "chowell": ("Chowell random split", ROOT / "experiments" / "pan_cancer_best.yaml")}
+               "chowell": ("Chowell random split", ROOT / "experiments" / "pan_cancer_best.yaml"),
+               "synthetic": ("Synthetic network, leave-one-centre-out (run from a folder "
+                             "holding icipredict-demo/)",
+                             ROOT / "experiments" / "synthetic_champion.yaml")}
 BEGIN, END = "<!-- champion.py: begin -->", "<!-- champion.py: end -->"
 N_BOOT = 1000
 
@@ -79,9 +82,12 @@ def run(key: str) -> list[str]:
     ok, y = responder_target(trained.held)
     champ = trained.oof["prob"].to_numpy()[ok]
     llr6 = trained.oof["prob_llr6"].to_numpy()[ok]
-    published = load_spec("llr6").model_copy(update={"calibrate": False})
-    raw = ExperimentModels(trained.feature_spec, published, None, ("response",)).fit(
-        trained.fit_frame).predict(trained.held)["prob"].to_numpy()[ok]
+    if config.validation.scheme == "split_column":
+        published = load_spec("llr6").model_copy(update={"calibrate": False})
+        raw = ExperimentModels(trained.feature_spec, published, None, ("response",)).fit(
+            trained.fit_frame).predict(trained.held)["prob"].to_numpy()[ok]
+    else:  # pooled held-out centres: the Platt LLR6 of each fold is the comparator
+        raw = llr6
     lines = [f"### {label} (test n = {ok.sum()}; {path.name})", "",
              f"Inner selection on the training patients only ({sel.scheme}; splits "
              + ", ".join(f"{n}: {a} train / {b} validate" for n, (a, b) in sel.splits.items())
@@ -91,16 +97,20 @@ def run(key: str) -> list[str]:
               f"| champion: {sel.chosen} | {_cells(y, champ)} |",
               f"| LLR6 refit, Platt (models/llr6.yaml) | {_cells(y, llr6)} |",
               f"| LLR6 refit, published recipe (uncalibrated) | {_cells(y, raw)} |", ""]
+    if raw is llr6:
+        lines = [ln for ln in lines if "published recipe" not in ln]
     comps = {}
-    for name, other in (("LLR6 (Platt)", llr6), ("LLR6 (published recipe)", raw)):
+    pairs = [("LLR6 (Platt)", llr6)] + ([] if raw is llr6 else
+                                        [("LLR6 (published recipe)", raw)])
+    for name, other in pairs:
         comps[name] = compare_auc(y, champ, other, n_boot=N_BOOT, seed=0)
         dl = delong_test(y, champ, other)
         lines.append(f"- champion - {name}: AUC {comps[name].difference} (paired bootstrap), "
                      f"DeLong p {dl.p_value:.3f}")
-    diff = comps["LLR6 (published recipe)"].difference
+    diff = comps[pairs[-1][0]].difference
     slope = calibration_slope(y, champ)
     met_auc = diff.value >= 0 and diff.low >= 0
-    lines += ["", f"Goal (AUC >= the refit published LLR6 with the paired CI not below 0; slope "
+    lines += ["", f"Goal (AUC >= the refit {pairs[-1][0]} with the paired CI not below 0; slope "
               f"0.9-1.1): AUC {'met' if met_auc else 'NOT met'} (difference {diff.value:+.3f}, "
               f"CI low {diff.low:+.3f}); slope {slope:.2f} "
               f"{'met' if 0.9 <= slope <= 1.1 else 'NOT met'}. "
@@ -108,11 +118,32 @@ def run(key: str) -> list[str]:
     return lines
 
 
+def _subsections(lines: list[str]) -> dict[str, list[str]]:
+    """``### `` subsections of a block by heading (the split's label), in order."""
+    out: dict[str, list[str]] = {}
+    current = None
+    for line in lines:
+        if line.startswith("### "):
+            current = line.split(" (", 1)[0]
+            out[current] = []
+        if current is not None:
+            out[current].append(line)
+    return out
+
+
 def write(sections: list[str], out: Path) -> None:
-    """Replace (or append) this script's section of ``quality.md``."""
+    """Replace (or append) this script's section of ``quality.md``; subsections of splits not
+    run this time are kept."""
     text = out.read_text() if out.is_file() else ""
+    kept: dict[str, list[str]] = {}
+    if BEGIN in text and END in text:
+        kept = _subsections(text.split(BEGIN, 1)[1].split(END, 1)[0].splitlines())
+    kept.update(_subsections(sections))
+    order = [f"### {label}" for label, _ in EXPERIMENTS.values()]
+    body = [line for key in sorted(kept, key=lambda k: order.index(k) if k in order else 99)
+            for line in kept[key]]
     block = "\n".join([BEGIN, "", "## Champion chosen before the test (benchmarks/champion.py, "
-                       f"{dt.date.today().isoformat()})", "", *sections, END])
+                       f"{dt.date.today().isoformat()})", "", *body, END])
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
         text = head + block + rest.split(END, 1)[1]
