@@ -14,6 +14,10 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+# Module level (not inside mapped_router): FastAPI resolves the endpoint's annotations from
+# this module's globals when it builds the OpenAPI description.
+from icipredict.predict.service import MAX_BATCH, ApiProblem, SafeJSONResponse
+
 
 class MappedListBody(BaseModel):
     """Rows in the centre's own columns and its column map (YAML text of one table)."""
@@ -26,8 +30,6 @@ class MappedListBody(BaseModel):
 def mapped_router(model_for: Callable[[str | None], str],
                   cache_dir: str | Path | None) -> APIRouter:
     """The router; ``model_for(model_uri)`` checks a requested model and returns the URI."""
-    from icipredict.predict.service import MAX_BATCH, ApiProblem, SafeJSONResponse
-
     router = APIRouter()
 
     @router.post("/score/mapped")
