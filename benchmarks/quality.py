@@ -20,7 +20,8 @@ all features, tuned XGBoost, a random forest on all features, the LORIS recipe (
 imputation, every column standardised, L1; ``LorisLLR6``) on all features with C tuned, the
 published LLR6 recipe as a member, three averaged ensembles (LLR / LLR6 recipe / LORIS-recipe-all
 each + XGB + RF) and a stacked ensemble (logistic regression on the five members' inner-CV
-out-of-fold log-odds, :class:`~icipredict.modeling.response.StackedEnsemble`).
+out-of-fold probabilities, scikit-learn's :class:`~sklearn.ensemble.StackingClassifier`; the
+averages are its :class:`~sklearn.ensemble.VotingClassifier` with soft voting).
 
 Everything is chosen on training data only: hyperparameters by inner 5-fold CV (model specs in
 ``models/``), the calibration method by inner-CV log-loss, and "ours (selected)" is the
@@ -56,6 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import logit
 from sklearn.base import clone
+from sklearn.ensemble import StackingClassifier, VotingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
 from sksurv.util import Surv
@@ -79,11 +81,7 @@ from icipredict.modeling.baselines import (
     chowell_features,
     response_target,
 )
-from icipredict.modeling.response import (
-    AveragedEnsemble,
-    CalibratedResponse,
-    StackedEnsemble,
-)
+from icipredict.modeling.response import CalibratedResponse
 from icipredict.modeling.search import tune_and_fit
 from icipredict.modeling.spec import ModelSpec, load_spec
 
@@ -116,6 +114,13 @@ AVERAGES = {
     "Ensemble (LORIS-all+XGB+RF)": (LORIS_ALL, "XGB (tuned)", "RF (all features)"),
 }
 STACK = "Stacked (5 members, LR on inner OOF)"
+
+
+def stacking(members: dict) -> StackingClassifier:
+    """scikit-learn's stack of ``members``: logistic regression on 5-fold OOF probabilities."""
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    return StackingClassifier(list(members.items()), final_estimator=LogisticRegression(C=1.0),
+                              cv=folds, stack_method="predict_proba")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -354,12 +359,12 @@ def run_split(
     # Same folds, members fitted on the same fold data: an average's OOF is their mean.
     for ens_name, names in AVERAGES.items():
         oof[ens_name] = np.mean([oof[n] for n in names], axis=0)
-    # Stacking: meta logistic regression on the members' OOF log-odds (training only); its own
-    # inner-CV AUC from a second-level 5-fold CV of the meta model on those OOF features.
+    # Stacking (StackingClassifier's recipe): meta logistic regression on the members' OOF
+    # probabilities (training only); its own inner-CV AUC from a second-level 5-fold CV of the
+    # meta model on those OOF features.
     stack_names = list(members)
-    stack = StackedEnsemble(list(members.items()))
-    z = np.column_stack([logit(np.clip(oof[n], 1e-6, 1 - 1e-6)) for n in stack_names])
-    oof[STACK] = oof_proba(LogisticRegression(C=stack.C), z, y, seed=1)
+    z = np.column_stack([oof[n] for n in stack_names])
+    oof[STACK] = oof_proba(LogisticRegression(C=1.0), z, y, seed=1)
     for name, p in oof.items():
         notes.append(f"inner-CV {name}: AUC {auc_score(y, p):.3f}, "
                      f"cal. slope {calibration_slope(y, p):.2f}"
@@ -374,20 +379,19 @@ def run_split(
     notes.append(f"nested inner-CV {LORIS_ALL} (C re-tuned in each fold; diagnostic, not used "
                  f"for selection): AUC {auc_score(y, nested):.3f}")
     candidates: dict[str, object] = dict(members)
-    for ens_name, names in AVERAGES.items():
-        ensemble = AveragedEnsemble([(n, members[n]) for n in names])
-        candidates[ens_name] = ensemble
-        ensemble.estimators_ = [(n, fitted[n]) for n in names]  # reuse the fitted members
-        ensemble.classes_ = fitted["XGB (tuned)"].classes_
-        ensemble.weights_ = np.full(len(names), 1 / len(names))
-        fitted[ens_name] = ensemble
-    stack.estimators_ = [(n, fitted[n]) for n in stack_names]  # reuse the fitted members
-    stack.fit_meta([oof[n] for n in stack_names], y)
-    notes.append(f"{STACK} meta coefficients: " + ", ".join(
-        f"{n} {c:.2f}" for n, c in zip(stack_names, stack.meta_.coef_[0], strict=True)))
-    candidates[STACK] = StackedEnsemble(list(members.items()))
-    fitted[STACK] = stack
     p_test = {name: m.predict_proba(Xte)[:, 1] for name, m in fitted.items()}
+    for ens_name, names in AVERAGES.items():
+        # Soft voting with equal weights = the mean of the fitted members' probabilities
+        # (reused here instead of refitting the same members inside a VotingClassifier).
+        candidates[ens_name] = VotingClassifier([(n, members[n]) for n in names], voting="soft")
+        p_test[ens_name] = np.mean([p_test[n] for n in names], axis=0)
+    # The stack's meta model on the members' training OOF probabilities, as StackingClassifier
+    # fits it (the fitted members reused).
+    meta = LogisticRegression(C=1.0).fit(z, y)
+    notes.append(f"{STACK} meta coefficients: " + ", ".join(
+        f"{n} {c:.2f}" for n, c in zip(stack_names, meta.coef_[0], strict=True)))
+    candidates[STACK] = stacking(members)
+    p_test[STACK] = meta.predict_proba(np.column_stack([p_test[n] for n in stack_names]))[:, 1]
     for name, p in p_test.items():
         if name != LLR6_MEMBER:  # identical to the LLR6 row
             add(name, p)
@@ -484,8 +488,8 @@ def loco_fold(train: pd.DataFrame, test: pd.DataFrame, quick: bool) -> tuple[dic
     pred["LLR (all, tuned C)"] = llr.predict_proba(Fte)[:, 1]
     pred["XGB (tuned)"] = xgb.predict_proba(Fte)[:, 1]
     pred["Ensemble (LLR+XGB)"] = (pred["LLR (all, tuned C)"] + pred["XGB (tuned)"]) / 2
-    ens = AveragedEnsemble([("llr", LinearLLR(C=llr_search.best_params_["C"])),
-                            ("xgb", xgb_spec.build(**xgb_search.best_params_))])
+    ens = VotingClassifier([("llr", LinearLLR(C=llr_search.best_params_["C"])),
+                            ("xgb", xgb_spec.build(**xgb_search.best_params_))], voting="soft")
     cal = CalibratedResponse(ens).fit(Ftr, y)
     pred["Ours: Ensemble + calibration"] = cal.predict_proba(Fte)[:, 1]
     notes.append(f"C={llr_search.best_params_['C']}, xgb inner AUC "

@@ -8,8 +8,7 @@ import pytest
 from sklearn.metrics import log_loss, roc_auc_score
 
 from icipredict.cohort.schema import CohortError
-from icipredict.modeling.baselines import LorisLLR6
-from icipredict.modeling.response import AveragedEnsemble, CalibratedResponse, XGBResponse
+from icipredict.modeling.response import CalibratedResponse, XGBResponse
 from icipredict.modeling.search import make_search, nested_cv, tune_and_fit
 from icipredict.modeling.spec import MODELS_DIR, SearchSpec, load_spec
 
@@ -58,18 +57,6 @@ def test_calibration_chooses_by_inner_cv_and_improves_log_loss() -> None:
     p_cal = cal.predict_proba(Xt)[:, 1]
     assert log_loss(yt, p_cal) < log_loss(yt, p_raw)
     assert cal.contributions(Xt.iloc[:5]).shape == (5, X.shape[1] + 1)
-
-
-def test_ensemble_averages_members() -> None:
-    X, y = _data()
-    members = [("llr", LorisLLR6(caps={})), ("xgb", XGBResponse(n_estimators=50))]
-    ens = AveragedEnsemble(members, weights=[1, 3]).fit(X, y)
-    p = ens.predict_proba(X)
-    expected = 0.25 * ens.estimators_[0][1].predict_proba(X) + 0.75 * ens.estimators_[1][
-        1].predict_proba(X)
-    assert np.allclose(p, expected) and np.allclose(p.sum(axis=1), 1)
-    with pytest.raises(ValueError, match="weights"):
-        AveragedEnsemble(members, weights=[1]).fit(X, y)
 
 
 def test_search_is_seeded_and_nested_cv_reports_outer_scores() -> None:

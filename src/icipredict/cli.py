@@ -911,6 +911,9 @@ def predict_list_cmd(
         "--cache-dir", envvar="ICIPREDICT_RADIOMICS_CACHE",
         help="Radiomics feature cache for stored image + mask files.")] = None,
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri")] = None,
+    column_map: Annotated[Path | None, typer.Option(
+        "--column-map", help="Read PATIENTS in the centre's own format through this column "
+        "map (one table); the output keeps the file's own patient IDs.")] = None,
 ) -> None:
     """Score the weekly list: sorted HTML and CSV plus one report per patient.
 
@@ -931,7 +934,11 @@ def predict_list_cmd(
         fail(CohortError(f"--sort-by must be response or risk, got {sort_by!r}"))
     _set_tracking(tracking_uri)
     try:
-        if store is not None:
+        if column_map is not None:
+            from icipredict.cli_champion import mapped_list
+
+            scores = mapped_list(patients, column_map, model, sort_by, cache_dir)
+        elif store is not None:
             query = StoreQuery(patient_ids=patient_id or None, centres=centre or None,
                                cancer_types=cancer_type or None, started_from=started_from,
                                started_to=started_to, without_outcome=without_outcome)
@@ -981,3 +988,7 @@ def serve_cmd(
 from icipredict.cli_validate import register as _register_validate  # noqa: E402
 
 _register_validate(app)
+
+from icipredict.cli_champion import recalibrate_cmd  # noqa: E402 (after fail/console exist)
+
+app.command("recalibrate")(recalibrate_cmd)

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 from sklearn.base import BaseEstimator
 
 from icipredict.cohort.schema import CohortError
 from icipredict.modeling.baselines import LorisLLR6, RF16Forest, TMBThreshold
+from icipredict.modeling.ensemble import ENSEMBLES, build_ensemble
 from icipredict.modeling.response import CalibratedResponse, XGBResponse
 from icipredict.modeling.survival import (
     CoxPHSurvival,
@@ -47,6 +48,15 @@ ESTIMATORS: dict[str, tuple[type[BaseEstimator], str]] = {
     "WeibullAFTSurvival": (WeibullAFTSurvival, "survival"),
     "XGBCoxSurvival": (XGBCoxSurvival, "survival"),
     "XGBAFTSurvival": (XGBAFTSurvival, "survival"),
+    **{name: (cls, "response") for name, (cls, _) in ENSEMBLES.items()},
+}
+
+#: How complex a model family is, for the one-standard-error rule of model selection
+#: (:mod:`icipredict.training.selection`): linear before trees before ensembles.
+FAMILY_RANK: dict[str, int] = {
+    "TMBThreshold": 0, "LorisLLR6": 0, "CoxPHSurvival": 0, "WeibullAFTSurvival": 0,
+    "RF16Forest": 1, "XGBResponse": 1, "XGBCoxSurvival": 1, "XGBAFTSurvival": 1,
+    "VotingClassifier": 2, "StackingClassifier": 2,
 }
 
 #: Directory of the project's model specs (``models/`` beside ``src/``).
@@ -99,7 +109,14 @@ class ModelSpec(BaseModel):
     description: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
     calibrate: bool = Field(False, description="Wrap in CalibratedResponse (response only).")
+    calibration_methods: list[Literal["sigmoid", "isotonic"]] = Field(
+        default_factory=lambda: ["sigmoid", "isotonic"],
+        description="Calibration maps to choose from by inner-CV log-loss (sigmoid = Platt).")
+    members: list[str] = Field(
+        default_factory=list, description="Ensembles: the members' model specs (names in "
+        "models/ or paths relative to this spec).")
     search: SearchSpec | None = None
+    _source_dir: Path | None = PrivateAttr(default=None)
 
     @field_validator("estimator")
     @classmethod
@@ -115,7 +132,11 @@ class ModelSpec(BaseModel):
             raise ValueError(f"{self.estimator} is a {task} model, not {self.task}")
         if self.calibrate and self.task != "response":
             raise ValueError("calibrate applies to response models only")
-        valid = set(cls().get_params())
+        if (self.estimator in ENSEMBLES) != bool(self.members):
+            raise ValueError("an ensemble (VotingClassifier, StackingClassifier) needs "
+                             "'members', and only an ensemble takes them")
+        valid = (set(ENSEMBLES[self.estimator][1]) if self.estimator in ENSEMBLES
+                 else set(cls().get_params()))
         bad = sorted(set(self.params) - valid)
         if self.search is not None:
             bad += sorted(set(self.search.space) - valid)
@@ -131,8 +152,40 @@ class ModelSpec(BaseModel):
             Parameters replacing those of the spec (e.g. tuned values).
         """
         cls, _ = ESTIMATORS[self.estimator]
-        est = cls(**{**self.params, **overrides})
-        return CalibratedResponse(est) if self.calibrate else est
+        params = {**self.params, **overrides}
+        if self.estimator in ENSEMBLES:
+            est = build_ensemble(self.estimator, self.member_specs(), params)
+        else:
+            est = cls(**params)
+        if not self.calibrate:
+            return est
+        return CalibratedResponse(est, methods=tuple(self.calibration_methods))
+
+    def member_specs(self) -> list[ModelSpec]:
+        """The members' specs (ensembles), loaded and validated."""
+        out = []
+        for ref in self.members:
+            p = Path(ref)
+            if self._source_dir is not None and p.suffix and not p.is_absolute():
+                p = self._source_dir / p
+            spec = load_spec(p)
+            if spec.task != "response" or spec.members:
+                raise CohortError(f"ensemble member {spec.name!r} must be a response model "
+                                  "that is not itself an ensemble", file=p)
+            out.append(spec)
+        return out
+
+    def n_features(self) -> float:
+        """Features the model reads: its ``features`` parameter's length, else all (``inf``);
+        an ensemble reads what its widest member reads."""
+        if self.members:
+            return max(m.n_features() for m in self.member_specs())
+        features = self.params.get("features")
+        return float(len(features)) if features else float("inf")
+
+    def complexity(self) -> tuple[float, int]:
+        """``(features read, family rank)``: smaller is simpler (one-standard-error rule)."""
+        return self.n_features(), FAMILY_RANK.get(self.estimator, 3)
 
 
 def load_spec(path: str | Path) -> ModelSpec:
@@ -160,8 +213,11 @@ def load_spec(path: str | Path) -> ModelSpec:
     if not isinstance(data, dict):
         raise CohortError("a model spec is a YAML mapping", file=p)
     try:
-        return ModelSpec(**data)
+        spec = ModelSpec(**data)
     except ValidationError as err:
         first = err.errors()[0]
         loc = ".".join(str(x) for x in first["loc"]) or None
         raise CohortError(f"invalid model spec: {first['msg']}", file=p, column=loc) from err
+    spec._source_dir = p.resolve().parent
+    spec.member_specs()  # members must exist and be valid now, not at fit time
+    return spec

@@ -471,6 +471,10 @@ def create_app(model: str = DEFAULT_MODEL, *, token: str | None = None,
             body["list_html"] = render_list(scores)
         return SafeJSONResponse(body)
 
+    from icipredict.predict.service_mapped import mapped_router
+
+    app.include_router(mapped_router(_model, cache_dir), dependencies=[Depends(auth)])
+
     @app.post("/score/store", dependencies=[Depends(auth)])
     def score_query(query: StoreQueryBody, model_uri: str | None = None,
                     sort_by: SortBy = "response", html: bool = False) -> SafeJSONResponse:

@@ -298,8 +298,14 @@ class Bundle:
 
     def load(self, part: str) -> Any:
         """The loaded model of ``part`` (``response``, ``os``, ``pfs``), or None."""
+        from icipredict.registry.members import recalibrated
+
         entry = self.manifest.get(part)
-        return codecs.load_model(self.folder / entry["path"], entry) if entry else None
+        if not entry:
+            return None
+        model = codecs.load_model(self.folder / entry["path"], entry)
+        # A local recalibration (``icipredict recalibrate``) sits on top of the trained model.
+        return recalibrated(part, model, (self.manifest.get("recalibration") or {}).get(part))
 
     @property
     def response_intervals(self) -> dict[str, Any] | None:

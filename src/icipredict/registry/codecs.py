@@ -18,6 +18,10 @@ Class                                      Codec       Stored as
                                                        centring means, baseline cumulative hazard)
 ``XGBCoxSurvival``, ``XGBAFTSurvival``     xgboost_    XGBoost JSON booster + hyperparameters and
                                            survival    fitted arrays as JSON
+``VotingClassifier``                       voting      each member (its own codec) + the weights
+``StackingClassifier``                     stacking    each member (its own codec) + the final
+                                                       logistic regression's coefficients as JSON
+``GridSearchCV``, ``RandomizedSearchCV``   search      the refitted best estimator (its own codec)
 =========================================  ==========  ==============================================
 
 Loaded models (:mod:`icipredict.registry.members`) predict through the libraries: XGBoost's
@@ -96,11 +100,24 @@ def codec_for(model: Any) -> Codec:
 def check_exportable(model: Any) -> None:
     """Raise :class:`RegistryError` unless ``model`` (and every model inside it) has a codec."""
     codec_for(model)
+    for inner in _inner_models(model):
+        check_exportable(inner)
+
+
+def _inner_models(model: Any) -> list[Any]:
+    """The fitted models a composite model is written as (fold models, members, best)."""
+    from sklearn.ensemble import StackingClassifier, VotingClassifier
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+
     from icipredict.modeling.response import CalibratedResponse
 
     if isinstance(model, CalibratedResponse):
-        for fold in model.model_.calibrated_classifiers_:
-            check_exportable(fold.estimator)
+        return [fold.estimator for fold in model.model_.calibrated_classifiers_]
+    if isinstance(model, VotingClassifier | StackingClassifier):
+        return list(model.estimators_)
+    if isinstance(model, GridSearchCV | RandomizedSearchCV):
+        return [model.best_estimator_]
+    return []
 
 
 def export_model(model: Any, folder: Path) -> dict[str, Any]:
@@ -161,6 +178,51 @@ def _load_calibrated(folder: Path, entry: dict[str, Any]) -> members.CalibratedM
     fitted = [load_model(folder / f"fold_{k}", fold["model"])
               for k, fold in enumerate(entry["folds"])]
     return members.CalibratedMember(fitted, [fold["calibrator"] for fold in entry["folds"]])
+
+
+# ------------------------------------------------------------------------------ ensembles
+def _export_members(model: Any, folder: Path) -> list[dict[str, Any]]:
+    return [export_model(m, folder / f"member_{k}") for k, m in enumerate(model.estimators_)]
+
+
+def _load_members(folder: Path, entry: dict[str, Any]) -> list[Any]:
+    return [load_model(folder / f"member_{k}", m) for k, m in enumerate(entry["members"])]
+
+
+def _export_voting(model: Any, folder: Path) -> dict[str, Any]:
+    if model.voting != "soft":
+        raise RegistryError("only soft voting (averaged probabilities) can be registered")
+    weights = None if model.weights is None else _floats(model.weights)
+    return {"members": _export_members(model, folder), "weights": weights}
+
+
+def _load_voting(folder: Path, entry: dict[str, Any]) -> members.VotingMember:
+    return members.VotingMember(_load_members(folder, entry), entry["weights"])
+
+
+def _export_stacking(model: Any, folder: Path) -> dict[str, Any]:
+    final = model.final_estimator_
+    if (len(model.classes_) != 2 or model.passthrough or type(final).__name__
+            != "LogisticRegression" or set(model.stack_method_) != {"predict_proba"}):
+        raise RegistryError("only a binary stack of predict_proba members under a logistic "
+                            "regression, without passthrough, can be registered")
+    return {"members": _export_members(model, folder), "coef": _floats(final.coef_),
+            "intercept": float(final.intercept_[0])}
+
+
+def _load_stacking(folder: Path, entry: dict[str, Any]) -> members.StackingMember:
+    return members.StackingMember(_load_members(folder, entry), entry["coef"],
+                                  entry["intercept"])
+
+
+def _export_search(model: Any, folder: Path) -> dict[str, Any]:
+    return {"best": export_model(model.best_estimator_, folder / "best"),
+            "best_params": {k: (v if isinstance(v, (int, float, str, bool)) or v is None
+                                else str(v)) for k, v in model.best_params_.items()}}
+
+
+def _load_search(folder: Path, entry: dict[str, Any]) -> Any:
+    return load_model(folder / "best", entry["best"])
 
 
 # ------------------------------------------------------------------------------ scikit-learn
@@ -262,7 +324,9 @@ def _load_xgb_survival(folder: Path, entry: dict[str, Any]) -> members.Estimator
 
 
 def _register_builtin() -> None:
+    from sklearn.ensemble import StackingClassifier, VotingClassifier
     from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
     from sklearn.pipeline import Pipeline
 
     from icipredict.modeling.baselines import LorisLLR6, RF16Forest, TMBThreshold
@@ -277,6 +341,10 @@ def _register_builtin() -> None:
     register_codec([CoxPHSurvival], Codec("coxph", _export_coxph, _load_coxph))
     register_codec([XGBCoxSurvival, XGBAFTSurvival],
                    Codec("xgboost_survival", _export_xgb_survival, _load_xgb_survival))
+    register_codec([VotingClassifier], Codec("voting", _export_voting, _load_voting))
+    register_codec([StackingClassifier], Codec("stacking", _export_stacking, _load_stacking))
+    register_codec([GridSearchCV, RandomizedSearchCV],
+                   Codec("search", _export_search, _load_search))
 
 
 _register_builtin()

@@ -206,6 +206,110 @@ class CalibratedMember:
         return sum(parts[1:], parts[0]) / len(parts)
 
 
+class VotingMember:
+    """scikit-learn's soft ``VotingClassifier``: the weighted mean of the members' P(class 1)."""
+
+    def __init__(self, members: list[Any], weights: list[float] | None) -> None:
+        self.members = members
+        w = np.ones(len(members)) if weights is None else np.asarray(weights, dtype=float)
+        self.weights = w / w.sum()
+
+    def proba(self, rows: Rows) -> np.ndarray:
+        """P(responder), as ``VotingClassifier.predict_proba`` (soft voting)."""
+        return sum(w * m.proba(rows) for w, m in zip(self.weights, self.members, strict=True))
+
+    def score(self, rows: Rows) -> np.ndarray:
+        """What calibration reads: the voting classifier has no decision function, so P(1)."""
+        return self.proba(rows)
+
+    def contributions(self, rows: Rows) -> pd.DataFrame:
+        """Not defined: the members' log-odds scales do not add up under probability voting."""
+        raise ModelError("a voting ensemble has no per-feature contributions: explain=True is "
+                         "not available for this model")
+
+
+class StackingMember:
+    """scikit-learn's ``StackingClassifier`` (binary, ``stack_method="predict_proba"``): a
+    logistic regression on the members' P(class 1)."""
+
+    def __init__(self, members: list[Any], coef: list[float], intercept: float) -> None:
+        self.members = members
+        self.coef = np.asarray(coef, dtype=float)
+        self.intercept = float(intercept)
+
+    def score(self, rows: Rows) -> np.ndarray:
+        """The final estimator's ``decision_function`` (what calibration reads)."""
+        meta = np.column_stack([m.proba(rows) for m in self.members])
+        return meta @ self.coef + self.intercept
+
+    def proba(self, rows: Rows) -> np.ndarray:
+        """P(responder), as ``StackingClassifier.predict_proba``."""
+        return expit(self.score(rows))
+
+    def contributions(self, rows: Rows) -> pd.DataFrame:
+        """Not defined for a stack of non-additive members."""
+        raise ModelError("a stacked ensemble has no per-feature contributions: explain=True "
+                         "is not available for this model")
+
+
+class RecalibratedResponse:
+    """A response model with a local logistic recalibration ``expit(a + b logit p)`` on top
+    (:mod:`icipredict.evaluation.recalibration`); ``base`` is the model as trained."""
+
+    def __init__(self, base: Any, recal: dict[str, Any]) -> None:
+        self.base = base
+        self.recal = recal
+
+    def transform(self, p: np.ndarray) -> np.ndarray:
+        """The recalibration map applied to the base model's probabilities."""
+        from icipredict.evaluation.recalibration import apply_response_recalibration
+
+        return apply_response_recalibration(p, self.recal)
+
+    def proba(self, rows: Rows) -> np.ndarray:
+        """Recalibrated P(responder)."""
+        return self.transform(self.base.proba(rows))
+
+    def contributions(self, rows: Rows) -> pd.DataFrame:
+        """The base model's log-odds contributions times the slope (the map is linear in
+        log-odds, so the reasons keep their order and sign)."""
+        return self.base.contributions(rows) * float(self.recal["slope"])
+
+
+class RecalibratedCox:
+    """A Cox model whose linear predictor is scaled by a local calibration slope in its
+    survival curves and medians; ``risk`` stays the trained one (same ranking, and the risk
+    groups' training cut-points keep their meaning)."""
+
+    def __init__(self, base: Any, recal: dict[str, Any]) -> None:
+        self.base = base
+        self.slope = float(recal["slope"])
+
+    def risk(self, rows: Rows) -> np.ndarray:
+        """The trained log partial hazard."""
+        return self.base.risk(rows)
+
+    def survival(self, rows: Rows, times: np.ndarray, risk: np.ndarray) -> np.ndarray:
+        """S(t) with the recalibrated linear predictor ``slope * risk``."""
+        return self.base.survival(rows, times, self.slope * np.asarray(risk))
+
+    def median(self, rows: Rows, risk: np.ndarray) -> np.ndarray:
+        """Median survival with the recalibrated linear predictor."""
+        return self.base.median(rows, self.slope * np.asarray(risk))
+
+
+def recalibrated(part: str, member: Any, recal: dict[str, Any] | None) -> Any:
+    """``member`` with the bundle's recalibration of ``part`` applied (unchanged without)."""
+    if not recal:
+        return member
+    if part == "response":
+        return RecalibratedResponse(member, recal)
+    if not isinstance(member, CoxMember):
+        raise ModelError(f"the {part} model is not a Cox model: its survival cannot be "
+                         "recalibrated by a slope on the linear predictor")
+    return RecalibratedCox(member, recal)
+
+
 # ------------------------------------------------------------------------------ survival
 class CoxMember:
     """A Cox model from lifelines' estimates (``coxph.json``).

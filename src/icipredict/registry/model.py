@@ -177,6 +177,16 @@ class ICIPredictModel(mlflow.pyfunc.PythonModel):
         nan = np.full(len(rows), np.nan)
         if self.response is None:
             return nan, nan, nan
+        base = getattr(self.response, "base", None)
+        if base is not None and hasattr(self.response, "transform"):
+            # Locally recalibrated: the Venn table holds the trained model's held-out
+            # probabilities, so look up with those and carry the bounds through the same
+            # monotone map (the recalibration's own uncertainty is not in the interval).
+            raw = base.proba(rows)
+            if not intervals:
+                return self.response.transform(raw), nan, nan
+            low, high = response_interval(raw, self.intervals)
+            return tuple(self.response.transform(v) for v in (raw, low, high))
         p = self.response.proba(rows)
         if not intervals:
             return p, nan, nan

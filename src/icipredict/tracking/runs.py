@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from icipredict.config import resolve_tracking_uri
@@ -179,6 +180,25 @@ def _log_validation(trained: TrainedExperiment) -> None:
     mlflow.log_table(trained.fold_table, "validation/folds.json")
 
 
+def _log_selection(trained: TrainedExperiment) -> None:
+    """The response model's selection on the training patients: candidates' inner AUCs and SEs
+    (a table), the rule's threshold and the choice (tags), the candidates' spec files."""
+    import mlflow
+
+    sel = trained.selection
+    if sel is None:
+        return
+    mlflow.log_table(sel.table.reset_index().replace([np.inf], -1), "selection/candidates.json")
+    mlflow.set_tags({"selected_response_model": sel.chosen, "selection_best": sel.best,
+                     "selection_scheme": sel.scheme,
+                     "selection_rule": "one standard error; simpler = fewer features, then "
+                                       "linear < trees < ensembles",
+                     "selection_summary": sel.summary()})
+    mlflow.log_metric("selection_threshold_auc", sel.threshold)
+    for p in trained.config.candidate_spec_paths:
+        mlflow.log_artifact(str(p), "config/candidates")
+
+
 def _log_fold_figures(fold: Any) -> None:
     """The fold's ROC, calibration, decision and KM figures (its held-out patients) under
     ``plots/`` of its nested run; figures a small fold cannot support are skipped quietly."""
@@ -293,6 +313,7 @@ def train_experiment(
         with mlflow.start_run(run_name=config.name) as run:
             _log_config(trained, rad_record)
             _log_validation(trained)
+            _log_selection(trained)
             info, manifest = _log_model(trained, rad_record)
             _log_lineage_and_card(trained)
             mlflow.set_tag("what_is_pickled",

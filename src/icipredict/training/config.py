@@ -158,6 +158,36 @@ class Radiomics(BaseModel):
         return self == Radiomics()
 
 
+class Selection(BaseModel):
+    """Which response model to train, chosen on the training patients before the test is seen.
+
+    Each candidate is fitted on the inner training part and scored (AUC) on the inner
+    validation part: each centre in turn (``leave_one_centre_out``), or the patients who
+    started ICI from ``validate_from`` on (``time_forward``; ``time_column`` a date or year),
+    or stratified folds (``kfold``: for a single centre without start dates).
+    The one-standard-error rule keeps every candidate whose mean AUC is within one standard
+    error of the best and picks the simplest of them (fewest features read, then linear before
+    trees before ensembles); see :mod:`icipredict.training.selection`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    candidates: list[str] = Field(min_length=2, description="Response model spec YAMLs.")
+    scheme: Literal["leave_one_centre_out", "time_forward", "kfold"] = "leave_one_centre_out"
+    time_column: str = Field("start_date", description="time_forward: the ICI start column.")
+    validate_from: int | None = Field(None, description="time_forward: first year of the inner "
+                                      "validation patients (earlier years train).")
+    n_bootstrap: int = Field(500, ge=50, description="Resamples for the SE of one split.")
+    n_splits: int = Field(5, ge=2, description="kfold: stratified folds (single-centre cohorts "
+                          "without start dates).")
+
+    @model_validator(mode="after")
+    def _needs_year(self) -> Selection:
+        if self.scheme == "time_forward" and self.validate_from is None:
+            raise ValueError("scheme 'time_forward' needs 'validate_from' (a year)")
+        return self
+
+
 class ExperimentConfig(BaseModel):
     """One experiment: cohort, feature spec, model spec(s), targets, validation, tracking."""
 
@@ -175,6 +205,10 @@ class ExperimentConfig(BaseModel):
     validation: Validation = Field(default_factory=Validation)
     tracking: Tracking = Field(default_factory=Tracking)
     radiomics: Radiomics = Field(default_factory=Radiomics)
+    selection: Selection | None = Field(
+        None, description="Choose the response model among candidates on the training patients "
+        "(the chosen one is the primary response model; response models of 'models' become "
+        "comparators).")
     n_bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples for CIs.")
     interval_refits: int = Field(
         20, ge=0, le=200, description="Ignored (kept so older experiment files still load; "
@@ -233,6 +267,12 @@ class ExperimentConfig(BaseModel):
         return [self.resolve(m, f"models.{i}") for i, m in enumerate(self.models)]
 
     @property
+    def candidate_spec_paths(self) -> list[Path]:
+        """Absolute paths of the selection's candidate model specs (empty without selection)."""
+        cands = self.selection.candidates if self.selection is not None else []
+        return [self.resolve(m, f"selection.candidates.{i}") for i, m in enumerate(cands)]
+
+    @property
     def column_map_paths(self) -> list[Path]:
         """Absolute paths of the column maps (empty for a store source)."""
         return [self.resolve(f.column_map, f"cohort.files.{i}.column_map")
@@ -270,6 +310,7 @@ class ExperimentConfig(BaseModel):
         for ``radiomics.settings``, invalid)."""
         self.feature_spec_path  # noqa: B018 - resolving raises on a missing file
         self.model_spec_paths  # noqa: B018
+        self.candidate_spec_paths  # noqa: B018
         self.column_map_paths  # noqa: B018
         self.check_radiomics()
 
@@ -288,8 +329,10 @@ class ExperimentConfig(BaseModel):
             data = self.source_path.read_bytes()
         else:
             # Default radiomics left out: configs without the key hash as they always did.
-            data = self.model_dump_json(
-                exclude={"radiomics"} if self.radiomics.is_default() else None).encode()
+            # Defaults of later keys left out: configs without them hash as they always did.
+            exclude = ({"radiomics"} if self.radiomics.is_default() else set()) | (
+                {"selection"} if self.selection is None else set())
+            data = self.model_dump_json(exclude=exclude or None).encode()
         return hashlib.sha256(data).hexdigest()[:12]
 
     def flat_params(self) -> dict[str, str]:

@@ -142,6 +142,8 @@ class TrainedExperiment:
     response_uncertainty: dict[str, Any] | None = None
     risk_groups: dict[str, Any] | None = None
     seconds: float = 0.0
+    #: The response model's selection on the training patients (None without ``selection:``).
+    selection: Any = None
 
     @property
     def fold_table(self) -> pd.DataFrame:
@@ -198,6 +200,10 @@ def model_specs_of(config: ExperimentConfig) -> tuple[Any, list[Any], dict[str, 
     model_specs = [load_spec(p) for p in config.model_spec_paths]
     specs: dict[str, Any] = {}
     comparators: list[Any] = []
+    if config.selection is not None:
+        # The selected candidate is the primary response model; response models listed
+        # under `models` are its comparators (set by select_primary).
+        specs["response"] = None
     for s in model_specs:
         if s.task in specs:
             if s.task == "response" and "response" in config.targets:
@@ -207,6 +213,23 @@ def model_specs_of(config: ExperimentConfig) -> tuple[Any, list[Any], dict[str, 
             continue
         specs[s.task] = s
     return feature_spec, model_specs, specs, comparators
+
+
+def select_primary(config: ExperimentConfig, frame: pd.DataFrame, feature_spec: Any,
+                   specs: dict[str, Any]) -> Any:
+    """Run the config's response-model selection on the training rows of ``frame`` (never a
+    split column's test rows) and make the chosen spec the primary response model."""
+    from icipredict.modeling.spec import load_spec
+    from icipredict.training.selection import select_response_model
+
+    train = frame
+    if config.validation.scheme == "split_column":
+        train = frame[frame[config.validation.column].astype(str) != config.validation.test_value]
+    candidates = [load_spec(p) for p in config.candidate_spec_paths]
+    result = select_response_model(train, feature_spec, candidates, config.selection,
+                                   seed=config.seed)
+    specs["response"] = next(c for c in candidates if c.name == result.chosen)
+    return result
 
 
 def fit_experiment(config: str | Path | ExperimentConfig, *,
@@ -238,6 +261,8 @@ def fit_experiment(config: str | Path | ExperimentConfig, *,
         config = load_experiment(config)
     feature_spec, model_specs, specs, comparators = model_specs_of(config)
     frame, source = load_training_frame(config, cache_dir=cache_dir, progress=progress)
+    selection = (select_primary(config, frame, feature_spec, specs)
+                 if config.selection is not None else None)
     estimator = ExperimentModels(feature_spec, specs.get("response"), specs.get("survival"),
                                  list(config.targets), comparators)
     folds, fit_rows, oof = _validate(config, frame, estimator, on_step)
@@ -272,7 +297,7 @@ def fit_experiment(config: str | Path | ExperimentConfig, *,
         comparators=comparators, frame=frame, source=source, fit_frame=fit_frame, held=held,
         oof=oof, folds=folds, metrics=metrics, notes=notes, final=final,
         subgroups=assessment.subgroup_table(held, oof, config), response_uncertainty=unc,
-        risk_groups=risk_group_cutpoints(fit_oof, final))
+        risk_groups=risk_group_cutpoints(fit_oof, final), selection=selection)
     trained.seconds = time.perf_counter() - start
     logger.info("trained %s in %.1f s", config.name, trained.seconds)
     return trained
@@ -406,5 +431,5 @@ def pooled_predictions(long: pd.DataFrame, frame: pd.DataFrame, scheme: str) -> 
 
 
 __all__ = ["FoldResult", "TrainedExperiment", "fit_experiment", "interval_inputs",
-           "model_specs_of", "pooled_predictions", "risk_group_cutpoints", "splitter_for",
-           "training_oof"]
+           "model_specs_of", "pooled_predictions", "risk_group_cutpoints", "select_primary",
+           "splitter_for", "training_oof"]
