@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,9 @@ from icipredict.cohort.store import CohortStore
 from icipredict.demo.cohort import cohort_radiomics
 from icipredict.demo.context import DemoContext
 from icipredict.demo.training import external_cohort
+
+if TYPE_CHECKING:
+    from icipredict.predict.record import PatientRecord
 
 
 # ------------------------------------------------------------------------------ 6 board
@@ -116,7 +119,8 @@ def step_board(ctx: DemoContext) -> str:
         ctx.scores[label] = s
     ids = sorted(cohort.patients["patient_id"].astype(str))
     chosen = {r["patient_id"] for r in records.values()}
-    weekly = [patient_record(cohort, p, rad) for p in ids if p not in chosen][:ctx.n_weekly]
+    others = [p for p in ids if p not in chosen][:ctx.n_weekly]
+    weekly: list[PatientRecord | dict[str, Any]] = [patient_record(cohort, p, rad) for p in others]
     weekly += list(records.values())
     (ctx.board_dir / "weekly_patients.json").write_text(json.dumps(weekly, indent=2))
     ctx.weekly = write_list(score_batch(weekly, ctx.model_uri), ctx.board_dir / "weekly")

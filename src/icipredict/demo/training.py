@@ -139,6 +139,7 @@ def step_register(ctx: DemoContext) -> str:
         if not ctx.heldout_path.exists():
             write_heldout(ctx)
         return f"{ctx.model_name} {ctx.promotion}"
+    assert ctx.run_id is not None, "step_train sets the run"
     ctx.version = (str(max(int(v.version) for v in existing)) if existing
                    else register(ctx.run_id, ctx.model_name))
     write_heldout(ctx)
