@@ -96,8 +96,13 @@ class OneHot(TransformerMixin, BaseEstimator):
                 sparse_output=False, feature_name_combiner=_column_name(self.prefix),
             ).fit(given.to_frame())
         self._rows: dict = {}
+        self._names = (np.asarray([], dtype=object) if self.encoder_ is None else
+                       np.asarray(self.encoder_.get_feature_names_out(), dtype=object))
         self.n_features_in_ = 1
         return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return "_names" in self.__dict__
 
     @property
     def levels_(self) -> list[str]:
@@ -121,11 +126,9 @@ class OneHot(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """0/1 columns per level; NaN in every column where the category is missing."""
-        names = self.get_feature_names_out()
-        values = X.iloc[:, 0]
         if self.encoder_ is None:
             return np.empty((len(X), 0))
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        codes, uniques = pd.factorize(X.iloc[:, 0], use_na_sentinel=True)
         # Each distinct value is encoded once by the encoder and remembered (the encoding is
         # fixed once fitted; single-patient scoring repeats the same few values).
         rows = self.__dict__.setdefault("_rows", {})
@@ -137,16 +140,14 @@ class OneHot(TransformerMixin, BaseEstimator):
             if len(rows) + len(new) > 4096:
                 rows.clear()
             rows.update(zip(new, encoded, strict=True))
-        table = np.full((len(keys) + 1, len(names)), np.nan)
+        table = np.full((len(keys) + 1, len(self._names)), np.nan)
         for i, k in enumerate(keys):
             table[i] = rows[k]
         return table[np.where(codes < 0, len(keys), codes)]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """``<prefix>_<level>`` (and ``<prefix>_other``)."""
-        if getattr(self, "encoder_", None) is None:
-            return np.asarray([], dtype=object)
-        return np.asarray(self.encoder_.get_feature_names_out(), dtype=object)
+        return self.__dict__.get("_names", np.asarray([], dtype=object)).copy()
 
 
 class Reorder(TransformerMixin, BaseEstimator):
@@ -200,12 +201,15 @@ class ModalityMissing(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """One 0/1 column per modality."""
-        missing = X.isna()
+        # One isna over the frame, then numpy columns by position (a DataFrame column
+        # selection per modality cost more than the test itself for one patient).
+        missing = X.isna().to_numpy()
+        position = {c: j for j, c in enumerate(X.columns)}
         out = np.ones((len(X), len(self.modality_columns or {})))
         for j, columns in enumerate((self.modality_columns or {}).values()):
-            present = [c for c in columns if c in missing.columns]
+            present = [position[c] for c in columns if c in position]
             if present:
-                out[:, j] = missing[present].to_numpy().all(axis=1)
+                out[:, j] = missing[:, present].all(axis=1)
         return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
