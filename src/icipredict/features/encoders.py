@@ -70,8 +70,15 @@ def _column_name(prefix: str) -> Any:
     return combine
 
 
+def _column(X: pd.DataFrame | pd.Series) -> pd.Series:
+    """The one category column (the ColumnTransformer hands it over as a Series)."""
+    return X if isinstance(X, pd.Series) else X.iloc[:, 0]
+
+
 class OneHot(TransformerMixin, BaseEstimator):
     """``OneHotEncoder`` on one category column; missing categories give missing rows.
+
+    The input is that column (a Series, or a one-column frame).
 
     Parameters
     ----------
@@ -87,7 +94,7 @@ class OneHot(TransformerMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> OneHot:
         """Learn the levels of the non-missing values (none seen: no output column)."""
-        given = X.iloc[:, 0].dropna().astype(str)
+        given = _column(X).dropna().astype(str)
         self.encoder_ = None
         if len(given):
             # Unseen levels go to the grouped level when there is one, else to zeros.
@@ -128,7 +135,7 @@ class OneHot(TransformerMixin, BaseEstimator):
         """0/1 columns per level; NaN in every column where the category is missing."""
         if self.encoder_ is None:
             return np.empty((len(X), 0))
-        codes, uniques = pd.factorize(X.iloc[:, 0], use_na_sentinel=True)
+        codes, uniques = pd.factorize(_column(X), use_na_sentinel=True)
         # Each distinct value is encoded once by the encoder and remembered (the encoding is
         # fixed once fitted; single-patient scoring repeats the same few values).
         rows = self.__dict__.setdefault("_rows", {})
