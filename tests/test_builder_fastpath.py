@@ -126,3 +126,29 @@ def test_categories_rare_unseen_and_missing():
         [nan, nan, 0, 0, 1],  # unseen type -> other; missing drug class stays missing
         [1, 0, nan, nan, nan],  # missing cancer type stays missing
         [0, 1, 1, 0, 0]])  # a name is read as its OncoTree code
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s["name"] for s in SPECS])
+def test_one_patient_alone_equals_its_row_of_the_batch(spec):
+    """600 made-up patients with rare, unseen and missing categories (and absent columns): the
+    batch, each patient encoded alone (the board's path, which remembers encoded levels), and
+    the builder rebuilt from JSON agree bit for bit; the indicators follow their definition."""
+    builder = FeatureBuilder(spec).fit(_frame(600, 0))
+    again = FeatureBuilder.from_json(builder.to_json())
+    new = pd.concat([_frame(600, 7, types=["NSCLC", "PAAD", "made-up type", "GBM", "MEL"]),
+                     _frame(60, 8, drop=("sex", "drug_class", "tmb"))], ignore_index=True)
+    new["patient_id"] = [f"n{i}" for i in range(len(new))]
+    batch = builder.transform(new)
+    pd.testing.assert_frame_equal(again.transform(new), batch)
+    order = np.random.default_rng(0).permutation(len(new))[:200]
+    alone = pd.concat([again.transform(new.iloc[[i]]) for i in order])
+    pd.testing.assert_frame_equal(alone, batch.iloc[order])
+    raw = builder.raw_values(new)
+    for modality, columns in builder.modality_columns_.items():
+        name = f"missing_{modality}"
+        if name in batch:
+            inputs = list(dict.fromkeys(
+                raw.columns[raw.columns.isin([c for c in columns])].tolist()
+                + [c for c in raw.columns if any(k.startswith(f"{c}_") for k in columns)]))
+            expected = raw[inputs].isna().all(axis=1).to_numpy(dtype=float)
+            np.testing.assert_array_equal(batch[name].to_numpy(), expected)

@@ -135,8 +135,10 @@ def _blocks(spec: FeatureSpec, imaging: list[str], cancer_min_frequency: int | N
             entry = registry.get(name)
             if entry.kind == "onehot":
                 minimum = cancer_min_frequency if name == "cancer_type" else None
+                # The column as a scalar: the ColumnTransformer passes a Series (a column
+                # list would cost a DataFrame selection per call).
                 blocks.append((name, OneHot(prefix=entry.output, min_frequency=minimum),
-                               [entry.output]))
+                               entry.output))
                 order.append((modality, name))
             elif entry.output not in exclude:
                 numbers.append(entry.output)

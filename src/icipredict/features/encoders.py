@@ -70,8 +70,15 @@ def _column_name(prefix: str) -> Any:
     return combine
 
 
+def _column(X: pd.DataFrame | pd.Series) -> pd.Series:
+    """The one category column (the ColumnTransformer hands it over as a Series)."""
+    return X if isinstance(X, pd.Series) else X.iloc[:, 0]
+
+
 class OneHot(TransformerMixin, BaseEstimator):
     """``OneHotEncoder`` on one category column; missing categories give missing rows.
+
+    The input is that column (a Series, or a one-column frame).
 
     Parameters
     ----------
@@ -87,7 +94,7 @@ class OneHot(TransformerMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> OneHot:
         """Learn the levels of the non-missing values (none seen: no output column)."""
-        given = X.iloc[:, 0].dropna().astype(str)
+        given = _column(X).dropna().astype(str)
         self.encoder_ = None
         if len(given):
             # Unseen levels go to the grouped level when there is one, else to zeros.
@@ -96,8 +103,13 @@ class OneHot(TransformerMixin, BaseEstimator):
                 sparse_output=False, feature_name_combiner=_column_name(self.prefix),
             ).fit(given.to_frame())
         self._rows: dict = {}
+        self._names = (np.asarray([], dtype=object) if self.encoder_ is None else
+                       np.asarray(self.encoder_.get_feature_names_out(), dtype=object))
         self.n_features_in_ = 1
         return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return "_names" in self.__dict__
 
     @property
     def levels_(self) -> list[str]:
@@ -121,11 +133,9 @@ class OneHot(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """0/1 columns per level; NaN in every column where the category is missing."""
-        names = self.get_feature_names_out()
-        values = X.iloc[:, 0]
         if self.encoder_ is None:
             return np.empty((len(X), 0))
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        codes, uniques = pd.factorize(_column(X), use_na_sentinel=True)
         # Each distinct value is encoded once by the encoder and remembered (the encoding is
         # fixed once fitted; single-patient scoring repeats the same few values).
         rows = self.__dict__.setdefault("_rows", {})
@@ -137,16 +147,14 @@ class OneHot(TransformerMixin, BaseEstimator):
             if len(rows) + len(new) > 4096:
                 rows.clear()
             rows.update(zip(new, encoded, strict=True))
-        table = np.full((len(keys) + 1, len(names)), np.nan)
+        table = np.full((len(keys) + 1, len(self._names)), np.nan)
         for i, k in enumerate(keys):
             table[i] = rows[k]
         return table[np.where(codes < 0, len(keys), codes)]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """``<prefix>_<level>`` (and ``<prefix>_other``)."""
-        if getattr(self, "encoder_", None) is None:
-            return np.asarray([], dtype=object)
-        return np.asarray(self.encoder_.get_feature_names_out(), dtype=object)
+        return self.__dict__.get("_names", np.asarray([], dtype=object)).copy()
 
 
 class Reorder(TransformerMixin, BaseEstimator):
@@ -200,12 +208,15 @@ class ModalityMissing(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """One 0/1 column per modality."""
-        missing = X.isna()
+        # One isna over the frame, then numpy columns by position (a DataFrame column
+        # selection per modality cost more than the test itself for one patient).
+        missing = X.isna().to_numpy()
+        position = {c: j for j, c in enumerate(X.columns)}
         out = np.ones((len(X), len(self.modality_columns or {})))
         for j, columns in enumerate((self.modality_columns or {}).values()):
-            present = [c for c in columns if c in missing.columns]
+            present = [position[c] for c in columns if c in position]
             if present:
-                out[:, j] = missing[present].to_numpy().all(axis=1)
+                out[:, j] = missing[:, present].all(axis=1)
         return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

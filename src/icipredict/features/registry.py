@@ -47,6 +47,8 @@ def numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
     values = frame[column]
     if values.dtype == np.float64:
         return values.to_numpy()
+    if values.dtype.kind in "biuf":  # numbers already: no parsing (pd.to_numeric is slow)
+        return values.to_numpy(dtype=float, na_value=np.nan)
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
