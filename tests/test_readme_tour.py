@@ -4,7 +4,7 @@ The tour's ```bash blocks (only the tour's) are parsed, and every `icipredict ..
 order through the installed `icipredict` with the temporary folder as working directory (the
 checkout's experiments/, models/ and examples/ linked in) and HOME/XDG inside it: synth, ingest,
 summary, brca, radiomics, features, train, register, the held-out table, promote, model cards,
-predict, predict-list and recalibrate (`serve` is started only by the board's own tests). `<RUN_ID>` and
+predict, predict-list, recalibrate and validate (`serve` is started only by the board's own tests). `<RUN_ID>` and
 `<VERSION>` take the values the previous commands printed. The printed `cohort summary` must equal
 the README's sample; the other sample outputs of the tour must match in shape (numbers, IDs and
 paths aside).
@@ -75,7 +75,7 @@ def tour_samples() -> list[str]:
 
 def test_tour_parses_into_the_documented_steps():
     steps = [s for s, _ in tour_commands()]
-    assert steps == sorted(steps) and set(steps) == {1, 2, 3, 4, 5, 6}
+    assert steps == sorted(steps) and set(steps) == {1, 2, 3, 4, 5, 6, 7}
     commands = [c for _, c in tour_commands()]
     assert commands[0].startswith("icipredict cohort synth")
     assert "icipredict cohort summary" in commands
@@ -141,7 +141,7 @@ def test_tour_runs_end_to_end_as_written(tmp_path):
     ran = " ".join(outputs)
     for command in ("cohort synth", "cohort ingest", "features radiomics", "features build",
                     "train", "register", "features inputs", "promote", "model card", "predict ",
-                    "predict-list"):
+                    "predict-list", "recalibrate", "validate"):
         assert f"icipredict {command}" in ran, command
     home = tmp_path / "home"
     # the user's key was created in the temporary HOME, as on a fresh machine

@@ -73,31 +73,31 @@ class RecalibrationResult:
         return out
 
 
-def cohort_frame(cohort: str, store: str | Path | None = None) -> tuple[pd.DataFrame, str]:
+def cohort_frame(cohort: str, store: str | Path | None = None,
+                 bundle_dir: str | Path | None = None) -> tuple[pd.DataFrame, str]:
     """A centre's patients with outcomes (index ``patient_id``) and a label for lineage.
 
-    ``cohort`` is a column-map YAML (read with :func:`icipredict.cohort.loaders.load_source`)
-    or the name of a centre in the cohort store ``store`` (default store when None).
+    ``cohort`` is a column-map YAML or the name of a centre in the cohort store ``store``
+    (default store when None). Read as ``icipredict validate`` reads a cohort
+    (:func:`icipredict.tracking.validate.load_cohort`): with the bundle in ``bundle_dir``, its
+    gene flags, and radiomics computed with the model's own settings when it uses imaging.
     """
-    from icipredict.features.builder import patient_frame
+    from icipredict import config
+    from icipredict.registry.bundle import Bundle
+    from icipredict.tracking.validate import load_cohort
 
+    opts: dict[str, Any] = {}
+    if bundle_dir is not None:
+        bundle = Bundle(bundle_dir)
+        spec = bundle.builder.spec_
+        opts = {"genes": spec.genes or (), "radiomics": bundle.radiomics, "builder_spec": spec}
     path = Path(cohort)
     if path.suffix in (".yaml", ".yml"):
-        from icipredict.cohort.loaders import load_source
-
         if not path.is_file():
             raise CohortError("column map not found", file=path)
-        data, label = load_source(path), f"column map {path.name}"
-    else:
-        from icipredict import config
-        from icipredict.cohort.store import CohortStore
-
-        store_path = Path(store) if store is not None else Path(config.DEFAULT_STORE)
-        data = CohortStore(store_path).cohort([cohort])
-        label = f"store centre {cohort}"
-        if not len(data.patients):
-            raise CohortError(f"centre {cohort!r} has no patients in the store", file=store_path)
-    return patient_frame(data, include_outcomes=True), label
+        return load_cohort(path, **opts), f"column map {path.name}"
+    store_path = Path(store) if store is not None else config.default_store()
+    return load_cohort(f"{store_path}#{cohort}", **opts), f"store centre {cohort}"
 
 
 def _download_bundle(name: str, version: str, dst: Path) -> Path:
@@ -134,12 +134,14 @@ def fit_maps(frame: pd.DataFrame, scores: dict[str, np.ndarray]) -> tuple[dict, 
     """The recalibration maps, the response calibration before (slope, intercept), notes."""
     from icipredict.evaluation import recalibration as rc
     from icipredict.evaluation.metrics import calibration_intercept, calibration_slope
+    from icipredict.modeling.experiment import response_label
 
     maps: dict[str, Any] = {}
     before: dict[str, float] = {}
     notes: list[str] = []
     if "response" in scores and "responder" in frame:
-        y = pd.to_numeric(frame["responder"], errors="coerce").to_numpy(dtype=float)
+        # the label training uses: non-responders censored before the first scan are unknown
+        y = response_label(frame).to_numpy(dtype=float)
         p = scores["response"]
         maps["response"] = rc.fit_response_recalibration(y, p)
         ok = np.isfinite(y) & np.isfinite(p)
@@ -165,10 +167,11 @@ def _after(frame: pd.DataFrame, scores: dict[str, np.ndarray], maps: dict[str, A
     """Calibration slope and intercept of the recalibrated response on the same patients."""
     from icipredict.evaluation.metrics import calibration_intercept, calibration_slope
     from icipredict.evaluation.recalibration import apply_response_recalibration
+    from icipredict.modeling.experiment import response_label
 
     if "response" not in maps:
         return {}
-    y = pd.to_numeric(frame["responder"], errors="coerce").to_numpy(dtype=float)
+    y = response_label(frame).to_numpy(dtype=float)
     p = apply_response_recalibration(scores["response"], maps["response"])
     ok = np.isfinite(y) & np.isfinite(p)
     return {"response_slope": float(calibration_slope(y[ok], p[ok])),
@@ -225,11 +228,11 @@ def recalibrate(name: str, version: str, cohort: str, *, store: str | Path | Non
     from icipredict.tracking.registry import EvalData, promote, register, resolve
 
     version = resolve(name, version)
-    frame, label = cohort_frame(cohort, store)
     client = MlflowClient()
     source_run = client.get_model_version(name, version).run_id
     with tempfile.TemporaryDirectory() as tmp:
         bundle = _download_bundle(name, version, Path(tmp) / "original")
+        frame, label = cohort_frame(cohort, store, bundle)
         scores = _scores(bundle, frame)
         maps, before, notes = fit_maps(frame, scores)
         maps.update({"cohort": label, "from": f"models:/{name}/{version}"})
