@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from icipredict.cohort.schema import CohortError
-from icipredict.modeling.experiment import ENDPOINTS, responder_target, survival_target
+from icipredict.modeling.experiment import (
+    ENDPOINTS,
+    responder_target,
+    survival_target,
+    target_fields,
+)
 
 if TYPE_CHECKING:
     from icipredict.training.pipeline import TrainedExperiment
@@ -74,7 +79,7 @@ def write_heldout_figures(held: pd.DataFrame, oof: pd.DataFrame, folder: str | P
     for end in ENDPOINTS:
         if f"risk_{end}" in oof:
             ok, ys = survival_target(held, end)
-            ev, tm = ys.dtype.names
+            ev, tm = target_fields(ys)
             _guard(f"km_{end}", lambda ok=ok, ys=ys, ev=ev, tm=tm, end=end:
                    plots.plot_km_by_risk_group(
                        ys[tm], ys[ev], oof[f"risk_{end}"].to_numpy()[ok],
