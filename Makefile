@@ -43,6 +43,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: install

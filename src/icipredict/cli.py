@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -46,7 +46,7 @@ StoreOption = typer.Option(
 )
 
 
-def fail(exc: Exception) -> None:
+def fail(exc: Exception) -> NoReturn:
     """Print a user-facing error and exit with status 2."""
     # soft_wrap: a long path must not be broken by a hard line break; escape: messages quote
     # source values such as "[Not Available]" that rich would read as markup
@@ -788,6 +788,7 @@ def train_cmd(
         console.print(f"  {line}")
     _print_tracking(experiment_id=result.experiment_id, run_id=result.run_id)
     if register:
+        assert name is not None  # checked before training: --register needs the name
         try:
             version = register_run(result.run_id, name)
         except (ValueError, MlflowException) as exc:
@@ -864,8 +865,10 @@ def predict_cmd(
     _set_tracking(tracking_uri)
     try:
         if patient_id is not None:
+            assert store is not None  # checked above: --patient-id needs --store
             s = score_stored(patient_id, store, model, cache_dir=cache_dir)
         else:
+            assert patient is not None  # checked above: exactly one of --patient, --patient-id
             s = score(patient, model, cache_dir=cache_dir, image_dir=patient.parent)
     except IcipredictError as exc:
         fail(exc)
@@ -944,6 +947,7 @@ def predict_list_cmd(
                                started_to=started_to, without_outcome=without_outcome)
             scores = score_store_list(store, query, model, sort_by=sort_by, cache_dir=cache_dir)
         else:
+            assert patients is not None  # checked above: a list file or --store
             scores = score_batch(patients, model, sort_by=sort_by, cache_dir=cache_dir,
                                  image_dir=patients.parent)
     except IcipredictError as exc:

@@ -123,12 +123,13 @@ def _groups(spec: FeatureSpec, imaging: list[str]) -> list[tuple[str, list[str]]
 
 def _blocks(spec: FeatureSpec, imaging: list[str], cancer_min_frequency: int | None,
             exclude: frozenset[str] = frozenset()
-            ) -> tuple[list[tuple[str, Any, list[str]]], list[tuple[str, str]]]:
+            ) -> tuple[list[tuple[str, Any, list[str] | str]], list[tuple[str, str]]]:
     """The ColumnTransformer's blocks ``(name, transformer, columns)``: every number in one
     pass-through block (``exclude``: columns never observed in training), each one-hot feature
-    encoded; and the model's column order as ``(modality, block or column)``."""
+    encoded (its column a scalar); and the model's column order as ``(modality, block or
+    column)``."""
     numbers: list[str] = []
-    blocks: list[tuple[str, Any, list[str]]] = []
+    blocks: list[tuple[str, Any, list[str] | str]] = []
     order: list[tuple[str, str]] = []
     for modality, names in _groups(spec, imaging):
         for name in names:

@@ -105,6 +105,14 @@ def survival_target(frame: pd.DataFrame, end: str) -> tuple[np.ndarray, np.ndarr
     return ok, Surv.from_arrays(e[ok].astype(bool).to_numpy(), t[ok].to_numpy(dtype=float))
 
 
+def target_fields(y: np.ndarray) -> tuple[str, str]:
+    """The ``(event, time)`` field names of a :func:`survival_target` target."""
+    names = y.dtype.names
+    assert names is not None, "not a structured (event, time) survival target"
+    event, time = names
+    return event, time
+
+
 def response_strata(frame: pd.DataFrame) -> np.ndarray:
     """Labels the stratified splitters use: :func:`response_label` (missing -> -1)."""
     return response_label(frame).fillna(-1).astype(int).to_numpy()
@@ -161,7 +169,8 @@ class ExperimentModels(BaseEstimator):
         for end in ENDPOINTS:
             if end in self.targets and self.survival is not None:
                 ok, ys = survival_target(X, end)
-                if ok.sum() and ys[ys.dtype.names[0]].any():
+                event, _ = target_fields(ys)
+                if ok.sum() and ys[event].any():
                     self.survival_[end], _ = tune_and_fit(self.survival, features[ok], ys)
         for spec in self.comparators:
             ok, yr = responder_target(X)

@@ -99,6 +99,14 @@ class SearchSpec(BaseModel):
         return space
 
 
+CalibrationMethod = Literal["sigmoid", "isotonic"]
+
+
+def _both_calibration_methods() -> list[CalibrationMethod]:
+    """Default calibration maps to choose from: both."""
+    return ["sigmoid", "isotonic"]
+
+
 class ModelSpec(BaseModel):
     """One model: estimator, hyperparameters, search space, calibration."""
 
@@ -109,8 +117,8 @@ class ModelSpec(BaseModel):
     description: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
     calibrate: bool = Field(False, description="Wrap in CalibratedResponse (response only).")
-    calibration_methods: list[Literal["sigmoid", "isotonic"]] = Field(
-        default_factory=lambda: ["sigmoid", "isotonic"],
+    calibration_methods: list[CalibrationMethod] = Field(
+        default_factory=_both_calibration_methods,
         description="Calibration maps to choose from by inner-CV log-loss (sigmoid = Platt).")
     members: list[str] = Field(
         default_factory=list, description="Ensembles: the members' model specs (names in "

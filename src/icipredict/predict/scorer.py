@@ -22,6 +22,7 @@ import math
 import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -267,8 +268,16 @@ def load_board_model(uri: str = DEFAULT_MODEL) -> BoardModel:
     card_link = None
     if name is not None:
         client = mlflow.MlflowClient()
-        mv = (client.get_model_version_by_alias(name, alias) if alias
-              else client.get_model_version(name, version))
+        if alias:
+            mv = client.get_model_version_by_alias(name, alias)
+        elif version is not None:
+            mv = client.get_model_version(name, version)
+        else:  # models:/NAME names no version (mlflow would fail on a version of None)
+            from mlflow.exceptions import MlflowException
+            from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+            raise MlflowException(f"{uri}: no version or alias (give models:/NAME/VERSION or "
+                                  "models:/NAME@ALIAS)", error_code=INVALID_PARAMETER_VALUE)
         version = str(mv.version)
         card_link = (mv.tags or {}).get("model_card")
         if card_link is None:
@@ -746,7 +755,7 @@ def score_store_list(store: str | Path, query: StoreQuery | None = None,
                         for i, pid in enumerate(ids)], sort_by)
 
 
-def score_batch(patients: list[PatientRecord | dict[str, Any]] | str | Path,
+def score_batch(patients: Sequence[PatientRecord | dict[str, Any]] | str | Path,
                 model: str = DEFAULT_MODEL, *, explain: bool = True, top_k: int = 3,
                 sort_by: str = "response", cache_dir: str | Path | None = None,
                 image_dir: str | Path | None = None,
@@ -771,14 +780,15 @@ def score_batch(patients: list[PatientRecord | dict[str, Any]] | str | Path,
     list of BoardScore
     """
     source = None
+    items: Sequence[PatientRecord | dict[str, Any]]
     if isinstance(patients, (str, Path)):
         source = str(patients)
-        patients = read_record_list(patients)
-    records = [p if isinstance(p, PatientRecord) else None for p in patients]
-    if any(r is None for r in records):
-        parsed = iter(parse_records([p for p in patients if not isinstance(p, PatientRecord)],
-                                    source=source))
-        records = [r if r is not None else next(parsed) for r in records]
+        items = read_record_list(patients)
+    else:
+        items = patients
+    dicts = [p for p in items if not isinstance(p, PatientRecord)]
+    parsed = iter(parse_records(dicts, source=source) if dicts else [])
+    records = [p if isinstance(p, PatientRecord) else next(parsed) for p in items]
     for i, r in enumerate(records, start=1):  # a list needs distinct row keys
         if r.patient_id is None:
             records[i - 1] = r.model_copy(update={"patient_id": f"row-{i}"})

@@ -284,14 +284,15 @@ def is_lock_error(exc: BaseException) -> bool:
     DuckDB's raw ``IOException: Could not set lock``.
     """
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        names = {c.__name__ for c in type(exc).__mro__}
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        names = {c.__name__ for c in type(cur).__mro__}
         if "StoreLockedError" in names:
             return True
-        if "IOException" in names and "lock" in str(exc).lower():
+        if "IOException" in names and "lock" in str(cur).lower():
             return True
-        exc = exc.__cause__ or exc.__context__
+        cur = cur.__cause__ or cur.__context__
     return False
 
 
@@ -444,6 +445,7 @@ def create_app(model: str = DEFAULT_MODEL, *, token: str | None = None,
         """Score one patient record (see ``/schema``), or ``{"patient_id": ...}`` of the cohort
         store; ``report=true`` adds the HTML page."""
         if _by_id(record):
+            assert store is not None  # _by_id refuses a patient ID when there is no store
             uri = _model(model_uri)
             with _store_errors("patient_id"):
                 s = score_stored(record["patient_id"].strip(), store, uri,

@@ -76,8 +76,8 @@ def synthetic_example(columns: list[dict[str, Any]], domain: dict[str, Any]) -> 
     for c in columns:
         name = c["name"]
         if c["type"] == "string":
-            levels = domain["categories"].get(name) or {}
-            row[name] = max(levels, key=levels.get) if levels else None
+            levels: dict[str, int] = domain["categories"].get(name) or {}
+            row[name] = max(levels, key=levels.__getitem__) if levels else None
         else:
             num = domain["numeric"].get(name)
             row[name] = round(num["q50"], 3) if num else np.nan
@@ -197,6 +197,7 @@ def write_bundle(
     manifest["what_is_pickled"] = []  # never anything: a model without a codec is refused
     manifest.update(info or {})
     if imaging:
+        assert radiomics is not None  # imaging implies a radiomics record
         manifest["radiomics"] = {"file": files["radiomics"], **radiomics}
         _dump(folder / files["radiomics"], radiomics, indent=2)
     if risk_groups is None:

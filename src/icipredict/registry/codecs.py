@@ -130,7 +130,7 @@ def export_model(model: Any, folder: Path) -> dict[str, Any]:
 
 def load_model(folder: Path, entry: dict[str, Any]) -> Any:
     """Read a model written by :func:`export_model` (``entry`` is its manifest entry)."""
-    codec = _BY_NAME.get(entry.get("codec"))
+    codec = _BY_NAME.get(entry.get("codec", ""))  # no codec named "": unknown, as a missing one
     if codec is None:
         raise RegistryError(f"{folder}: unknown codec {entry.get('codec')!r} (known: "
                             f"{sorted(_BY_NAME)}); was the bundle written by another "

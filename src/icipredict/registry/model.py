@@ -19,9 +19,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from icipredict.errors import ModelError
 from icipredict.evaluation.uncertainty import response_interval
@@ -41,7 +41,9 @@ mlflow.models.set_model(ICIPredictModel())
 """
 
 
-class ICIPredictModel(mlflow.pyfunc.PythonModel):
+# PythonModel imported by name: mypy reads mlflow's lazy `mlflow.pyfunc` attribute (a LazyLoader)
+# for the submodule, so `mlflow.pyfunc.PythonModel` is no class to it.
+class ICIPredictModel(PythonModel):
     """The registry model (``mlflow.pyfunc``): one row per patient in, board numbers out."""
 
     def load_context(self, context) -> None:  # noqa: ANN001 - mlflow's PythonModelContext

@@ -98,9 +98,9 @@ def mlflow_signature(columns: list[dict[str, Any]], horizons=DEFAULT_HORIZONS):
         ColSpec("string" if c["type"] == "string" else AnyType(), c["name"],
                 required=c["required"]) for c in columns
     ])
-    outputs = Schema([ColSpec("double", c) for c in number_outputs(horizons)]
-                     + [ColSpec("string", c) for c in TEXT_OUTPUTS]
-                     + [ColSpec("boolean", c) for c in FLAG_OUTPUTS])
+    outputs = Schema([ColSpec(kind, c) for kind, names in (
+        ("double", number_outputs(horizons)), ("string", TEXT_OUTPUTS), ("boolean", FLAG_OUTPUTS))
+        for c in names])
     params = ParamSchema([
         ParamSpec("horizons", "double", [float(h) for h in horizons], shape=(-1,)),
         ParamSpec("explain", "boolean", False),

@@ -243,8 +243,8 @@ def _log_model(trained: TrainedExperiment, rad_record: dict[str, Any] | None
     config, specs = trained.config, trained.specs
     fit_frame = trained.fit_frame
     final = _Fitted(trained.final.builder_, trained.final.response_, trained.final.survival_)
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
         write_figures(trained, tmp / "plots")
         mlflow.log_artifacts(str(tmp / "plots"), "plots")
         (tmp / "builder.json").write_text(final.builder.to_json())

@@ -19,6 +19,7 @@ from icipredict.modeling.experiment import (
     responder_target,
     response_label,
     survival_target,
+    target_fields,
 )
 from icipredict.training.config import ExperimentConfig
 
@@ -56,7 +57,7 @@ def prediction_metrics(frame: pd.DataFrame, pred: pd.DataFrame, train: pd.DataFr
             continue
         ok, y = survival_target(frame, end)
         tok, ty = survival_target(train, end)
-        ev, tm = y.dtype.names
+        ev, tm = target_fields(y)
         try:
             rep = survival_metrics(y[tm], y[ev], pred[f"risk_{end}"].to_numpy()[ok],
                                    train_time=ty[tm], train_event=ty[ev],
@@ -113,7 +114,7 @@ def within_fold_c(frame: pd.DataFrame, oof: pd.DataFrame,
         if f"risk_{end}" not in oof:
             continue
         ok, y = survival_target(frame, end)
-        ev, tm = y.dtype.names
+        ev, tm = target_fields(y)
         try:
             est = harrell_c(y[tm], y[ev], oof[f"risk_{end}"].to_numpy()[ok],
                             strata=oof["_fold"].to_numpy()[ok], n_boot=config.n_bootstrap,

@@ -28,6 +28,7 @@ name the YAML file, the line and the field.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +46,11 @@ from icipredict._util import read_yaml
 from icipredict.cohort.schema import CohortError
 
 Target = Literal["response", "os", "pfs"]
+
+
+def _all_targets() -> list[Target]:
+    """Default targets: response and both survival endpoints."""
+    return ["response", "os", "pfs"]
 
 
 class StoreSource(BaseModel):
@@ -198,8 +204,7 @@ class ExperimentConfig(BaseModel):
     cohort: CohortSource
     features: str = Field(description="Feature spec YAML (features.spec).")
     models: list[str] = Field(min_length=1, description="Model spec YAML(s) from models/.")
-    targets: list[Target] = Field(default_factory=lambda: ["response", "os", "pfs"],
-                                  min_length=1)
+    targets: list[Target] = Field(default_factory=_all_targets, min_length=1)
     horizons: list[float] = Field(default_factory=lambda: [6.0, 12.0, 24.0],
                                   description="Survival horizons in months.")
     validation: Validation = Field(default_factory=Validation)
@@ -343,6 +348,7 @@ class ExperimentConfig(BaseModel):
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     """Flatten nested dicts/lists to dotted keys (``cohort.files.0.column_map``)."""
     out: dict[str, Any] = {}
+    items: Iterable[tuple[Any, Any]]
     if isinstance(data, dict):
         items = data.items()
     elif isinstance(data, list) and any(isinstance(v, dict | list) for v in data):

@@ -51,12 +51,12 @@ def load_training_frame(config: ExperimentConfig, *, cache_dir: str | Path | Non
     spec = read_spec(config.feature_spec_path)
     genes = spec.genes or ()
     # The experiment's radiomics settings and lesion rule (defaults without a radiomics: key).
-    how = {"settings": config.radiomics_settings, "rule": config.radiomics.lesion_rule}
+    settings, rule = config.radiomics_settings, config.radiomics.lesion_rule
     if config.cohort.store is not None:
         st = config.cohort.store
         path = _store_path(config, st.path)
         cohort = CohortStore(path).cohort(st.centres or None)
-        rad = cohort_radiomics(cohort, spec, cache_dir, progress, **how)
+        rad = cohort_radiomics(cohort, spec, cache_dir, progress, settings=settings, rule=rule)
         frame = patient_frame(cohort, rad, genes=genes, include_outcomes=True)
         source = {"uri": str(path), "name": f"{config.name}-store",
                   "query": {"centres": st.centres or "all"}}
@@ -64,7 +64,8 @@ def load_training_frame(config: ExperimentConfig, *, cache_dir: str | Path | Non
         frames = []
         for fs, cmap in zip(config.cohort.files or [], config.column_map_paths, strict=True):
             cohort = load_source(cmap)
-            rad = cohort_radiomics(cohort, spec, cache_dir, progress, **how)
+            rad = cohort_radiomics(cohort, spec, cache_dir, progress, settings=settings,
+                                   rule=rule)
             part = patient_frame(cohort, rad, genes=genes, include_outcomes=True)
             if fs.split is not None:
                 part["split"] = fs.split

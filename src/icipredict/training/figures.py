@@ -13,10 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from icipredict.cohort.schema import CohortError
-from icipredict.modeling.experiment import ENDPOINTS, responder_target, survival_target
+from icipredict.modeling.experiment import (
+    ENDPOINTS,
+    responder_target,
+    survival_target,
+    target_fields,
+)
 
 if TYPE_CHECKING:
     from icipredict.training.pipeline import TrainedExperiment
@@ -74,12 +80,16 @@ def write_heldout_figures(held: pd.DataFrame, oof: pd.DataFrame, folder: str | P
     for end in ENDPOINTS:
         if f"risk_{end}" in oof:
             ok, ys = survival_target(held, end)
-            ev, tm = ys.dtype.names
-            _guard(f"km_{end}", lambda ok=ok, ys=ys, ev=ev, tm=tm, end=end:
-                   plots.plot_km_by_risk_group(
-                       ys[tm], ys[ev], oof[f"risk_{end}"].to_numpy()[ok],
-                       title=f"{end.upper()} by {label} risk tertile",
-                       path=folder / f"km_{end}.png"), level)
+            ev, tm = target_fields(ys)
+
+            def km(ok: np.ndarray = ok, ys: np.ndarray = ys, ev: str = ev, tm: str = tm,
+                   end: str = end) -> Any:
+                return plots.plot_km_by_risk_group(
+                    ys[tm], ys[ev], oof[f"risk_{end}"].to_numpy()[ok],
+                    title=f"{end.upper()} by {label} risk tertile",
+                    path=folder / f"km_{end}.png")
+
+            _guard(f"km_{end}", km, level)
     return sorted(folder.glob("*.png"))
 
 

@@ -157,7 +157,7 @@ def select_response_model(frame: pd.DataFrame, feature_spec: Any, candidates: li
                 raise CohortError(f"inner split {name}: the {part} part has "
                                   f"{len(y)} patients with a response and not both classes",
                                   column="selection")
-    rows = []
+    results: list[dict[str, Any]] = []
     for spec in candidates:
         aucs, ses = {}, []
         for name, train, val in splits:
@@ -168,10 +168,10 @@ def select_response_model(frame: pd.DataFrame, feature_spec: Any, candidates: li
         values = np.array(list(aucs.values()))
         se = ses[0] if ses else float(values.std(ddof=1) / np.sqrt(len(values)))
         n_feat, rank = spec.complexity()
-        rows.append({"candidate": spec.name, "mean_auc": float(values.mean()), "se": se,
-                     "n_features": n_feat, "family_rank": rank, **aucs})
+        results.append({"candidate": spec.name, "mean_auc": float(values.mean()), "se": se,
+                        "n_features": n_feat, "family_rank": rank, **aucs})
         logger.info("selection %s: AUC %.3f (SE %.3f)", spec.name, values.mean(), se)
-    table = pd.DataFrame(rows).set_index("candidate")
+    table = pd.DataFrame(results).set_index("candidate")
     best = str(table["mean_auc"].idxmax())
     threshold = float(table.loc[best, "mean_auc"] - table.loc[best, "se"])
     table["within_one_se"] = table["mean_auc"] >= threshold
