@@ -18,7 +18,8 @@ The generic checks do not apply to the rest, which get focused tests of the cont
 
 For those, the fit-free checks (construction, ``get_params``/``set_params``, clone, tags, repr)
 run directly, and the tests below cover clone / fit returns self / NotFittedError before fit /
-``n_features_in_`` at predict time.
+``n_features_in_`` at predict time. ``ExperimentModels.predict`` before fit still raises a bare
+AttributeError (strict xfail below, to drop once it calls ``check_is_fitted``).
 """
 
 from __future__ import annotations
@@ -195,3 +196,45 @@ def test_frame_estimators_params_round_trip(estimator):
     assert copy.get_params().keys() == params.keys()
     assert copy.set_params(**params) is copy
     assert all(copy.get_params()[k] is params[k] for k in params)
+
+
+@pytest.fixture(scope="module")
+def patients(tmp_path_factory) -> pd.DataFrame:
+    """A small synthetic network's patient frame (outcomes included)."""
+    import yaml
+
+    from icipredict.cohort.loaders import load_source
+    from icipredict.features.builder import patient_frame
+    from icipredict.synthetic import generate_network
+
+    out = tmp_path_factory.mktemp("net")
+    generate_network(out, n_patients=120, seed=3)
+    centres = yaml.safe_load((out / "network.yaml").read_text())["centres"]
+    return pd.concat([patient_frame(load_source(out / c["source"], centre=c["name"]),
+                                    include_outcomes=True) for c in centres])
+
+
+@pytest.mark.parametrize("estimator", _frame_estimators(), ids=_fit_free_ids)
+def test_frame_estimators_fit_returns_self(estimator, patients):
+    est = clone(estimator)
+    assert est.fit(patients) is est
+    fresh = clone(est)
+    assert not [k for k in vars(fresh) if k.endswith("_") and not k.startswith("_")]
+    first = est.transform(patients) if hasattr(est, "transform") else est.predict(patients)
+    again = fresh.fit(patients)
+    second = again.transform(patients) if hasattr(again, "transform") else again.predict(patients)
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_feature_builder_not_fitted():
+    builder = _frame_estimators()[0]
+    with pytest.raises(NotFittedError):
+        builder.transform(pd.DataFrame({"age": [60.0]}))
+
+
+@pytest.mark.xfail(strict=True, raises=AttributeError,
+                   reason="ExperimentModels.predict has no check_is_fitted yet (modeling/"
+                          "experiment.py is outside this change): AttributeError on builder_")
+def test_experiment_models_not_fitted(patients):
+    with pytest.raises(NotFittedError):
+        _frame_estimators()[1].predict(patients)
