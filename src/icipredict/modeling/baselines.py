@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,9 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils import Tags
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from icipredict.cohort.schema import CohortError
 
@@ -62,6 +65,63 @@ def _as_frame(X: pd.DataFrame | np.ndarray, columns: Sequence[str] | None = None
     return pd.DataFrame(X, columns=names)
 
 
+def _validated_frame(estimator: Any, X: pd.DataFrame | np.ndarray, *,
+                     reset: bool) -> pd.DataFrame:
+    """``X`` as a float DataFrame after scikit-learn's input checks (fit: ``reset=True``).
+
+    Rejects sparse, complex, 1-d and empty input and infinite values (NaN is allowed: every
+    model here handles missing values by design) with scikit-learn's messages. At fit,
+    records ``feature_names_in_``/``n_features_in_``; afterwards an array must have the fitted
+    number of columns (a DataFrame is read by column name, as before).
+    """
+    frame = _as_frame(X, None if reset else getattr(estimator, "feature_names_in_", None)) \
+        if isinstance(X, pd.DataFrame) else None
+    values = check_array(frame.to_numpy() if frame is not None else X, dtype=np.float64,
+                         ensure_all_finite="allow-nan", estimator=estimator,
+                         ensure_min_samples=1 if reset else 0,
+                         ensure_min_features=1 if reset else 0)
+    if reset:
+        if frame is None:
+            frame = pd.DataFrame(values, columns=[f"x{i}" for i in range(values.shape[1])])
+        estimator.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        estimator.n_features_in_ = frame.shape[1]
+        return frame
+    if frame is None:
+        expected = estimator.n_features_in_
+        if values.shape[1] != expected:
+            raise ValueError(f"X has {values.shape[1]} features, but {type(estimator).__name__} "
+                             f"is expecting {expected} features as input.")
+        names = getattr(estimator, "feature_names_in_", None)
+        frame = pd.DataFrame(values, columns=None if names is None else list(names))
+    return frame
+
+
+def _binary_target(estimator: BaseEstimator, y: np.ndarray | None) -> np.ndarray:
+    """``y`` as a 1-d array of two classes (the models here are binary classifiers)."""
+    if y is None:
+        raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y "
+                         "is None.")
+    y = column_or_1d(y, warn=True)
+    check_classification_targets(y)
+    y_type = type_of_target(y, input_name="y")
+    if y_type != "binary":
+        raise ValueError("Only binary classification is supported. The type of the target is "
+                         f"{y_type}.")
+    n_classes = np.unique(y).size
+    if n_classes != 2:
+        raise ValueError(f"{type(estimator).__name__} is a binary classifier: y must have 2 "
+                         f"classes, got {n_classes} class(es).")
+    return y
+
+
+def _binary_tags(tags: Tags) -> Tags:
+    """Tags of the binary classifiers here: missing values handled, two classes only."""
+    tags.input_tags.allow_nan = True
+    if tags.classifier_tags is not None:
+        tags.classifier_tags.multi_class = False
+    return tags
+
+
 def _select(X: pd.DataFrame, features: Sequence[str] | None) -> pd.DataFrame:
     """Select ``features`` from ``X`` (all columns when None), naming the missing ones."""
     if features is None:
@@ -70,6 +130,11 @@ def _select(X: pd.DataFrame, features: Sequence[str] | None) -> pd.DataFrame:
     if missing:
         raise CohortError(f"feature matrix lacks column(s) {missing}; expected {list(features)}")
     return X[list(features)]
+
+
+def _log_tmb(tmb: np.ndarray) -> np.ndarray:
+    """log(1 + TMB) as a column (a negative TMB, impossible in mut/Mb, counts as 0)."""
+    return np.log1p(np.maximum(tmb, 0.0)).reshape(-1, 1)
 
 
 class TMBThreshold(ClassifierMixin, BaseEstimator):
@@ -91,22 +156,23 @@ class TMBThreshold(ClassifierMixin, BaseEstimator):
         self.threshold = threshold
         self.column = column
 
-    def _tmb(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-        X = _as_frame(X, getattr(self, "feature_names_in_", None))
+    def __sklearn_tags__(self) -> Tags:
+        return _binary_tags(super().__sklearn_tags__())
+
+    def _tmb(self, X: pd.DataFrame | np.ndarray, reset: bool = False) -> np.ndarray:
+        X = _validated_frame(self, X, reset=reset)
         if self.column not in X.columns:
             raise CohortError(f"feature matrix lacks the TMB column {self.column!r}")
         return X[self.column].to_numpy(dtype=float)
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> TMBThreshold:
         """Learn the probability scale of TMB on the training data."""
-        frame = _as_frame(X)
-        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-        self.n_features_in_ = frame.shape[1]
-        tmb = self._tmb(frame)
+        y = _binary_target(self, y)
+        tmb = self._tmb(X, reset=True)
         self.classes_ = np.unique(y)
         self.fill_ = float(np.nanmedian(tmb))
-        z = np.log1p(np.nan_to_num(tmb, nan=self.fill_)).reshape(-1, 1)
-        self.recalibration_ = LogisticRegression(C=1e6).fit(z, np.asarray(y))
+        z = _log_tmb(np.nan_to_num(tmb, nan=self.fill_))
+        self.recalibration_ = LogisticRegression(C=1e6).fit(z, y)
         return self
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
@@ -116,12 +182,14 @@ class TMBThreshold(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Probability of response, monotone in TMB."""
-        z = np.log1p(self.decision_function(X)).reshape(-1, 1)
+        check_is_fitted(self)
+        z = _log_tmb(self.decision_function(X))
         return self.recalibration_.predict_proba(z)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """1 when TMB >= threshold."""
-        return (self.decision_function(X) >= self.threshold).astype(int)
+        """The responder class (``classes_[1]``, 1 for a 0/1 target) when TMB >= threshold."""
+        check_is_fitted(self)
+        return self.classes_[(self.decision_function(X) >= self.threshold).astype(int)]
 
 
 class LorisLLR6(ClassifierMixin, BaseEstimator):
@@ -160,8 +228,11 @@ class LorisLLR6(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.random_state = random_state
 
-    def _prepare(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
-        frame = _select(_as_frame(X, getattr(self, "feature_names_in_", None)), self.features)
+    def __sklearn_tags__(self) -> Tags:
+        return _binary_tags(super().__sklearn_tags__())
+
+    def _prepare(self, X: pd.DataFrame | np.ndarray, reset: bool = False) -> pd.DataFrame:
+        frame = _select(_validated_frame(self, X, reset=reset), self.features)
         caps = LORIS_CAPS if self.caps is None else self.caps
         frame = frame.copy()
         for column, cap in caps.items():
@@ -171,10 +242,8 @@ class LorisLLR6(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> LorisLLR6:
         """Fit caps -> median imputation -> standard scaling -> L1 logistic regression."""
-        frame = _as_frame(X)
-        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-        self.n_features_in_ = frame.shape[1]
-        Z = self._prepare(frame)
+        y = _binary_target(self, y)
+        Z = self._prepare(X, reset=True)
         self.features_used_ = list(Z.columns)
         self.imputer_ = SimpleImputer(strategy="median", keep_empty_features=True).fit(Z)
         self.scaler_ = StandardScaler().fit(self.imputer_.transform(Z))
@@ -182,10 +251,11 @@ class LorisLLR6(ClassifierMixin, BaseEstimator):
         self.model_ = LogisticRegression(
             C=self.C, l1_ratio=1.0, solver="saga", class_weight="balanced",
             max_iter=self.max_iter, tol=self.tol, random_state=self.random_state,
-        ).fit(self._standardise(Z), np.asarray(y))
+        ).fit(self._standardise(Z), y)
         self.classes_ = self.model_.classes_
         self.coef_ = self.model_.coef_
         self.intercept_ = self.model_.intercept_
+        self.n_iter_ = self.model_.n_iter_
         return self
 
     def _standardise(self, Z: pd.DataFrame) -> np.ndarray:
@@ -203,6 +273,7 @@ class LorisLLR6(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Class labels at probability 0.5."""
+        check_is_fitted(self)
         return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -252,18 +323,19 @@ class RF16Forest(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
+    def __sklearn_tags__(self) -> Tags:
+        return _binary_tags(super().__sklearn_tags__())
+
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> RF16Forest:
         """Fit the forest (scikit-learn's trees route missing values natively)."""
-        frame = _as_frame(X)
-        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-        self.n_features_in_ = frame.shape[1]
-        Z = _select(frame, self.features)
+        y = _binary_target(self, y)
+        Z = _select(_validated_frame(self, X, reset=True), self.features)
         self.features_used_ = list(Z.columns)
         self.model_ = RandomForestClassifier(
             n_estimators=self.n_estimators, max_depth=self.max_depth,
             min_samples_leaf=self.min_samples_leaf, min_samples_split=self.min_samples_split,
             max_features=self.max_features, random_state=self.random_state, n_jobs=self.n_jobs,
-        ).fit(Z.to_numpy(), np.asarray(y))
+        ).fit(Z.to_numpy(), y)
         self.classes_ = self.model_.classes_
         self.feature_importances_ = self.model_.feature_importances_
         return self
@@ -271,11 +343,12 @@ class RF16Forest(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Class probabilities ``(n, 2)`` (fraction of trees' leaf votes)."""
         check_is_fitted(self)
-        Z = _select(_as_frame(X, self.feature_names_in_), self.features_used_)
+        Z = _select(_validated_frame(self, X, reset=False), self.features_used_)
         return self.model_.predict_proba(Z.to_numpy())
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Class labels at probability 0.5."""
+        check_is_fitted(self)
         return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
 
 

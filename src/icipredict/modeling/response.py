@@ -22,9 +22,15 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.utils import Tags, get_tags
 from sklearn.utils.validation import check_is_fitted
 
-from icipredict.modeling.baselines import _as_frame, _select
+from icipredict.modeling.baselines import (
+    _binary_tags,
+    _binary_target,
+    _select,
+    _validated_frame,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +83,16 @@ class XGBResponse(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
+    def __sklearn_tags__(self) -> Tags:
+        return _binary_tags(super().__sklearn_tags__())
+
     def _frame(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
-        frame = _as_frame(X, getattr(self, "feature_names_in_", None))
-        return _select(frame, getattr(self, "features_used_", self.features))
+        return _select(_validated_frame(self, X, reset=False), self.features_used_)
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> XGBResponse:
-        """Fit the booster."""
-        frame = _as_frame(X)
-        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-        self.n_features_in_ = frame.shape[1]
-        Z = _select(frame, self.features)
+        """Fit the booster (on the class indices: xgboost wants labels 0..k-1)."""
+        y = _binary_target(self, y)
+        Z = _select(_validated_frame(self, X, reset=True), self.features)
         self.features_used_ = list(Z.columns)
         self.model_ = xgb.XGBClassifier(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate,
@@ -95,8 +101,9 @@ class XGBResponse(ClassifierMixin, BaseEstimator):
             reg_lambda=self.reg_lambda, reg_alpha=self.reg_alpha, gamma=self.gamma,
             scale_pos_weight=self.scale_pos_weight, tree_method="hist",
             random_state=self.random_state, n_jobs=self.n_jobs, eval_metric="logloss",
-        ).fit(Z, np.asarray(y))
-        self.classes_ = self.model_.classes_
+        )
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        self.model_.fit(Z, codes)
         self.feature_importances_ = self.model_.feature_importances_
         return self
 
@@ -112,6 +119,7 @@ class XGBResponse(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Class labels at probability 0.5."""
+        check_is_fitted(self)
         return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -175,17 +183,30 @@ class CalibratedResponse(ClassifierMixin, BaseEstimator):
         self.cv = cv
         self.random_state = random_state
 
+    def __sklearn_tags__(self) -> Tags:
+        tags = _binary_tags(super().__sklearn_tags__())
+        tags.input_tags.allow_nan = get_tags(self.estimator).input_tags.allow_nan
+        return tags
+
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> CalibratedResponse:
-        """Choose the calibration method and fit the calibrated model."""
-        y = np.asarray(y)
+        """Choose the calibration method and fit the calibrated model.
+
+        ``X`` reaches ``estimator`` as given (a DataFrame keeps its column names).
+        """
+        y = _binary_target(self, y)
+        _validated_frame(self, X, reset=True)
+        if not isinstance(X, pd.DataFrame):
+            del self.feature_names_in_
         folds = StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state)
         methods = list(self.methods)
         if len(methods) > 1:
             oof = cross_val_predict(clone(self.estimator), X, y, cv=folds,
                                     method="predict_proba")[:, 1]
             inner = StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state + 1)
-            self.method_losses_ = {m: _oof_calibration_loss(oof, y, m, inner) for m in methods}
-            self.method_ = min(self.method_losses_, key=self.method_losses_.get)
+            positive = (y == np.unique(y)[1]).astype(int)  # 0/1 whatever the class labels
+            self.method_losses_ = {m: _oof_calibration_loss(oof, positive, m, inner)
+                                   for m in methods}
+            self.method_ = min(self.method_losses_, key=self.method_losses_.__getitem__)
         else:
             self.method_losses_ = {}
             self.method_ = methods[0]
@@ -193,18 +214,18 @@ class CalibratedResponse(ClassifierMixin, BaseEstimator):
         self.model_ = CalibratedClassifierCV(clone(self.estimator), method=self.method_,
                                              cv=folds).fit(X, y)
         self.classes_ = self.model_.classes_
-        if isinstance(X, pd.DataFrame):
-            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = np.shape(X)[1]
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated class probabilities ``(n, 2)``."""
         check_is_fitted(self)
+        if not isinstance(X, pd.DataFrame):
+            X = _validated_frame(self, X, reset=False).to_numpy()
         return self.model_.predict_proba(X)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Class labels at probability 0.5."""
+        check_is_fitted(self)
         return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,12 +26,13 @@ from lifelines import CoxPHFitter, WeibullAFTFitter
 from scipy import stats
 from sklearn.base import BaseEstimator
 from sklearn.impute import SimpleImputer
+from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 from sksurv.linear_model.coxph import BreslowEstimator
 from sksurv.metrics import concordance_index_censored
 
 from icipredict.errors import ModelError
-from icipredict.modeling.baselines import _as_frame, _select
+from icipredict.modeling.baselines import _select, _validated_frame
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,18 @@ class SurvivalMixin:
 
     _estimator_type = "survival"
 
+    if TYPE_CHECKING:  # provided by each model
+        def predict(self, X: pd.DataFrame) -> np.ndarray: ...
+
+        def predict_survival(self, X: pd.DataFrame, times: Sequence[float] | np.ndarray
+                             ) -> np.ndarray: ...
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.input_tags.allow_nan = True  # imputed (lifelines) or routed natively (XGBoost)
+        tags.target_tags.required = True
+        return tags
+
     def score(self, X: pd.DataFrame, y: np.ndarray) -> float:
         """Harrell's concordance index of :meth:`predict` (higher = better)."""
         event, time = survival_arrays(y)
@@ -92,6 +106,7 @@ class SurvivalMixin:
 
     def _median_from_curve(self, X: pd.DataFrame) -> np.ndarray:
         """First grid time (training event times) where S(t) <= 0.5, else NaN."""
+        check_is_fitted(self)
         grid = self.event_times_
         surv = self.predict_survival(X, grid)
         below = surv <= 0.5
@@ -101,12 +116,15 @@ class SurvivalMixin:
         return out
 
     def _fit_common(self, X: pd.DataFrame | np.ndarray, y: np.ndarray) -> tuple:
-        frame = _as_frame(X)
-        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-        self.n_features_in_ = frame.shape[1]
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
+                             "is None.")
+        event, time = survival_arrays(y)
+        frame = _validated_frame(self, X, reset=True)
+        if frame.shape[0] != event.shape[0]:
+            raise ValueError(f"X has {frame.shape[0]} rows but y has {event.shape[0]}")
         frame = _select(frame, getattr(self, "features", None))
         self.features_used_ = list(frame.columns)
-        event, time = survival_arrays(y)
         if event.sum() == 0:
             raise ModelError("no events in the survival target: nothing to learn from")
         self.event_times_ = np.unique(time[event])
@@ -115,7 +133,8 @@ class SurvivalMixin:
         return frame, event, time
 
     def _frame(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
-        return _select(_as_frame(X, self.feature_names_in_), self.features_used_)
+        return _select(_validated_frame(self, X, reset=False),
+                       self.features_used_)
 
 
 class _LifelinesBase(SurvivalMixin, BaseEstimator):
@@ -141,10 +160,11 @@ class _LifelinesBase(SurvivalMixin, BaseEstimator):
         cols = [self.features_used_.index(c) for c in self.kept_]
         return pd.DataFrame(values[:, cols], columns=self.kept_)
 
-    def predict_survival(self, X: pd.DataFrame, times: Sequence[float]) -> np.ndarray:
+    def predict_survival(self, X: pd.DataFrame, times: Sequence[float] | np.ndarray) -> np.ndarray:
         """S(t | x) at ``times`` for each row, shape ``(n, len(times))``."""
-        times = np.asarray(times, dtype=float)
-        sf = self.fitter_.predict_survival_function(self._design(X), times=times)
+        check_is_fitted(self)
+        grid = np.asarray(times, dtype=float)
+        sf = self.fitter_.predict_survival_function(self._design(X), times=grid)
         return np.clip(sf.to_numpy().T, 0.0, 1.0)
 
 
@@ -181,6 +201,7 @@ class CoxPHSurvival(_LifelinesBase):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Log partial hazard (higher = worse)."""
+        check_is_fitted(self)
         return np.log(self.fitter_.predict_partial_hazard(self._design(X)).to_numpy())
 
     def predict_median(self, X: pd.DataFrame) -> np.ndarray:
@@ -219,11 +240,13 @@ class WeibullAFTSurvival(_LifelinesBase):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Minus the log median survival time (higher = worse)."""
+        check_is_fitted(self)
         median = self.fitter_.predict_median(self._design(X)).to_numpy(dtype=float)
         return -np.log(median)
 
     def predict_median(self, X: pd.DataFrame) -> np.ndarray:
         """Median survival in months; NaN when beyond the training follow-up (extrapolation)."""
+        check_is_fitted(self)
         median = self.fitter_.predict_median(self._design(X)).to_numpy(dtype=float)
         median[~np.isfinite(median) | (median > self.max_time_)] = np.nan
         return median
@@ -309,8 +332,9 @@ class XGBCoxSurvival(_XGBSurvivalBase):
         idx = np.searchsorted(self.baseline_times_, times, side="right") - 1
         return np.where(idx >= 0, self.baseline_cumhaz_[np.clip(idx, 0, None)], 0.0)
 
-    def predict_survival(self, X: pd.DataFrame, times: Sequence[float]) -> np.ndarray:
+    def predict_survival(self, X: pd.DataFrame, times: Sequence[float] | np.ndarray) -> np.ndarray:
         """S(t | x) at ``times``, shape ``(n, len(times))``."""
+        check_is_fitted(self)
         h0 = self._cumhaz0(np.asarray(times, dtype=float))
         return np.exp(-np.outer(np.exp(self._margin(X)), h0))
 
@@ -385,7 +409,7 @@ class XGBAFTSurvival(_XGBSurvivalBase):
         """Minus the predicted log time location (higher = worse)."""
         return -self._margin(X)
 
-    def predict_survival(self, X: pd.DataFrame, times: Sequence[float]) -> np.ndarray:
+    def predict_survival(self, X: pd.DataFrame, times: Sequence[float] | np.ndarray) -> np.ndarray:
         """S(t | x) = P(Z > (log t - margin) / sigma), shape ``(n, len(times))``."""
         sf, _ = _AFT_DISTRIBUTIONS[self.distribution]
         log_t = np.log(np.maximum(np.asarray(times, dtype=float), 1e-12))
@@ -394,6 +418,7 @@ class XGBAFTSurvival(_XGBSurvivalBase):
 
     def predict_median(self, X: pd.DataFrame) -> np.ndarray:
         """Median survival in months; NaN when beyond the training follow-up (extrapolation)."""
+        check_is_fitted(self)
         _, z50 = _AFT_DISTRIBUTIONS[self.distribution]
         median = np.exp(self._margin(X) + self.sigma * z50)
         median[median > self.max_time_] = np.nan
