@@ -18,8 +18,7 @@ The generic checks do not apply to the rest, which get focused tests of the cont
 
 For those, the fit-free checks (construction, ``get_params``/``set_params``, clone, tags, repr)
 run directly, and the tests below cover clone / fit returns self / NotFittedError before fit /
-``n_features_in_`` at predict time. ``ExperimentModels.predict`` before fit still raises a bare
-AttributeError (strict xfail below, to drop once it calls ``check_is_fitted``).
+``n_features_in_`` at predict time.
 """
 
 from __future__ import annotations
@@ -232,9 +231,6 @@ def test_feature_builder_not_fitted():
         builder.transform(pd.DataFrame({"age": [60.0]}))
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="ExperimentModels.predict has no check_is_fitted yet (modeling/"
-                          "experiment.py is outside this change): AttributeError on builder_")
 def test_experiment_models_not_fitted(patients):
     with pytest.raises(NotFittedError):
         _frame_estimators()[1].predict(patients)

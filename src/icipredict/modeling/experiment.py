@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +180,7 @@ class ExperimentModels(BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
         """One column per fitted model (``prob``, ``risk_<end>``, ``prob_<comparator>``)."""
+        check_is_fitted(self, "builder_")
         features = self.builder_.transform(X)
         out = pd.DataFrame(index=X.index)
         if self.response_ is not None:
