@@ -16,7 +16,7 @@ SuperlinkOption = Annotated[str, typer.Option("--superlink", help="SuperLink HOS
 
 
 def _fail(exc: Exception) -> None:
-    from icipredict.cli import fail
+    from icipredict.cli.common import fail
 
     fail(exc)
 

@@ -47,7 +47,7 @@ def validate_cmd(
     """
     from mlflow.exceptions import MlflowException
 
-    from icipredict.cli import _print_tracking, _rich_table, console, fail
+    from icipredict.cli.common import _print_tracking, _rich_table, console, fail
     from icipredict.evaluation.external_report import summary_table
     from icipredict.registry.codecs import RegistryError
     from icipredict.tracking.mlflow_setup import configure_tracking

@@ -49,7 +49,7 @@ def recalibrate_cmd(
     """
     from mlflow.exceptions import MlflowException
 
-    from icipredict.cli import _print_tracking, console, fail
+    from icipredict.cli.common import _print_tracking, console, fail
     from icipredict.tracking.mlflow_setup import configure_tracking
     from icipredict.tracking.recalibrate import recalibrate
 
