@@ -112,6 +112,7 @@ def test_images_outside_the_allowed_folder_are_refused(lesions, tmp_path):
 def test_score_fills_radiomics_before_the_model(lesions, tmp_path, monkeypatch):
     """score() hands the model a frame with the image's radiomics columns."""
     from icipredict.predict import scorer
+    from icipredict.predict.scoring import loader
 
     seen = {}
 
@@ -123,7 +124,7 @@ def test_score_fills_radiomics_before_the_model(lesions, tmp_path, monkeypatch):
             seen["frame"] = frame
             return pd.DataFrame({"response_probability": [0.3]}, index=frame.index)
 
-    monkeypatch.setattr(scorer, "load_board_model", lambda uri: Model())
+    monkeypatch.setattr(loader, "load_board_model", lambda uri: Model())
     s = scorer.score({**BASE, "images": [{"image": "ct.nii.gz", "mask": "m1.nii.gz"}]},
                      "m", image_dir=lesions["root"], cache_dir=tmp_path)
     frame = seen["frame"]
@@ -139,6 +140,7 @@ def test_score_warns_when_the_model_recorded_other_radiomics(lesions, tmp_path, 
     """A model whose radiomics.json names another engine version is scored with a board
     warning (not silently); a record without images gets no such warning."""
     from icipredict.predict import scorer
+    from icipredict.predict.scoring import loader
     from icipredict.registry.bundle import radiomics_record
 
     class Model:
@@ -149,7 +151,7 @@ def test_score_warns_when_the_model_recorded_other_radiomics(lesions, tmp_path, 
         def predict(self, frame, **kw):
             return pd.DataFrame({"response_probability": [0.3] * len(frame)}, index=frame.index)
 
-    monkeypatch.setattr(scorer, "load_board_model", lambda uri: Model())
+    monkeypatch.setattr(loader, "load_board_model", lambda uri: Model())
     s = scorer.score({**BASE, "images": [{"image": "ct.nii.gz", "mask": "m1.nii.gz"}]},
                      "m", image_dir=lesions["root"], cache_dir=tmp_path)
     [warn] = [w for w in s.warnings if w.code == "radiomics_settings_mismatch"]
