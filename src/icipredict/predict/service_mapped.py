@@ -7,16 +7,14 @@ text; the scores keep the rows' own patient IDs (a centre-local answer, never lo
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-# Module level (not inside mapped_router): FastAPI resolves the endpoint's annotations from
-# this module's globals when it builds the OpenAPI description.
-from icipredict.predict.service import MAX_BATCH, ApiProblem, SafeJSONResponse
+from icipredict.predict.api_deps import MAX_BATCH, State, checked_model
+from icipredict.predict.api_errors import ApiProblem, SafeJSONResponse
+from icipredict.predict.api_models import ScoreList, SortBy
 
 
 class MappedListBody(BaseModel):
@@ -27,24 +25,20 @@ class MappedListBody(BaseModel):
     rows: list[dict[str, Any]]
 
 
-def mapped_router(model_for: Callable[[str | None], str],
-                  cache_dir: str | Path | None) -> APIRouter:
-    """The router; ``model_for(model_uri)`` checks a requested model and returns the URI."""
-    router = APIRouter()
-
-    @router.post("/score/mapped")
-    def score_mapped(body: MappedListBody, model_uri: str | None = None,
-                     sort_by: Literal["response", "risk"] = "response") -> SafeJSONResponse:
-        """Score rows in the centre's own format through its column map; sorted."""
-        from icipredict.predict.mapped import score_mapped_rows
-
-        if len(body.rows) > MAX_BATCH:
-            raise ApiProblem(413, "too many rows", "rows", f"at most {MAX_BATCH} per request")
-        scores = score_mapped_rows(body.rows, body.column_map, model_for(model_uri),
-                                   sort_by=sort_by, cache_dir=cache_dir)
-        return SafeJSONResponse({"scores": [s.to_dict() for s in scores]})
-
-    return router
+router = APIRouter()
 
 
-__all__ = ["MappedListBody", "mapped_router"]
+@router.post("/score/mapped", response_model=ScoreList)
+def score_mapped(body: MappedListBody, state: State, model_uri: str | None = None,
+                 sort_by: SortBy = "response") -> SafeJSONResponse:
+    """Score rows in the centre's own format through its column map; sorted."""
+    from icipredict.predict.mapped import score_mapped_rows
+
+    if len(body.rows) > MAX_BATCH:
+        raise ApiProblem(413, "too many rows", "rows", f"at most {MAX_BATCH} per request")
+    scores = score_mapped_rows(body.rows, body.column_map, checked_model(state, model_uri),
+                               sort_by=sort_by, cache_dir=state.cache_dir)
+    return SafeJSONResponse({"scores": [s.to_dict() for s in scores]})
+
+
+__all__ = ["MappedListBody", "router"]
