@@ -88,7 +88,7 @@ def shape(line: str) -> str:
     line = re.sub(r"\b[0-9a-f]{32}\b", "RUN", line)
     line = re.sub(r"\b(P|S)-[0-9a-f]{16}\b", "ID", line)
     line = re.sub(r"(sqlite|file):/+\S+|/\S+", "PATH", line)
-    line = re.sub(r"-?\d+(\.\d+)?", "#", line)
+    line = re.sub(r"[-+]?\d+(\.\d+)?", "#", line)  # signs too: estimates vary in sign
     return " ".join(line.split())
 
 
