@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from icipredict._util import finite_float, json_ready
 from icipredict.cohort.schema import CohortError
 from icipredict.evaluation.bootstrap import (
     N_BOOT,
@@ -88,33 +89,7 @@ class Score:
 
 
 def _est(e: Estimate) -> dict[str, float | None]:
-    return {"value": _num(e.value), "ci_low": _num(e.low), "ci_high": _num(e.high)}
-
-
-def _num(x: Any) -> float | None:
-    """A finite float, else None (JSON null: never NaN/Infinity)."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
-def json_ready(obj: Any) -> Any:
-    """Nested dicts/lists with every non-finite float replaced by None."""
-    if isinstance(obj, dict):
-        return {str(k): json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_ready(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [json_ready(v) for v in obj.tolist()]
-    if isinstance(obj, bool | np.bool_):
-        return bool(obj)
-    if isinstance(obj, int | np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        return _num(obj)
-    return obj
+    return {"value": finite_float(e.value), "ci_low": finite_float(e.low), "ci_high": finite_float(e.high)}
 
 
 def cell(count: int) -> int | str:

@@ -59,7 +59,6 @@ from icipredict.predict.scoring.result import (
     RiskGroup,
     SurvivalEstimate,
     SurvivalPoint,
-    _f,  # noqa: F401
     finite,
 )
 from icipredict.predict.scoring.single import (

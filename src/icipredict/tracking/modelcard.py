@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,8 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment
 from pydantic import BaseModel, Field
+
+from icipredict._util import json_ready
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class ModelCard(BaseModel):
 
     def to_json(self) -> str:
         """The card as JSON (NaN/inf written as null)."""
-        return json.dumps(_finite(self.model_dump(mode="json")), indent=2, sort_keys=False)
+        return json.dumps(json_ready(self.model_dump(mode="json")), indent=2, sort_keys=False)
 
     def to_markdown(self, full: bool = True) -> str:
         """The card as Markdown (see :data:`TEMPLATE`).
@@ -216,7 +217,7 @@ def log_card_inputs(
         "limitations": limitations or [],
         "description": description or "",
     }
-    text = json.dumps(_finite(payload), indent=2)
+    text = json.dumps(json_ready(payload), indent=2)
     if run_id is None:
         mlflow.log_text(text, CARD_INPUTS)
     else:
@@ -228,9 +229,9 @@ def _metric_rows(table: pd.DataFrame | list[dict[str, Any]] | None) -> list[dict
         return []
     records = table.to_dict("records") if isinstance(table, pd.DataFrame) else list(table)
     if records and "metric" in records[0]:
-        return [MetricRow(**r).model_dump() for r in _finite(records)]
+        return [MetricRow(**r).model_dump() for r in json_ready(records)]
     rows = []
-    for rec in _finite(records):
+    for rec in json_ready(records):
         subgroup = str(rec.get("subgroup", "overall"))
         for metric, value in _with_ci(rec).items():
             rows.append(MetricRow(metric=metric, subgroup=subgroup, n=rec.get("n"),
@@ -250,21 +251,6 @@ def _with_ci(flat: dict[str, Any]) -> dict[str, dict[str, float | None]]:
         out[key] = {"value": value, "ci_low": flat.get(f"{key}_ci_low"),
                     "ci_high": flat.get(f"{key}_ci_high")}
     return out
-
-
-def _finite(obj: Any) -> Any:
-    """Replace NaN/inf with None recursively (JSON has no NaN)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, np.floating):
-        return _finite(float(obj))
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, dict):
-        return {str(k): _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 # --------------------------------------------------------------------------- building a card

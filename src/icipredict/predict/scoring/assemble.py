@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from icipredict._util import finite_float as _f
 from icipredict.predict.explain import top_reasons
 from icipredict.predict.record import PatientRecord
 from icipredict.predict.scoring.board_warnings import (
@@ -25,7 +26,6 @@ from icipredict.predict.scoring.result import (
     RiskGroup,
     SurvivalEstimate,
     SurvivalPoint,
-    _f,
 )
 
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pandas as pd
 
+from icipredict._util import finite_float as _f
 from icipredict.predict.record import PatientRecord
-from icipredict.predict.scoring.result import CURVE_MONTHS, BoardWarning, _f
+from icipredict.predict.scoring.result import CURVE_MONTHS, BoardWarning
 
 
 def domain_warnings(record: PatientRecord, frame_row: pd.Series,

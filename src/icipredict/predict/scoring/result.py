@@ -4,12 +4,11 @@ cleaning (non-finite numbers are null)."""
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, Field
 
+from icipredict._util import json_ready as finite  # the board's name for it
 from icipredict.predict.explain import Reason
 
 DEFAULT_MODEL = "models:/icipredict@champion"
@@ -107,24 +106,3 @@ class BoardScore(BaseModel):
     def to_json(self, **kwargs: Any) -> str:
         """JSON text (never NaN/Infinity: they are written as null)."""
         return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
-
-
-def finite(obj: Any) -> Any:
-    """Replace NaN/inf (also numpy scalars) by None, recursively."""
-    if isinstance(obj, dict):
-        return {k: finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [finite(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
-
-
-def _f(value: Any) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None

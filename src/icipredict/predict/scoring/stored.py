@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from icipredict._util import finite_float as _f
 from icipredict.cohort.schema import CohortError
 from icipredict.predict.record import PatientRecord
 from icipredict.predict.scoring import loader
@@ -23,7 +24,6 @@ from icipredict.predict.scoring.result import (
     REPORT_MONTHS,
     BoardScore,
     BoardWarning,
-    _f,
 )
 
 logger = logging.getLogger("icipredict.predict.scorer")  # the name it always logged under
