@@ -20,7 +20,7 @@ from icipredict.federated.inprocess import in_process_ask
 from icipredict.federated.node import NodeData
 from icipredict.federated.runner import coordinator_for
 from icipredict.federated.train import DEMO_EXPERIMENT, demo_stores, run_demo
-from icipredict.training.data import DEFAULT_CACHE
+from icipredict.training.data import default_cache
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
     warm = run_demo(work, n_patients=n, log=False)
     rows.append(("Flower demo, warm node caches", warm.seconds,
                  f"{warm.seconds / warm.result['federation']['rounds']:.1f} s/round"))
-    nodes = {c: NodeData(p, c, work / "bench-cache" / c, radiomics_cache=DEFAULT_CACHE)
+    nodes = {c: NodeData(p, c, work / "bench-cache" / c, radiomics_cache=default_cache())
              for c, p in stores.items()}
     t = time.perf_counter()
     coordinator_for(DEMO_EXPERIMENT, in_process_ask(nodes)).run()

@@ -62,7 +62,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
 from sksurv.util import Surv
 
-from icipredict.config import SHARED_DATA
+from icipredict.config import shared_data
 from icipredict.evaluation.compare import compare_auc, compare_c_index, delong_test
 from icipredict.evaluation.metrics import (
     auc_score,
@@ -88,7 +88,7 @@ from icipredict.modeling.spec import ModelSpec, load_spec
 log = logging.getLogger("quality")
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DATA = SHARED_DATA / "ici" / "chowell2022"
+DATA = shared_data() / "ici" / "chowell2022"
 SPLITS = {
     "chowell": ("Chowell random split (test)", "chowell2022_train.csv", "chowell2022_test.csv"),
     "loris": ("LORIS year split (test)", "loris_year_split_train.csv",

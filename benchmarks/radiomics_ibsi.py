@@ -31,7 +31,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import SimpleITK as sitk  # noqa: E402
 
-from icipredict.config import SHARED_DATA  # noqa: E402
+from icipredict.config import shared_data  # noqa: E402
 from icipredict.features.ibsi.compute import compute_features  # noqa: E402
 from icipredict.features.ibsi.processing import process  # noqa: E402
 from icipredict.features.radiomics_engine import PyRadiomicsEngine, read_image  # noqa: E402
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--phantom", type=Path,
-                        default=SHARED_DATA / "imaging" / "ibsi_ct_phantom")
+                        default=shared_data() / "imaging" / "ibsi_ct_phantom")
     args = parser.parse_args(argv)
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
     with tempfile.TemporaryDirectory() as tmp:
