@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from icipredict.federated.network import centre_stores
+from icipredict.federated.boosting import CANDIDATES
 from icipredict.federated.node import NodeData
 from icipredict.federated.statistics import BINS
 
@@ -59,15 +60,19 @@ def assert_wire_clean(replies: list[tuple[str, str, str]], frames: dict[str, pd.
         reply = json.loads(text)
         n = len(frame)
         for seq in _lists(reply):  # nothing as long as the centre's rows (only bin edges)
-            assert len(seq) < min(n, 20) or len(seq) in (BINS + 1, 2 * BINS + 2), (
+            assert len(seq) < min(n, 20) or len(seq) in (BINS + 1, 2 * BINS + 2,
+                                                         CANDIDATES + 1), (
                 centre, kind, len(seq))
         values = set()  # non-integer measurements of a patient never appear as such
         for c in ("albumin", "nlr", "tmb", "bmi"):
             v = pd.to_numeric(frame.get(c), errors="coerce").dropna().to_numpy(float)
             values |= {x for x in v if x != round(x)}
         assert not values & set(_numbers(reply)), (centre, kind, "row value")
-        if kind == "histogram":
-            below = np.asarray(reply["below"]).ravel()
+        if kind in ("histogram", "grid"):
+            rows = [reply["below"]] if kind == "histogram" else [
+                f["below"] for f in reply["fits"].values()]
+            below = np.concatenate([np.zeros(0)] + [np.asarray(r, float).ravel()
+                                                    for b in rows for r in b])
             assert not np.any((below > 0) & (below < min_count)), (centre, "small cell")
         if kind == "hello":
             for counts in reply["categories"].values():

@@ -47,6 +47,8 @@ class FederatedModel:
     penalizer: float = 0.0
     balanced: bool = False
     features: list[str] | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # kind xgboost: XGBResponse's
+    local_trees: int = 0  # kind xgboost: trees a centre boosts per round
 
 
 def model_plans(model_specs: list[Any], targets: list[str]) -> list[FederatedModel]:
@@ -64,12 +66,27 @@ def model_plans(model_specs: list[Any], targets: list[str]) -> list[FederatedMod
             for end in (t for t in targets if t in ("os", "pfs")):
                 plans.append(FederatedModel(end, "cox", end,
                                             penalizer=float(p.get("penalizer", 0.0))))
+        elif spec.estimator == "XGBResponse":
+            plans.append(_boosting_plan(spec))
         else:
             raise FederationError(
                 f"model {spec.name} ({spec.estimator}) has no federated fit: federated "
-                "training supports LorisLLR6 (L1 logistic) and CoxPHSurvival (stratified by "
-                "centre); XGBoost is not implemented")
+                "training supports LorisLLR6 (L1 logistic), CoxPHSurvival (stratified by "
+                "centre) and XGBResponse (tree bagging)")
     return plans
+
+
+def _boosting_plan(spec: Any) -> FederatedModel:
+    """XGBResponse as federated tree bagging (:mod:`.boosting`); its defaults filled in."""
+    from icipredict.federated.boosting import LOCAL_TREES
+    from icipredict.modeling.response import XGBResponse
+
+    params = {**XGBResponse().get_params(), **spec.params}
+    features = params.pop("features", None)
+    if params.get("scale_pos_weight") is None:
+        params["scale_pos_weight"] = 1.0
+    return FederatedModel("response_xgb", "xgboost", "response", features=features,
+                          params=params, local_trees=LOCAL_TREES)
 
 
 @dataclass
