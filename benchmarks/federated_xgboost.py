@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from icipredict.features.spec import read_spec
 from icipredict.federated.builder_state import builder_from_state
 from icipredict.federated.coordinator import Coordinator, model_plans
 from icipredict.federated.evaluation import local_counts, pooled_index
 from icipredict.federated.inprocess import in_process_ask
 from icipredict.federated.node import NodeData
 from icipredict.federated.train import demo_stores
-from icipredict.features.spec import read_spec
 from icipredict.modeling.response import XGBResponse
 from icipredict.modeling.spec import load_spec
 from icipredict.training.data import default_cache
@@ -53,8 +53,9 @@ def pooled_loco(result: dict, nodes: dict[str, NodeData], spec, params: dict) ->
         X = pd.concat([data[c][0] for c in data if c != held])
         y = np.concatenate([data[c][1] for c in data if c != held])
         model = XGBResponse(**params).fit(X, y)
-        counts[held] = local_counts("logistic", model.decision_function(data[held][0]),
-                                    data[held][1], None, 5)
+        counts[held] = local_counts(
+            "logistic", model.decision_function(data[held][0]), data[held][1], None, 5
+        )
     return pooled_index(counts)
 
 
@@ -63,8 +64,10 @@ def main() -> None:
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 600
     local = [int(k) for k in sys.argv[3].split(",")] if len(sys.argv) > 3 else [10, 5]
     stores = demo_stores(work, n, 7)
-    nodes = {c: NodeData(p, c, work / "bench-cache" / c, radiomics_cache=default_cache())
-             for c, p in stores.items()}
+    nodes = {
+        c: NodeData(p, c, work / "bench-cache" / c, radiomics_cache=default_cache())
+        for c, p in stores.items()
+    }
     spec = read_spec(sys.argv[4] if len(sys.argv) > 4 else FEATURES)
     model_spec = load_spec(MODEL)
     rows = []
@@ -76,17 +79,33 @@ def main() -> None:
         result = Coordinator(in_process_ask(nodes), spec, plans).run()
         sec = time.perf_counter() - t
         fed = result["models"]["response_xgb"]
-        rows.append((f"federated, {k} trees/centre/round", result["loco"]["response_xgb"],
-                     result["federation"]["rounds"], sec,
-                     f"{fed['trees']} trees, grid <= {max(map(len, fed['grid'])) + 1} bins"))
+        rows.append(
+            (
+                f"federated, {k} trees/centre/round",
+                result["loco"]["response_xgb"],
+                result["federation"]["rounds"],
+                sec,
+                f"{fed['trees']} trees, grid <= {max(map(len, fed['grid'])) + 1} bins",
+            )
+        )
     assert result is not None
     params = {**XGBResponse().get_params(), **model_spec.params}
     t = time.perf_counter()
     pooled = pooled_loco(result, nodes, spec, params)
-    rows.insert(0, ("pooled XGBoost (same params)", pooled, 0, time.perf_counter() - t,
-                    f"{params['n_estimators']} trees, 256 bins"))
-    print(f"federated vs pooled XGBoost, response, {n} patients, 6 centres; load average "
-          f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} cores")
+    rows.insert(
+        0,
+        (
+            "pooled XGBoost (same params)",
+            pooled,
+            0,
+            time.perf_counter() - t,
+            f"{params['n_estimators']} trees, 256 bins",
+        ),
+    )
+    print(
+        f"federated vs pooled XGBoost, response, {n} patients, 6 centres; load average "
+        f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} cores"
+    )
     print(f" {'model':<36} {'LOCO AUC':>8} {'diff':>7} {'rounds':>6} {'seconds':>8}  note")
     ref = pooled["pooled_within_centre"]
     for name, idx, rounds, sec, note in rows:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from icipredict.federated.network import centre_stores
 from icipredict.federated.boosting import CANDIDATES
+from icipredict.federated.network import centre_stores
 from icipredict.federated.node import NodeData
 from icipredict.federated.statistics import BINS
 

@@ -90,8 +90,9 @@ def test_xgboost_trains_beside_newton_fits_and_counts_loco_pairs(run):
     assert len(boosting) == ROUNDS * len(centres) * len(centres)  # full + 5 LOCO fits each
     # one step round serves every fit: the boosting rounds are the first Newton rounds
     first = [i for i, (_, fits) in enumerate(steps) if "response_xgb|full" in fits]
-    assert first == [i for i, (_, fits) in enumerate(steps) if "response|full" in fits][
-        :len(first)]
+    assert (
+        first == [i for i, (_, fits) in enumerate(steps) if "response|full" in fits][: len(first)]
+    )
 
 
 def test_apparent_auc_equals_the_stored_model_on_each_centre(run, spec):
@@ -142,11 +143,28 @@ def test_every_tree_a_node_sends_is_an_aggregate(run, spec):
 
 
 def _fit(grid, **params):
-    base = {"n_estimators": 3, "learning_rate": 0.3, "max_depth": 3, "min_child_weight": 0.0,
-            "subsample": 1.0, "colsample_bytree": 1.0, "reg_lambda": 0.0, "reg_alpha": 0.0,
-            "gamma": 0.0, "scale_pos_weight": 1.0, "random_state": 0}
-    return {"params": base | params, "share": 1.0, "base_score": 0.5, "grid": grid,
-            "local_trees": 3, "round": 0, "model": None}
+    base = {
+        "n_estimators": 3,
+        "learning_rate": 0.3,
+        "max_depth": 3,
+        "min_child_weight": 0.0,
+        "subsample": 1.0,
+        "colsample_bytree": 1.0,
+        "reg_lambda": 0.0,
+        "reg_alpha": 0.0,
+        "gamma": 0.0,
+        "scale_pos_weight": 1.0,
+        "random_state": 0,
+    }
+    return {
+        "params": base | params,
+        "share": 1.0,
+        "base_score": 0.5,
+        "grid": grid,
+        "local_trees": 3,
+        "round": 0,
+        "model": None,
+    }
 
 
 def test_node_enforces_the_leaf_floor_and_refuses_a_fine_grid():
@@ -171,7 +189,11 @@ def test_appended_trees_add_their_margins():
     b = boost_local(X[30:], y[30:], _fit(grid), "b", MIN_COUNT)
     merged = append_trees(append_trees(None, a), b)
     assert _booster(merged).num_boosted_rounds() == 6
-    np.testing.assert_allclose(margin(merged, X, grid),
-                               margin(a, X, grid) + margin(b, X, grid), atol=1e-5)
-    assert np.array_equal(snap(np.array([[-3.0], [-2.0], [0.1], [np.nan]]), [[-2.0, 0.0]]),
-                          np.array([[0.0], [1.0], [2.0], [np.nan]]), equal_nan=True)
+    np.testing.assert_allclose(
+        margin(merged, X, grid), margin(a, X, grid) + margin(b, X, grid), atol=1e-5
+    )
+    assert np.array_equal(
+        snap(np.array([[-3.0], [-2.0], [0.1], [np.nan]]), [[-2.0, 0.0]]),
+        np.array([[0.0], [1.0], [2.0], [np.nan]]),
+        equal_nan=True,
+    )

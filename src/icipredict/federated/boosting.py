@@ -59,20 +59,22 @@ class BoostResult:
 def candidate_edges(n: np.ndarray, s: np.ndarray, ss: np.ndarray) -> list[list[float]]:
     """Per column, :data:`CANDIDATES` + 1 edges over mean +- 4 SD of the observed values (none
     for a column without spread)."""
-    out = []
+    out: list[list[float]] = []
     for nj, sj, ssj in zip(n, s, ss, strict=True):
         if nj <= 0:
             out.append([])
             continue
         mean = sj / nj
-        sd = float(np.sqrt(max(ssj / nj - mean ** 2, 0.0)))
-        out.append(np.linspace(mean - 4 * sd, mean + 4 * sd, CANDIDATES + 1).tolist()
-                   if sd > 0 else [])
+        sd = float(np.sqrt(max(ssj / nj - mean**2, 0.0)))
+        out.append(
+            np.linspace(mean - 4 * sd, mean + 4 * sd, CANDIDATES + 1).tolist() if sd > 0 else []
+        )
     return out
 
 
-def select_grid(candidates: list[list[float]], below: list[np.ndarray], n: np.ndarray,
-                min_count: int) -> list[list[float]]:
+def select_grid(
+    candidates: list[list[float]], below: list[np.ndarray], n: np.ndarray, min_count: int
+) -> list[list[float]]:
     """Per column, the shared grid's edges: candidates where the federation's counts fill a bin.
 
     An edge is kept when at least ``max(min_count, n / GRID_BINS)`` observed values lie since
@@ -116,14 +118,21 @@ def node_params(fit: dict[str, Any], min_count: int) -> dict[str, Any]:
     p = fit["params"]
     spw = float(p.get("scale_pos_weight") or 1.0)
     floor = MAX_ROW_HESSIAN * min_count * max(1.0, spw)
-    return {"objective": "binary:logistic", "tree_method": "hist", "nthread": 1,
-            "eta": float(p["learning_rate"]) * float(fit["share"]),
-            "max_depth": int(p["max_depth"]),
-            "min_child_weight": max(float(p["min_child_weight"]), floor),
-            "subsample": float(p["subsample"]), "colsample_bytree": float(p["colsample_bytree"]),
-            "lambda": float(p["reg_lambda"]), "alpha": float(p["reg_alpha"]),
-            "gamma": float(p["gamma"]), "scale_pos_weight": spw,
-            "base_score": float(fit["base_score"])}
+    return {
+        "objective": "binary:logistic",
+        "tree_method": "hist",
+        "nthread": 1,
+        "eta": float(p["learning_rate"]) * float(fit["share"]),
+        "max_depth": int(p["max_depth"]),
+        "min_child_weight": max(float(p["min_child_weight"]), floor),
+        "subsample": float(p["subsample"]),
+        "colsample_bytree": float(p["colsample_bytree"]),
+        "lambda": float(p["reg_lambda"]),
+        "alpha": float(p["reg_alpha"]),
+        "gamma": float(p["gamma"]),
+        "scale_pos_weight": spw,
+        "base_score": float(fit["base_score"]),
+    }
 
 
 def check_grid(grid: list[list[float]], n_columns: int) -> None:
@@ -135,25 +144,28 @@ def check_grid(grid: list[list[float]], n_columns: int) -> None:
     for edges in grid:
         e = np.asarray(edges, float)
         if len(e) >= GRID_BINS or np.any(np.diff(e) <= 0):
-            raise FederationError(f"refused grid: at most {GRID_BINS} bins with increasing "
-                                  "edges per feature")
+            raise FederationError(
+                f"refused grid: at most {GRID_BINS} bins with increasing edges per feature"
+            )
 
 
-def boost_local(X: np.ndarray, y: np.ndarray, fit: dict[str, Any], centre: str,
-                min_count: int) -> Model:
+def boost_local(
+    X: np.ndarray, y: np.ndarray, fit: dict[str, Any], centre: str, min_count: int
+) -> Model:
     """A centre's new trees: ``fit["local_trees"]`` boosting rounds on its rows (binned on
     the fit's grid) from the global model ``fit["model"]``; only the new trees are returned."""
     import xgboost as xgb
 
     check_grid(fit["grid"], X.shape[1])
     params = node_params(fit, min_count)
-    params["seed"] = (int(fit["params"]["random_state"]) + 7919 * int(fit["round"])
-                      + zlib.crc32(centre.encode())) % 2**31
+    params["seed"] = (
+        int(fit["params"]["random_state"]) + 7919 * int(fit["round"]) + zlib.crc32(centre.encode())
+    ) % 2**31
     prev = _booster(fit.get("model"))
     done = prev.num_boosted_rounds() if prev is not None else 0
     dtrain = xgb.DMatrix(snap(X, fit["grid"]), label=y, nthread=1)
     bst = xgb.train(params, dtrain, num_boost_round=int(fit["local_trees"]), xgb_model=prev)
-    new = bst[done:bst.num_boosted_rounds()]
+    new = bst[done : bst.num_boosted_rounds()]
     model: Model = json.loads(new.save_raw("json"))
     return model
 

@@ -26,15 +26,25 @@ if TYPE_CHECKING:
     from icipredict.federated.fitting import FitDriver
 
 #: What a node is sent of a boosting fit's configuration.
-_NODE_KEYS = ("kind", "target", "columns", "fill", "grid", "params", "base_score",
-              "local_trees", "round")
+_NODE_KEYS = (
+    "kind",
+    "target",
+    "columns",
+    "fill",
+    "grid",
+    "params",
+    "base_score",
+    "local_trees",
+    "round",
+)
 
 
 class BoostingStart:
     """Starts the boosted fits of a :class:`~icipredict.federated.fitting.FitDriver`."""
 
-    def __init__(self, driver: FitDriver, moments: dict[str, dict[str, Any]],
-                 oks: dict[str, list[str]]) -> None:
+    def __init__(
+        self, driver: FitDriver, moments: dict[str, dict[str, Any]], oks: dict[str, list[str]]
+    ) -> None:
         self.driver, self.moments, self.oks = driver, moments, oks
         self.candidates: dict[str, list[list[float]]] = {}
         self.below: dict[str, dict[str, list]] | None = None
@@ -45,22 +55,25 @@ class BoostingStart:
     def _grid_round(self) -> None:
         """One round: every centre's counts below each boosted model's candidate edges."""
         names = [n for n, (m, _) in self.driver.plans.items() if m.kind == "xgboost"]
-        requests: dict[str, dict[str, Any]] = {c: {**self.driver.base, "fits": {}}
-                                               for c in self.driver.centres}
+        requests: dict[str, dict[str, Any]] = {
+            c: {**self.driver.base, "fits": {}} for c in self.driver.centres
+        }
         for name in names:
             parts = self._parts(name, self.oks[name])
             self.candidates[name] = candidate_edges(
-                *(np.sum([p[k] for p in parts], axis=0) for k in ("observed", "sum", "sumsq")))
+                *(np.sum([p[k] for p in parts], axis=0) for k in ("observed", "sum", "sumsq"))
+            )
             plan = {k: v for k, v in self.driver.plans[name][1].items() if k != "names"}
             for c in self.oks[name]:
                 requests[c]["fits"][name] = {**plan, "candidates": self.candidates[name]}
-        replies = self.driver.coord._round(
-            "grid", {c: r for c, r in requests.items() if r["fits"]})
-        self.below = {name: {c: replies[c]["fits"][name]["below"] for c in self.oks[name]}
-                      for name in names}
+        replies = self.driver.coord._round("grid", {c: r for c, r in requests.items() if r["fits"]})
+        self.below = {
+            name: {c: replies[c]["fits"][name]["below"] for c in self.oks[name]} for name in names
+        }
 
-    def start(self, model: FederatedModel, plan: dict[str, Any], members: list[str]
-              ) -> tuple[dict[str, Any], Any]:
+    def start(
+        self, model: FederatedModel, plan: dict[str, Any], members: list[str]
+    ) -> tuple[dict[str, Any], Any]:
         """A fit's configuration (grid, base score, shares) and its generator."""
         if self.below is None:
             self._grid_round()
@@ -69,16 +82,28 @@ class BoostingStart:
         n = float(sum(p["n"] for p in parts))
         pos = float(sum(p["positives"] for p in parts))
         observed = np.sum([p["observed"] for p in parts], axis=0)
-        below = [np.sum([np.asarray(self.below[model.name][c][j], float) for c in members],
-                        axis=0) for j in range(len(plan["columns"]))]
-        grid = select_grid(self.candidates[model.name], below, observed,
-                           self.driver.coord.min_count)
+        below = [
+            np.sum([np.asarray(self.below[model.name][c][j], float) for c in members], axis=0)
+            for j in range(len(plan["columns"]))
+        ]
+        grid = select_grid(
+            self.candidates[model.name], below, observed, self.driver.coord.min_count
+        )
         spw = float(model.params["scale_pos_weight"])
-        cfg = {"kind": "xgboost", "target": model.target, "columns": plan["columns"],
-               "fill": None, "grid": grid, "params": model.params,
-               "base_score": pos * spw / (pos * spw + n - pos),
-               "local_trees": model.local_trees, "n": n, "positives": pos, "round": 0,
-               "shares": {c: p["n"] / n for c, p in zip(members, parts, strict=True)}}
+        cfg = {
+            "kind": "xgboost",
+            "target": model.target,
+            "columns": plan["columns"],
+            "fill": None,
+            "grid": grid,
+            "params": model.params,
+            "base_score": pos * spw / (pos * spw + n - pos),
+            "local_trees": model.local_trees,
+            "n": n,
+            "positives": pos,
+            "round": 0,
+            "shares": {c: p["n"] / n for c, p in zip(members, parts, strict=True)},
+        }
         rounds = math.ceil(int(model.params["n_estimators"]) / model.local_trees)
         return cfg, boosting_fit(rounds)
 
@@ -86,15 +111,28 @@ class BoostingStart:
 def boosting_request(cfg: dict[str, Any], model: Any, centre: str) -> dict[str, Any]:
     """What ``centre`` is sent of a boosting fit: the global model and its learning-rate share
     (0 for the held-out centre, which only evaluates)."""
-    return {k: cfg[k] for k in _NODE_KEYS} | {"share": cfg["shares"].get(centre, 0.0),
-                                               "model": model}
+    return {k: cfg[k] for k in _NODE_KEYS} | {
+        "share": cfg["shares"].get(centre, 0.0),
+        "model": model,
+    }
 
 
-def describe_boosting(model: FederatedModel, plan: dict[str, Any], cfg: dict[str, Any],
-                      res: BoostResult) -> dict[str, Any]:
+def describe_boosting(
+    model: FederatedModel, plan: dict[str, Any], cfg: dict[str, Any], res: BoostResult
+) -> dict[str, Any]:
     """The stored description of a boosted fit: grid + XGBoost JSON model (bin-index splits:
     bin a column with :func:`icipredict.federated.boosting.snap` before predicting)."""
-    return {"kind": "xgboost", "target": model.target, "features": plan["names"],
-            "grid": cfg["grid"], "booster": res.model, "base_score": cfg["base_score"],
-            "params": model.params, "local_trees": model.local_trees, "rounds": res.rounds,
-            "trees": res.trees, "n": cfg["n"], "centres": cfg["members"]}
+    return {
+        "kind": "xgboost",
+        "target": model.target,
+        "features": plan["names"],
+        "grid": cfg["grid"],
+        "booster": res.model,
+        "base_score": cfg["base_score"],
+        "params": model.params,
+        "local_trees": model.local_trees,
+        "rounds": res.rounds,
+        "trees": res.trees,
+        "n": cfg["n"],
+        "centres": cfg["members"],
+    }

@@ -16,7 +16,7 @@ from icipredict.federated.boosting import BoostResult
 from icipredict.federated.boosting_fit import BoostingStart, boosting_request, describe_boosting
 from icipredict.federated.builder_state import builder_from_state
 from icipredict.federated.evaluation import pooled_index
-from icipredict.federated.newton import FitResult, cox_fit, logistic_fit, run_lockstep
+from icipredict.federated.newton import cox_fit, logistic_fit, run_lockstep
 from icipredict.federated.protocol import FederationError
 
 if TYPE_CHECKING:

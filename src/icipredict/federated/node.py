@@ -199,7 +199,7 @@ def design_rows(design: dict[str, np.ndarray], fit: dict[str, Any]
 
 def _fit_moments(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
     design = _design(node, req)
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for name, fit in req["fits"].items():
         X, y, e = design_rows(design, fit)
         m = local.moments(X)
@@ -236,7 +236,7 @@ def _standardised(X: np.ndarray, fit: dict[str, Any]) -> np.ndarray:
 
 def _step(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
     design = _design(node, req)
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for name, fit in req["fits"].items():
         X, y, e = design_rows(design, fit)
         if fit["kind"] == "xgboost":
