@@ -1,15 +1,16 @@
-"""Federated XGBoost for response: weighted tree bagging on a federation-wide grid.
+"""Federated XGBoost for response: tree bagging (as Flower's) on a federation-wide grid.
 
 XGBoost's own federated learning needs a library built with ``PLUGIN_FEDERATED`` (the
 ``xgboost-cpu`` wheel is not: ``xgboost.build_info()["USE_FEDERATED"]`` is false), so the
 scheme is that of Flower's ``FedXgbBagging`` strategy: each network round every centre boosts a
 few trees on its own rows, starting from the current global model, and sends only its new
-trees; the coordinator appends them to the global model. Two changes make the result close to
-the pooled fit and keep what a tree says an aggregate:
+trees; the coordinator appends them to the global model. What a tree says stays an aggregate:
 
-- **Weighted bagging.** A centre boosts with ``learning_rate * n_centre / n_fit``, so the
-  appended trees average the centres' Newton steps instead of adding them (Flower's helper
-  appends unweighted trees, one per node and round).
+- **Bagging, plain or weighted.** By default (``bagging="flower"``) every centre boosts with
+  the fit's own parameters and all trees add up, as in Flower. ``bagging="weighted"`` has a
+  centre boost with ``learning_rate * n_centre / n_fit`` (and that share of the penalties), so
+  the appended trees average the centres' steps. On the synthetic network the plain scheme
+  came closer to pooled XGBoost (``benchmarks/federated_xgboost.py``).
 - **A shared grid.** Before a centre builds its ``DMatrix`` it replaces every value by its bin
   index on a grid the coordinator chose from federation-wide counts (:func:`select_grid`:
   at most :data:`GRID_BINS` bins per feature, each holding at least ``max(min_count,
@@ -113,23 +114,32 @@ def _booster(model: Model | None) -> Any:
 
 
 def node_params(fit: dict[str, Any], min_count: int) -> dict[str, Any]:
-    """XGBoost parameters a node boosts with: the fit's, its learning-rate share, and the
-    leaf-size floor (``min_child_weight``) its own ``min_count`` demands."""
+    """XGBoost parameters a node boosts with: the fit's, scaled by its share of the fit's rows,
+    and the leaf-size floor (``min_child_weight``) its own ``min_count`` demands.
+
+    ``share`` is 1 under Flower's bagging (every centre boosts with the fit's own parameters
+    and the appended trees add up). Under weighted bagging it is the centre's share of the
+    fit's rows: the pooled objective is the centres' losses plus one penalty, a centre's part
+    carries ``share`` of the penalty (``lambda``, ``alpha``, ``gamma``) and of
+    ``min_child_weight`` (its leaf values estimate the pooled Newton step), and ``eta * share``
+    makes the appended trees the share-weighted average of the centres' steps.
+    """
     p = fit["params"]
+    share = float(fit["share"])
     spw = float(p.get("scale_pos_weight") or 1.0)
     floor = MAX_ROW_HESSIAN * min_count * max(1.0, spw)
     return {
         "objective": "binary:logistic",
         "tree_method": "hist",
         "nthread": 1,
-        "eta": float(p["learning_rate"]) * float(fit["share"]),
+        "eta": float(p["learning_rate"]) * share,
         "max_depth": int(p["max_depth"]),
-        "min_child_weight": max(float(p["min_child_weight"]), floor),
+        "min_child_weight": max(float(p["min_child_weight"]) * share, floor),
         "subsample": float(p["subsample"]),
         "colsample_bytree": float(p["colsample_bytree"]),
-        "lambda": float(p["reg_lambda"]),
-        "alpha": float(p["reg_alpha"]),
-        "gamma": float(p["gamma"]),
+        "lambda": float(p["reg_lambda"]) * share,
+        "alpha": float(p["reg_alpha"]) * share,
+        "gamma": float(p["gamma"]) * share,
         "scale_pos_weight": spw,
         "base_score": float(fit["base_score"]),
     }

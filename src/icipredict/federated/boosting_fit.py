@@ -3,7 +3,8 @@
 One ``grid`` round (after ``fit_moments``) gives every centre's counts below candidate edges of
 each boosted model's columns; each fit (full and leave-one-centre-out) then gets the grid of
 its own members' counts, its base score (the members' responder share, as XGBoost's own
-``base_score`` estimate for ``binary:logistic``) and ``ceil(n_estimators / local_trees)``
+``base_score`` estimate for ``binary:logistic``), each centre's share (1 under Flower's
+bagging, its share of the fit's rows under weighted bagging) and ``ceil(n_estimators / local_trees)``
 boosting rounds, which advance in the same ``step`` rounds as the Newton fits.
 """
 
@@ -102,15 +103,19 @@ class BoostingStart:
             "n": n,
             "positives": pos,
             "round": 0,
-            "shares": {c: p["n"] / n for c, p in zip(members, parts, strict=True)},
+            "shares": {
+                c: p["n"] / n if model.bagging == "weighted" else 1.0
+                for c, p in zip(members, parts, strict=True)
+            },
         }
         rounds = math.ceil(int(model.params["n_estimators"]) / model.local_trees)
         return cfg, boosting_fit(rounds)
 
 
 def boosting_request(cfg: dict[str, Any], model: Any, centre: str) -> dict[str, Any]:
-    """What ``centre`` is sent of a boosting fit: the global model and its learning-rate share
-    (0 for the held-out centre, which only evaluates)."""
+    """What ``centre`` is sent of a boosting fit: the global model and its share (see
+    :func:`icipredict.federated.boosting.node_params`; 0 for a held-out centre, which only
+    evaluates)."""
     return {k: cfg[k] for k in _NODE_KEYS} | {
         "share": cfg["shares"].get(centre, 0.0),
         "model": model,
@@ -131,6 +136,7 @@ def describe_boosting(
         "base_score": cfg["base_score"],
         "params": model.params,
         "local_trees": model.local_trees,
+        "bagging": model.bagging,
         "rounds": res.rounds,
         "trees": res.trees,
         "n": cfg["n"],

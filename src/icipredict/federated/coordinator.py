@@ -49,6 +49,7 @@ class FederatedModel:
     features: list[str] | None = None
     params: dict[str, Any] = field(default_factory=dict)  # kind xgboost: XGBResponse's
     local_trees: int = 0  # kind xgboost: trees a centre boosts per round
+    bagging: str = "flower"  # kind xgboost: flower (trees add up) | weighted (by row share)
 
 
 def model_plans(model_specs: list[Any], targets: list[str]) -> list[FederatedModel]:
