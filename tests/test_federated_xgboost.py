@@ -22,6 +22,7 @@ from icipredict.federated.boosting import (
     boost_local,
     check_grid,
     margin,
+    node_params,
     snap,
 )
 from icipredict.federated.coordinator import Coordinator, model_plans
@@ -178,6 +179,16 @@ def test_node_enforces_the_leaf_floor_and_refuses_a_fine_grid():
     assert min(loose) < 0.25 * MIN_COUNT  # the floor is what keeps the leaves large
     with pytest.raises(FederationError, match="refused grid"):
         check_grid([np.linspace(-2, 2, GRID_BINS + 1).tolist()] * 2, 2)
+
+
+def test_weighted_bagging_scales_steps_and_penalties_but_not_the_leaf_floor():
+    fit = _fit([[0.0]], learning_rate=0.1, reg_lambda=4.0, min_child_weight=4.0, gamma=1.0)
+    plain = node_params(fit, MIN_COUNT)
+    assert (plain["eta"], plain["lambda"], plain["min_child_weight"]) == (0.1, 4.0, 4.0)
+    weighted = node_params({**fit, "share": 0.25}, MIN_COUNT)
+    assert weighted["eta"] == pytest.approx(0.025) and weighted["lambda"] == 1.0
+    assert weighted["gamma"] == 0.25
+    assert weighted["min_child_weight"] == 0.25 * MIN_COUNT  # 4 * 0.25 = 1 is below the floor
 
 
 def test_appended_trees_add_their_margins():
