@@ -1,8 +1,10 @@
 """Log a federated run to MLflow: same experiment as the config's, the federation in its lineage.
 
 The run holds the coefficients and the builder state (``federated_model.json``: aggregates
-only), the leave-one-centre-out and per-centre metrics, and tags naming the federation
-(centres, rounds, suppression threshold, dropout policy and dropped centres).
+only), the leave-one-centre-out and per-centre metrics, tags naming the federation (centres,
+rounds, suppression threshold, dropout policy and dropped centres), the model-card inputs and
+the registry model (:mod:`.bundle`), so ``icipredict register <run>`` registers it as any
+other run's model.
 """
 
 from __future__ import annotations
@@ -78,4 +80,26 @@ def log_federated_run(result: dict[str, Any], config: Any, *, tracking_uri: str 
             path.write_text(json.dumps(model_document(result), indent=2, allow_nan=False),
                             encoding="utf-8")
             mlflow.log_artifact(str(path))
+            if result.get("registry"):
+                _log_registry_model(result, config, Path(tmp) / "bundle")
         return run.info.run_id
+
+
+def _log_registry_model(result: dict[str, Any], config: Any, folder: Path) -> None:
+    """The registry model and its model-card inputs, in the active run."""
+    import mlflow
+
+    from icipredict.federated.bundle import LIMITATIONS, write_federated_bundle
+    from icipredict.registry.model import log_registry_model
+    from icipredict.tracking.modelcard import log_card_inputs
+
+    manifest = write_federated_bundle(result, folder, config)
+    log_registry_model(folder)
+    domain = json.loads((folder / manifest["files"]["domain"]).read_text())
+    ranges = {c: {"low": v["min"], "high": v["max"], "n": v["n"], "missing": v["missing"]}
+              for c, v in domain["numeric"].items()}
+    log_card_inputs(validity={"n_patients": domain["n_patients"],
+                              "categories": domain["categories"], "ranges": ranges,
+                              "centres": domain["patients_per_centre"]},
+                    description=config.description, limitations=LIMITATIONS)
+    mlflow.set_tag("what_is_pickled", ", ".join(manifest["what_is_pickled"]) or "nothing")

@@ -134,11 +134,12 @@ def write_bundle(
     builder: FeatureBuilder,
     response_model: Any | None,
     survival_models: dict[str, Any],
-    training_frame: pd.DataFrame,
+    training_frame: pd.DataFrame | None,
     response_intervals: dict[str, Any] | None = None,
     info: dict[str, Any] | None = None,
     radiomics: dict[str, Any] | None = None,
     risk_groups: dict[str, Any] | None = None,
+    aggregates: tuple[dict[str, Any], dict[str, list[float | None]]] | None = None,
 ) -> dict[str, Any]:
     """Write the registry model's bundle folder (JSON + native model files).
 
@@ -154,6 +155,8 @@ def write_bundle(
         ``{"os": model, "pfs": model}`` fitted survival models (either may be absent).
     training_frame
         The training patients' input frame (canonical columns); only aggregates are written.
+        None when nobody holds the rows (federated training): ``aggregates`` and
+        ``risk_groups`` are then required.
     response_intervals
         From :func:`icipredict.evaluation.uncertainty.response_interval_table` (the held-out
         predictions' Venn table, aggregates only): the per-patient 95% response intervals.
@@ -168,6 +171,10 @@ def write_bundle(
         scores (training does that); None: tertiles of the in-sample risks of
         ``training_frame`` (too wide for a flexible model; for callers without held-out
         scores).
+    aggregates
+        ``(domain, feature_ranges)`` computed elsewhere (from federated aggregates) in place of
+        :func:`training_domain` and :func:`feature_ranges` of ``training_frame``; a range
+        bound may be None (unbounded).
 
     Returns
     -------
@@ -182,6 +189,9 @@ def write_bundle(
     models = {"response": response_model, **{e: survival_models.get(e) for e in ("os", "pfs")}}
     for model in [m for m in models.values() if m is not None]:
         codecs.check_exportable(model)
+    if training_frame is None and (aggregates is None or risk_groups is None):
+        raise RegistryError("a bundle without a training frame needs its aggregates and risk "
+                            "groups")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     columns = input_columns(builder)
@@ -192,8 +202,13 @@ def write_bundle(
                                 "response_intervals": (response_intervals
                                                        if response_model is not None else None)}
     manifest.update(_export_models(folder, models))
-    X = builder.transform(training_frame)
-    manifest["feature_ranges"] = feature_ranges(X)
+    if training_frame is not None:
+        X = builder.transform(training_frame)
+        domain, manifest["feature_ranges"] = training_domain(training_frame, columns), \
+            feature_ranges(X)
+    else:
+        assert aggregates is not None  # checked above
+        domain, manifest["feature_ranges"] = aggregates
     manifest["what_is_pickled"] = []  # never anything: a model without a codec is refused
     manifest.update(info or {})
     if imaging:
@@ -206,7 +221,7 @@ def write_bundle(
         risk_groups = risk_tertiles(risks if risks is not None else np.array([]), endpoint=end,
                                     source="in-sample risk scores of the training patients")
     (folder / files["builder"]).write_text(builder.to_json())
-    _dump(folder / files["domain"], training_domain(training_frame, columns), indent=2)
+    _dump(folder / files["domain"], domain, indent=2)
     _dump(folder / files["risk_groups"], risk_groups, indent=2)
     _dump(folder / MANIFEST, manifest, indent=2)
     return manifest
