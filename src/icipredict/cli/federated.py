@@ -58,9 +58,12 @@ def node(
             typer.echo(f"node {centre} serving {store} to {superlink} (log: {tmp}); Ctrl-C stops")
             signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
             try:
-                proc.wait()
+                code = proc.wait()
             except KeyboardInterrupt:
-                pass
+                code = 0
+            if code:  # e.g. Flower's 305: TLS handshake failed (wrong CA certificate)
+                raise FederationError(f"the SuperNode stopped (exit code {code}): "
+                                      f"{fl.failure(f'supernode-{centre}')}")
     except FederationError as exc:
         _fail(exc)
 

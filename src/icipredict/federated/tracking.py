@@ -52,9 +52,8 @@ def log_federated_run(result: dict[str, Any], config: Any, *, tracking_uri: str 
     import mlflow
 
     from icipredict.config import resolve_tracking_uri
-    from icipredict.tracking.mlflow_setup import configure_tracking
-
     from icipredict.federated.protocol import decode, encode
+    from icipredict.tracking.mlflow_setup import configure_tracking
 
     result = decode(encode(result))  # plain JSON numbers, as a result read from Flower's file
     uri = resolve_tracking_uri(tracking_uri, config.tracking.tracking_uri)
