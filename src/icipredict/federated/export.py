@@ -150,7 +150,7 @@ def _baseline(replies: dict[str, dict[str, Any]], edges: np.ndarray
     total = sum(n.values())
     mixture = sum(n[c] / total * np.asarray(v[:k], float) for c, v in supported.items())
     grid = GRID_MONTHS[:k]
-    baseline = {"grid_months": grid, "cumhaz": np.asarray(mixture, float) if k else [],
+    baseline: dict[str, Any] = {"grid_months": grid, "cumhaz": np.asarray(mixture, float) if k else [],
                 "follow_up_months": float(grid[-1]) if k else None,
                 "weights": {c: n[c] / total for c in n},
                 "per_centre": {c: {"n": n[c], "cumhaz": v} for c, v in supported.items()},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,22 @@ def _log_registry_model(result: dict[str, Any], config: Any, folder: Path) -> No
                               "centres": domain["patients_per_centre"]},
                     description=config.description, limitations=LIMITATIONS)
     mlflow.set_tag("what_is_pickled", ", ".join(manifest["what_is_pickled"]) or "nothing")
+
+
+def register_federated(run_id: str, name: str, stores: Iterable[str | Path] = ()) -> str:
+    """Register a federated run's model as any run's (:func:`icipredict.tracking.registry.
+    register`: alias ``challenger``, the artifact scan first, ``federation.*`` tags on the
+    version).
+
+    The coordinator holds no patient ID to scan for; where the centres' stores are at hand (the
+    local demo, tests) every patient and sample ID in them is scanned for.
+    """
+    from icipredict.cohort.store import CohortStore
+    from icipredict.tracking.registry import register
+
+    ids: set[str] = set()
+    for path in stores:
+        store = CohortStore(Path(path))
+        for table, column in (("patients", "patient_id"), ("samples", "sample_id")):
+            ids.update(str(v) for v in store.table(table, all_versions=True)[column].dropna())
+    return register(run_id, name, forbidden_ids=ids)
