@@ -150,12 +150,13 @@ def _baseline(replies: dict[str, dict[str, Any]], edges: np.ndarray
     total = sum(n.values())
     mixture = sum(n[c] / total * np.asarray(v[:k], float) for c, v in supported.items())
     grid = GRID_MONTHS[:k]
-    baseline: dict[str, Any] = {"grid_months": grid, "cumhaz": np.asarray(mixture, float) if k else [],
-                "follow_up_months": float(grid[-1]) if k else None,
-                "weights": {c: n[c] / total for c in n},
-                "per_centre": {c: {"n": n[c], "cumhaz": v} for c, v in supported.items()},
-                "rule": "patient-weighted mixture of the centres' Breslow baselines, up to "
-                        "the last month every centre has >= min_count patients at risk"}
+    baseline: dict[str, Any] = {
+        "grid_months": grid, "cumhaz": np.asarray(mixture, float) if k else [],
+        "follow_up_months": float(grid[-1]) if k else None,
+        "weights": {c: n[c] / total for c in n},
+        "per_centre": {c: {"n": n[c], "cumhaz": v} for c, v in supported.items()},
+        "rule": "patient-weighted mixture of the centres' Breslow baselines, up to the last month "
+                "every centre has >= min_count patients at risk"}
     below = np.sum([np.asarray(r["risk_below"], float) for r in replies.values()], axis=0)
     return baseline, _quantiles(edges, below, total, (1 / 3, 2 / 3))
 
