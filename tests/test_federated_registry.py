@@ -211,5 +211,14 @@ def test_registered_like_any_model_and_scored_on_the_board(setup, tmp_path, monk
                                    "--tracking-uri", uri])
     assert res.exit_code == 0, res.output
     score = json.loads(out.read_text())
-    text = json.dumps(score)
-    assert "response" in text and "os" in text
+    assert 0 < score["response"]["probability"] < 1 and score["response"]["ci_low"] is None
+    assert score["risk"]["group"] in ("low", "intermediate", "high")
+    limit = ICIPredictModel().load_bundle(_bundle(root, result)).follow_up["pfs"]
+    curve = {p["month"]: p["survival"] for p in score["pfs"]["curve"]}
+    assert all(v is not None for m, v in curve.items() if m <= limit)
+    assert all(v is None for m, v in curve.items() if m > limit)
+
+    from icipredict.tracking.modelcard import build_model_card
+
+    card = build_model_card(NAME, version).to_markdown(full=False)
+    assert "Trained federated" in card and "Platt-scaled" in card
