@@ -81,6 +81,8 @@ def _domain(result: dict[str, Any], builder: Any) -> dict[str, Any]:
     doubles = {c["name"] for c in input_columns(builder) if c["type"] == "double"}
     means, scales = state.get("means") or {}, state.get("scales") or {}
     caps = builder.spec_.caps
+    imputed = builder.spec_.imputation == "median"  # counts of the builder output: no NaN left
+    n_patients = int(sum(result["centres"].values()))
     for col, (lo, hi) in reg["feature_ranges"].items():
         if col not in doubles:
             continue
@@ -92,9 +94,9 @@ def _domain(result: dict[str, Any], builder: Any) -> dict[str, Any]:
 
         numeric[col] = {"min": raw(lo), "max": None if col in caps else raw(hi),
                         "q50": state.get("raw_medians", {}).get(col),
-                        "n": int(reg["observed"][col]),
-                        "missing": int(sum(result["centres"].values()) - reg["observed"][col])}
-    return {"n_patients": int(sum(result["centres"].values())),
+                        "n": None if imputed else int(reg["observed"][col]),
+                        "missing": None if imputed else n_patients - int(reg["observed"][col])}
+    return {"n_patients": n_patients,
             "categories": {k: {lvl: int(n) for lvl, n in v.items()}
                            for k, v in reg["categories"].items()},
             "numeric": numeric, "patients_per_centre": dict(result["centres"]),

@@ -99,10 +99,13 @@ def _log_registry_model(result: dict[str, Any], config: Any, folder: Path) -> No
     manifest = write_federated_bundle(result, folder, config)
     log_registry_model(folder)
     domain = json.loads((folder / manifest["files"]["domain"]).read_text())
+    # the coarse federated range (see .export), not percentiles: "~0-~1" on the card
     ranges = {c: {"low": v["min"], "high": v["max"], "n": v["n"], "missing": v["missing"]}
-              for c, v in domain["numeric"].items()}
+              for c, v in domain["numeric"].items()
+              if v["min"] is not None and v["max"] is not None}
     log_card_inputs(validity={"n_patients": domain["n_patients"],
                               "categories": domain["categories"], "ranges": ranges,
+                              "quantiles": ["~0", "~1"],
                               "centres": domain["patients_per_centre"]},
                     description=config.description, limitations=LIMITATIONS)
     mlflow.set_tag("what_is_pickled", ", ".join(manifest["what_is_pickled"]) or "nothing")
