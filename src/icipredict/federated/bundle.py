@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from icipredict.errors import RegistryError
+
 #: Shown on the model card and kept in the manifest.
 LIMITATIONS = [
     "Trained federated: no centre sent rows; coefficients equal the pooled fit's.",
@@ -131,6 +133,10 @@ def write_federated_bundle(result: dict[str, Any], folder: str | Path,
     result = decode(encode(result))  # plain JSON numbers, as a result read from Flower's file
     builder = builder_from_state(FeatureSpec.model_validate(result["spec"]), result["state"])
     models = result["models"]
+    other = sorted(k for k, m in models.items() if m["kind"] not in ("logistic", "cox"))
+    if other:
+        raise RegistryError(f"federated model(s) {other} have no registry form yet: only the "
+                            "logistic and stratified Cox fits are written to a bundle")
     response = models.get("response")
     survival = {end: cox_estimator(models[end]) for end in ("os", "pfs") if end in models}
     info = {"federation": result["federation"], "limitations": LIMITATIONS,

@@ -61,6 +61,8 @@ def _first_round(driver: FitDriver, models: dict[str, Any]
     columns: dict[str, tuple[int, float, float]] = {}
     risk_edges = {}
     for name, model in models.items():
+        if model["kind"] not in ("logistic", "cox"):
+            continue  # another model family answers for its own registry form
         fname = f"{name}|full"
         beta = driver.results[fname].beta
         cfg = driver.fits[fname]

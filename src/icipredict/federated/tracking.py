@@ -10,12 +10,16 @@ other run's model.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from icipredict.errors import RegistryError
 from icipredict.federated.builder_state import builder_from_state
+
+log = logging.getLogger(__name__)
 
 
 def model_document(result: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +88,11 @@ def log_federated_run(result: dict[str, Any], config: Any, *, tracking_uri: str 
                             encoding="utf-8")
             mlflow.log_artifact(str(path))
             if result.get("registry"):
-                _log_registry_model(result, config, Path(tmp) / "bundle")
+                try:
+                    _log_registry_model(result, config, Path(tmp) / "bundle")
+                except RegistryError as exc:  # the run stays; it cannot be registered
+                    log.warning("no registry model logged: %s", exc)
+                    mlflow.set_tag("registry_model", f"not logged: {exc}"[:5000])
         return run.info.run_id
 
 
