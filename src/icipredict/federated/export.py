@@ -21,7 +21,7 @@ registry bundle needs beyond the coefficients:
   seen), used to clip the registry model's inputs as a pooled model's min/max are.
 
 The first round carries the baselines and ranges with the first Platt step: the stage adds
-one round per Platt Newton step (about seven).
+one round per Platt Newton step (six on the 300-patient test network).
 """
 
 from __future__ import annotations
