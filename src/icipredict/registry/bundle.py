@@ -136,6 +136,7 @@ def write_bundle(
     survival_models: dict[str, Any],
     training_frame: pd.DataFrame,
     response_intervals: dict[str, Any] | None = None,
+    survival_intervals: dict[str, Any] | None = None,
     info: dict[str, Any] | None = None,
     radiomics: dict[str, Any] | None = None,
     risk_groups: dict[str, Any] | None = None,
@@ -158,6 +159,11 @@ def write_bundle(
         From :func:`icipredict.evaluation.uncertainty.response_interval_table` (the held-out
         predictions' Venn table, aggregates only): the per-patient 95% response intervals.
         None: the model answers null intervals.
+    survival_intervals
+        End point -> table from
+        :func:`icipredict.evaluation.survival_uncertainty.survival_interval_table` (Kaplan-Meier
+        estimates of held-out risk-score bins, aggregates only): the per-patient 95% survival
+        intervals; kept for the end points with a model. None: null survival intervals.
     info
         Extra manifest entries (model names, experiment, ...).
     radiomics
@@ -190,7 +196,10 @@ def write_bundle(
     manifest: dict[str, Any] = {"format": MODEL_FORMAT, "files": files,
                                 "input_columns": columns, "output_columns": output_columns(),
                                 "response_intervals": (response_intervals
-                                                       if response_model is not None else None)}
+                                                       if response_model is not None else None),
+                                "survival_intervals": {
+                                    end: t for end, t in (survival_intervals or {}).items()
+                                    if models.get(end) is not None and t}}
     manifest.update(_export_models(folder, models))
     X = builder.transform(training_frame)
     manifest["feature_ranges"] = feature_ranges(X)
@@ -314,6 +323,13 @@ class Bundle:
         (:func:`~icipredict.evaluation.uncertainty.response_interval_table`), or None (bundles
         written with bootstrap refits before it existed: their refits are not read)."""
         return self.manifest.get("response_intervals")
+
+    @property
+    def survival_intervals(self) -> dict[str, dict[str, Any]]:
+        """End point -> the Kaplan-Meier table behind its survival intervals
+        (:func:`~icipredict.evaluation.survival_uncertainty.survival_interval_table`); empty for
+        bundles written before it existed (their survival intervals are null)."""
+        return dict(self.manifest.get("survival_intervals") or {})
 
     @property
     def follow_up(self) -> dict[str, float]:

@@ -252,7 +252,8 @@ def _log_model(trained: TrainedExperiment, rad_record: dict[str, Any] | None
         manifest = write_bundle(
             tmp / "bundle", builder=final.builder, response_model=final.response,
             survival_models=final.survival, training_frame=fit_frame,
-            response_intervals=trained.response_uncertainty, risk_groups=trained.risk_groups,
+            response_intervals=trained.response_uncertainty,
+            survival_intervals=trained.survival_uncertainty, risk_groups=trained.risk_groups,
             info={"experiment": config.name, "config_hash": config.config_hash(),
                   "models": {t: s.name for t, s in specs.items()}},
             radiomics=(rad_record if "imaging" in final.builder.spec_.modalities
