@@ -196,3 +196,21 @@ def test_bundle_without_a_table_loads_with_null_intervals_and_the_same_points(tm
         b[ci].isna().all().all() and a[[c for c in ci if c.startswith("os_")]].notna().any().all()
     )
     pd.testing.assert_frame_equal(a.drop(columns=ci), b.drop(columns=ci), rtol=1e-9, atol=1e-9)
+
+
+# ------------------------------------------------------------------------------ training
+def test_training_input_is_one_table_per_end_point_with_held_out_scores():
+    from icipredict.training.pipeline import survival_interval_inputs
+
+    t, e, risk = _survival(240, 4)
+    held = pd.DataFrame(
+        {"os_months": t, "os_event": e, "pfs_months": t / 2, "pfs_event": e},
+        index=pd.Index([f"P{i}" for i in range(240)], name="patient_id"),
+    )
+    held.loc["P0", "os_months"] = np.nan  # unknown OS: left out of the OS table only
+    oof = pd.DataFrame({"risk_os": risk, "prob": 0.5}, index=held.index)
+    tables = survival_interval_inputs(held, oof, [6.0, 12.0])
+    assert set(tables) == {"os"}  # no held-out PFS score: no PFS table
+    expected = survival_interval_table(t[1:], e[1:], risk[1:], [6.0, 12.0], endpoint="os")
+    assert tables["os"] == expected and tables["os"]["n"] == 239
+    assert survival_interval_inputs(held, oof[["prob"]], [6.0]) is None
