@@ -128,6 +128,14 @@ def _export_models(folder: Path, models: dict[str, Any]) -> dict[str, Any]:
             for part, model in models.items()}
 
 
+def _interval_tables(models: dict[str, Any], response: dict[str, Any] | None,
+                     survival: dict[str, Any] | None) -> dict[str, Any]:
+    """The manifest's interval tables, for the parts that have a model."""
+    return {"response_intervals": response if models["response"] is not None else None,
+            "survival_intervals": {end: t for end, t in (survival or {}).items()
+                                   if models.get(end) is not None and t}}
+
+
 def write_bundle(
     folder: str | Path,
     *,
@@ -156,14 +164,11 @@ def write_bundle(
     training_frame
         The training patients' input frame (canonical columns); only aggregates are written.
     response_intervals
-        From :func:`icipredict.evaluation.uncertainty.response_interval_table` (the held-out
-        predictions' Venn table, aggregates only): the per-patient 95% response intervals.
-        None: the model answers null intervals.
+        :func:`~icipredict.evaluation.uncertainty.response_interval_table` (aggregates only):
+        the per-patient 95% response intervals. None: null intervals.
     survival_intervals
-        End point -> table from
-        :func:`icipredict.evaluation.survival_uncertainty.survival_interval_table` (Kaplan-Meier
-        estimates of held-out risk-score bins, aggregates only): the per-patient 95% survival
-        intervals; kept for the end points with a model. None: null survival intervals.
+        End point -> :func:`~icipredict.evaluation.survival_uncertainty.survival_interval_table`
+        (aggregates only): the per-patient 95% survival intervals. None: null intervals.
     info
         Extra manifest entries (model names, experiment, ...).
     radiomics
@@ -172,8 +177,7 @@ def write_bundle(
     risk_groups
         From :func:`~icipredict.evaluation.risk_groups.risk_tertiles` of out-of-fold risk
         scores (training does that); None: tertiles of the in-sample risks of
-        ``training_frame`` (too wide for a flexible model; for callers without held-out
-        scores).
+        ``training_frame`` (too wide for a flexible model; for callers without held-out ones).
 
     Returns
     -------
@@ -195,11 +199,8 @@ def write_bundle(
     files = {k: v for k, v in FILES.items() if k != "radiomics" or imaging}
     manifest: dict[str, Any] = {"format": MODEL_FORMAT, "files": files,
                                 "input_columns": columns, "output_columns": output_columns(),
-                                "response_intervals": (response_intervals
-                                                       if response_model is not None else None),
-                                "survival_intervals": {
-                                    end: t for end, t in (survival_intervals or {}).items()
-                                    if models.get(end) is not None and t}}
+                                **_interval_tables(models, response_intervals,
+                                                   survival_intervals)}
     manifest.update(_export_models(folder, models))
     X = builder.transform(training_frame)
     manifest["feature_ranges"] = feature_ranges(X)

@@ -80,7 +80,10 @@ INTERVAL_NOTE = (
     "(a Venn predictor on score bins), widened to contain the point. They cover the rate of "
     "patients the model scores alike, not each patient's own probability where factors the "
     "model does not see differ, nor shifts between centres beyond those of the validation "
-    "scheme. No survival intervals.")
+    "scheme. Per-patient 95% survival intervals: the Kaplan-Meier 95% band, at the trained "
+    "horizons, of training patients whose held-out risk score fell in the same bin, widened "
+    "to contain the point (null where fewer than 5 of the bin were still at risk): the "
+    "survival of patients the model scores alike, not a band around the patient's own curve.")
 
 
 # ------------------------------------------------------------------------------ helpers
