@@ -173,26 +173,18 @@ def survival_interval(
     hs = np.atleast_1d(np.asarray(horizons, dtype=float))
     low = np.full((len(risk), len(hs)), np.nan)
     high = low.copy()
-    if table:
-        stored = np.asarray(table["horizons"], dtype=float)
-        col = np.array([int(np.argmin(np.abs(stored - h))) if len(stored) else -1 for h in hs])
-        found = (
-            (col >= 0) & (np.abs(stored[np.maximum(col, 0)] - hs) < 1e-9)
-            if len(stored)
-            else np.zeros(len(hs), dtype=bool)
-        )
+    stored = np.asarray(table["horizons"] if table else [], dtype=float)
+    # each requested horizon's column in the table (-1: not read at it)
+    col = np.array([next((k for k, t in enumerate(stored) if abs(t - h) < 1e-9), -1) for h in hs])
+    if table and (col >= 0).any():
         b = np.searchsorted(np.asarray(table["edges"], dtype=float), risk, side="right")
-        for j in np.flatnonzero(found):
-            for name, out in (("low", low), ("high", high)):
-                by_bin = np.array(
-                    [np.nan if v[col[j]] is None else v[col[j]] for v in table[name]], dtype=float
-                )
-                out[:, j] = by_bin[b]
+        found = np.flatnonzero(col >= 0)
+        for name, out in (("low", low), ("high", high)):
+            by_bin = np.array(table[name], dtype=float)  # bins x horizons, None -> NaN
+            out[:, found] = by_bin[:, col[found]][b]
     if point is not None:
-        point = np.asarray(point, dtype=float)
-        missing = np.isnan(point) | np.isnan(low)
-        low = np.where(missing, np.nan, np.minimum(low, point))
-        high = np.where(missing, np.nan, np.maximum(high, point))
+        point = np.asarray(point, dtype=float)  # np.minimum/maximum keep NaN from either side
+        low, high = np.minimum(low, point), np.maximum(high, point)
     return low, high
 
 
