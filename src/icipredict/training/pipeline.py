@@ -121,8 +121,8 @@ class TrainedExperiment:
         Input of its per-patient 95% survival intervals: end point -> the Kaplan-Meier table
         of the training patients' out-of-fold risk-score bins
         (:func:`icipredict.evaluation.survival_uncertainty.survival_interval_table`, at the
-        config's ``horizons``; None without a survival model). Same held-out patients as
-        ``response_uncertainty``.
+        config's ``horizons``; None without a survival model). From the same out-of-fold
+        predictions as ``response_uncertainty``.
     risk_groups
         The board's risk tertiles: cut-points of the out-of-fold risk scores of the training
         patients and the end point they score (:func:`risk_group_cutpoints`; None without a
