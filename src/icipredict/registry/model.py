@@ -7,8 +7,9 @@ a batch with the fitted feature builder and hands the whole batch to each loaded
 table of held-out predictions (:mod:`icipredict.evaluation.uncertainty`), each survival
 interval one in the bundle's Kaplan-Meier table of held-out risk-score bins
 (:mod:`icipredict.evaluation.survival_uncertainty`): no further model is scored.
-:func:`log_registry_model` logs a bundle as a models-from-code pyfunc (:data:`ENTRY_CODE`: the wrapper itself is not pickled either). Inputs,
-params and outputs: :mod:`icipredict.registry.schema` and ``docs/registry_model.md``.
+:func:`log_registry_model` logs a bundle as a models-from-code pyfunc (:data:`ENTRY_CODE`: the
+wrapper itself is not pickled either). Inputs, params and outputs:
+:mod:`icipredict.registry.schema` and ``docs/registry_model.md``.
 """
 
 from __future__ import annotations
