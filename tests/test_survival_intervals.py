@@ -214,3 +214,21 @@ def test_training_input_is_one_table_per_end_point_with_held_out_scores():
     expected = survival_interval_table(t[1:], e[1:], risk[1:], [6.0, 12.0], endpoint="os")
     assert tables["os"] == expected and tables["os"]["n"] == 239
     assert survival_interval_inputs(held, oof[["prob"]], [6.0]) is None
+
+
+def test_recalibrated_cox_looks_up_the_trained_score_and_contains_the_new_point(tmp_path):
+    model, frame, table = _cox_bundle(tmp_path)
+    path = model.bundle.folder / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["recalibration"] = {"os": {"slope": 0.4}}
+    path.write_text(json.dumps(manifest))
+    local = ICIPredictModel().load_bundle(model.bundle.folder)
+    a, b = (m.predict(None, frame.iloc[:60]) for m in (model, local))
+    np.testing.assert_array_equal(a["risk_score"], b["risk_score"])  # the trained score
+    assert not np.allclose(a["os_survival_12m"], b["os_survival_12m"])
+    bins = np.searchsorted(table["edges"], b["risk_score"].to_numpy(float), side="right")
+    stored = np.array(table["low"], dtype=float)[bins, 1]  # 12 months
+    point = b["os_survival_12m"].to_numpy(float)
+    np.testing.assert_array_equal(
+        b["os_survival_12m_ci_low"].to_numpy(float), np.minimum(stored, point)
+    )
