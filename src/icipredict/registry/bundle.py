@@ -128,6 +128,14 @@ def _export_models(folder: Path, models: dict[str, Any]) -> dict[str, Any]:
             for part, model in models.items()}
 
 
+def _interval_tables(models: dict[str, Any], response: dict[str, Any] | None,
+                     survival: dict[str, Any] | None) -> dict[str, Any]:
+    """The manifest's interval tables, for the parts that have a model."""
+    return {"response_intervals": response if models["response"] is not None else None,
+            "survival_intervals": {end: t for end, t in (survival or {}).items()
+                                   if models.get(end) is not None and t}}
+
+
 def write_bundle(
     folder: str | Path,
     *,
@@ -136,6 +144,7 @@ def write_bundle(
     survival_models: dict[str, Any],
     training_frame: pd.DataFrame,
     response_intervals: dict[str, Any] | None = None,
+    survival_intervals: dict[str, Any] | None = None,
     info: dict[str, Any] | None = None,
     radiomics: dict[str, Any] | None = None,
     risk_groups: dict[str, Any] | None = None,
@@ -155,9 +164,11 @@ def write_bundle(
     training_frame
         The training patients' input frame (canonical columns); only aggregates are written.
     response_intervals
-        From :func:`icipredict.evaluation.uncertainty.response_interval_table` (the held-out
-        predictions' Venn table, aggregates only): the per-patient 95% response intervals.
-        None: the model answers null intervals.
+        :func:`~icipredict.evaluation.uncertainty.response_interval_table` (aggregates only):
+        the per-patient 95% response intervals. None: null intervals.
+    survival_intervals
+        End point -> :func:`~icipredict.evaluation.survival_uncertainty.survival_interval_table`
+        (aggregates only): the per-patient 95% survival intervals. None: null intervals.
     info
         Extra manifest entries (model names, experiment, ...).
     radiomics
@@ -166,8 +177,7 @@ def write_bundle(
     risk_groups
         From :func:`~icipredict.evaluation.risk_groups.risk_tertiles` of out-of-fold risk
         scores (training does that); None: tertiles of the in-sample risks of
-        ``training_frame`` (too wide for a flexible model; for callers without held-out
-        scores).
+        ``training_frame`` (too wide for a flexible model; for callers without held-out ones).
 
     Returns
     -------
@@ -189,8 +199,8 @@ def write_bundle(
     files = {k: v for k, v in FILES.items() if k != "radiomics" or imaging}
     manifest: dict[str, Any] = {"format": MODEL_FORMAT, "files": files,
                                 "input_columns": columns, "output_columns": output_columns(),
-                                "response_intervals": (response_intervals
-                                                       if response_model is not None else None)}
+                                **_interval_tables(models, response_intervals,
+                                                   survival_intervals)}
     manifest.update(_export_models(folder, models))
     X = builder.transform(training_frame)
     manifest["feature_ranges"] = feature_ranges(X)
@@ -314,6 +324,13 @@ class Bundle:
         (:func:`~icipredict.evaluation.uncertainty.response_interval_table`), or None (bundles
         written with bootstrap refits before it existed: their refits are not read)."""
         return self.manifest.get("response_intervals")
+
+    @property
+    def survival_intervals(self) -> dict[str, dict[str, Any]]:
+        """End point -> the Kaplan-Meier table behind its survival intervals
+        (:func:`~icipredict.evaluation.survival_uncertainty.survival_interval_table`); empty for
+        bundles written before it existed (their survival intervals are null)."""
+        return dict(self.manifest.get("survival_intervals") or {})
 
     @property
     def follow_up(self) -> dict[str, float]:
