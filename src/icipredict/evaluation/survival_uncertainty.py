@@ -8,7 +8,7 @@ The survival analogue of the response interval (:mod:`icipredict.evaluation.unce
    :data:`~icipredict.evaluation.uncertainty.MIN_BIN` patients per bin);
 2. in each bin, the Kaplan-Meier estimate of the bin's patients (lifelines
    ``KaplanMeierFitter``, its default 95% exponential-Greenwood band) is read at the model's
-   horizons, with the bin's median survival and its 95% interval (null when not reached);
+   horizons;
 3. a new patient falls in the bin of the final model's risk score; the interval at horizon
    ``h`` is the bin's band at ``h``, widened to contain the patient's own predicted ``S(h)``
    (as the response interval contains its point).
@@ -21,8 +21,9 @@ measured coverage (``benchmarks/interval_coverage.py --survival``).
 
 **Disclosure.** Only aggregates are stored: bin edges, patients and events per bin, and the
 estimates. A horizon at which fewer than :data:`MIN_AT_RISK` of a bin's patients are still at
-risk is null (its estimate, band and count), and so is a median or median bound at such a time,
-so no individual event time can be read off a step of the curve.
+risk is null (its estimate, band and count), so no individual event time can be read off a
+step of the curve. The bins' median survival is not stored: a Kaplan-Meier median (and its
+bounds) is one patient's exact event time.
 """
 
 from __future__ import annotations
@@ -46,10 +47,9 @@ METHOD = (
 def _bin_estimates(
     t: np.ndarray, e: np.ndarray, horizons: np.ndarray, level: float
 ) -> dict[str, list[float | None]]:
-    """Kaplan-Meier survival, band and at-risk count at ``horizons``, median and its band, of
-    one bin's patients (suppressed where fewer than :data:`MIN_AT_RISK` are at risk)."""
+    """Kaplan-Meier survival, band and at-risk count at ``horizons`` of one bin's patients
+    (suppressed where fewer than :data:`MIN_AT_RISK` are at risk)."""
     from lifelines import KaplanMeierFitter
-    from lifelines.utils import median_survival_times
 
     alpha = 1 - level
     at_h = KaplanMeierFitter(alpha=alpha).fit(t, e, timeline=horizons)
@@ -64,16 +64,6 @@ def _bin_estimates(
         ("at_risk", at_risk.astype(float)),
     ):
         out[name] = [float(v) if k else None for v, k in zip(values, keep, strict=True)]
-    full = KaplanMeierFitter(alpha=alpha).fit(t, e)
-    bounds = median_survival_times(full.confidence_interval_).to_numpy(dtype=float)[0]
-    for name, value in (
-        ("median", full.median_survival_time_),
-        ("median_low", bounds[0]),
-        ("median_high", bounds[1]),
-    ):
-        value = float(value)
-        shown = np.isfinite(value) and (t >= value).sum() >= MIN_AT_RISK
-        out[name] = [value if shown else None]
     return out
 
 
@@ -110,8 +100,7 @@ def survival_interval_table(
         JSON-ready (null, never NaN): ``method``, ``level``, ``endpoint``, ``n``,
         ``min_at_risk``, ``horizons``, inner bin ``edges``, per bin ``patients`` and
         ``events``, per bin and horizon ``survival``, ``low``, ``high`` and ``at_risk`` (lists
-        of lists, null where suppressed), and per bin ``median``, ``median_low``,
-        ``median_high`` (null when not reached or suppressed). None without usable patients.
+        of lists, null where suppressed). None without usable patients.
     """
     t, e, r = (np.asarray(v, dtype=float) for v in (time, event, risk))
     ok = np.isfinite(t) & np.isfinite(e) & np.isfinite(r) & (t >= 0)
@@ -139,8 +128,6 @@ def survival_interval_table(
     }
     for name in ("survival", "low", "high", "at_risk"):
         table[name] = [b[name] for b in per_bin]
-    for name in ("median", "median_low", "median_high"):
-        table[name] = [b[name][0] for b in per_bin]
     return json_ready(table)
 
 
