@@ -211,15 +211,22 @@ def write_bundle(
         manifest["radiomics"] = {"file": files["radiomics"], **radiomics}
         _dump(folder / files["radiomics"], radiomics, indent=2)
     if risk_groups is None:
-        end = next((e for e in ("os", "pfs") if models[e] is not None), "os")
-        risks = Bundle(folder, manifest=manifest).training_risk(X)
-        risk_groups = risk_tertiles(risks if risks is not None else np.array([]), endpoint=end,
-                                    source="in-sample risk scores of the training patients")
+        risk_groups = _in_sample_risk_groups(folder, manifest, models, X)
     (folder / files["builder"]).write_text(builder.to_json())
     _dump(folder / files["domain"], training_domain(training_frame, columns), indent=2)
     _dump(folder / files["risk_groups"], risk_groups, indent=2)
     _dump(folder / MANIFEST, manifest, indent=2)
     return manifest
+
+
+def _in_sample_risk_groups(folder: Path, manifest: dict[str, Any], models: dict[str, Any],
+                           X: pd.DataFrame) -> dict[str, Any]:
+    """Risk tertiles of the training matrix ``X`` scored by the models just written to
+    ``folder`` (OS, else PFS): for callers without out-of-fold scores."""
+    end = next((e for e in ("os", "pfs") if models[e] is not None), "os")
+    risks = Bundle(folder, manifest=manifest).training_risk(X)
+    return risk_tertiles(risks if risks is not None else np.array([]), endpoint=end,
+                         source="in-sample risk scores of the training patients")
 
 
 def _dump(path: Path, value: Any, indent: int | None = None) -> None:
