@@ -513,7 +513,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
 
     def _rebuild(self) -> None:
         """Fit the pipeline's steps to the saved state (levels, medians, scaling)."""
-        derive, layout, _, every = self._full_encoding()
+        derive, layout, full, every = self._full_encoding()
         columns = [c for _, c in every]
         rare = 2 if self.cancer_has_other_ else None
         self.empty_columns_ = []

@@ -208,8 +208,7 @@ def write_bundle(
     manifest.update(info or {})
     if imaging:
         assert radiomics is not None  # imaging implies a radiomics record
-        manifest["radiomics"] = {"file": files["radiomics"], **radiomics}
-        _dump(folder / files["radiomics"], radiomics, indent=2)
+        _write_radiomics(folder / files["radiomics"], manifest, radiomics)
     if risk_groups is None:
         risk_groups = _in_sample_risk_groups(folder, manifest, models, X)
     (folder / files["builder"]).write_text(builder.to_json())
@@ -217,6 +216,12 @@ def write_bundle(
     _dump(folder / files["risk_groups"], risk_groups, indent=2)
     _dump(folder / MANIFEST, manifest, indent=2)
     return manifest
+
+
+def _write_radiomics(path: Path, manifest: dict[str, Any], radiomics: dict[str, Any]) -> None:
+    """Write how training computed radiomics to ``path`` and name that file in the manifest."""
+    manifest["radiomics"] = {"file": path.name, **radiomics}
+    _dump(path, radiomics, indent=2)
 
 
 def _in_sample_risk_groups(folder: Path, manifest: dict[str, Any], models: dict[str, Any],
