@@ -418,16 +418,14 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
 
     @classmethod
     def from_statistics(
-        cls, spec: FeatureSpec | dict | str | Path, *, cancer_levels: Sequence[str] = (),
-        cancer_has_other: bool = False, drug_class_levels: Sequence[str] = (),
-        imaging_columns: Sequence[str] = (), medians: dict[str, float] | None = None,
-        means: dict[str, float | None] | None = None, scales: dict[str, float] | None = None,
-        dropped: Sequence[str] = (),
-    ) -> FeatureBuilder:
-        """A fitted builder from statistics learned without the rows (federated training).
-
-        No one party sees every training row there, so :meth:`fit` cannot run; the statistics
-        it would learn are computed from aggregates instead, over :meth:`encoded_values`.
+            cls, spec: FeatureSpec | dict | str | Path, *, cancer_levels: Sequence[str] = (),
+            cancer_has_other: bool = False, drug_class_levels: Sequence[str] = (),
+            imaging_columns: Sequence[str] = (), medians: dict[str, float] | None = None,
+            means: dict[str, float | None] | None = None, scales: dict[str, float] | None = None,
+            dropped: Sequence[str] = ()) -> FeatureBuilder:
+        """A fitted builder from statistics learned without the rows (federated training: no
+        party sees every row, so :meth:`fit` cannot run; the statistics it would learn come
+        from aggregates of :meth:`encoded_values`).
 
         Parameters
         ----------
@@ -466,19 +464,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
 
     def encoded_values(self, X: pd.DataFrame) -> pd.DataFrame:
         """Every encoded column before imputation and scaling (caps applied), in the model's
-        order, including columns dropped for lack of training values: what the statistics of
-        :meth:`from_statistics` are computed on.
-
-        Parameters
-        ----------
-        X
-            One row per patient, canonical columns (as :meth:`transform`).
-
-        Returns
-        -------
-        DataFrame
-            Same index as ``X``, float values.
-        """
+        order, also those dropped for lack of training values: what the statistics given to
+        :meth:`from_statistics` are computed on. ``X``: one row per patient (as for
+        :meth:`transform`); the result has its index, float values."""
         check_is_fitted(self, "pipeline_")
         derive, _, encode, columns = self._full_encoding()
         frame = self._check_frame(X)
