@@ -208,18 +208,30 @@ def write_bundle(
     manifest.update(info or {})
     if imaging:
         assert radiomics is not None  # imaging implies a radiomics record
-        manifest["radiomics"] = {"file": files["radiomics"], **radiomics}
-        _dump(folder / files["radiomics"], radiomics, indent=2)
+        _write_radiomics(folder / files["radiomics"], manifest, radiomics)
     if risk_groups is None:
-        end = next((e for e in ("os", "pfs") if models[e] is not None), "os")
-        risks = Bundle(folder, manifest=manifest).training_risk(X)
-        risk_groups = risk_tertiles(risks if risks is not None else np.array([]), endpoint=end,
-                                    source="in-sample risk scores of the training patients")
+        risk_groups = _in_sample_risk_groups(folder, manifest, models, X)
     (folder / files["builder"]).write_text(builder.to_json())
     _dump(folder / files["domain"], training_domain(training_frame, columns), indent=2)
     _dump(folder / files["risk_groups"], risk_groups, indent=2)
     _dump(folder / MANIFEST, manifest, indent=2)
     return manifest
+
+
+def _write_radiomics(path: Path, manifest: dict[str, Any], radiomics: dict[str, Any]) -> None:
+    """Write how training computed radiomics to ``path`` and name that file in the manifest."""
+    manifest["radiomics"] = {"file": path.name, **radiomics}
+    _dump(path, radiomics, indent=2)
+
+
+def _in_sample_risk_groups(folder: Path, manifest: dict[str, Any], models: dict[str, Any],
+                           X: pd.DataFrame) -> dict[str, Any]:
+    """Risk tertiles of the training matrix ``X`` scored by the models just written to
+    ``folder`` (OS, else PFS): for callers without out-of-fold scores."""
+    end = next((e for e in ("os", "pfs") if models[e] is not None), "os")
+    risks = Bundle(folder, manifest=manifest).training_risk(X)
+    return risk_tertiles(risks if risks is not None else np.array([]), endpoint=end,
+                         source="in-sample risk scores of the training patients")
 
 
 def _dump(path: Path, value: Any, indent: int | None = None) -> None:
