@@ -57,6 +57,8 @@ def test_response_metrics_match_sklearn(cohort):
     treat = p >= 0.3
     nb = (treat & (y == 1)).sum() / y.size - (treat & (y == 0)).sum() / y.size * 0.3 / 0.7
     assert row["score"] == pytest.approx(nb)
+    assert row["score_ci_low"] < row["score"] < row["score_ci_high"]
+    assert row["treat_all_ci_low"] < row["treat_all"] < row["treat_all_ci_high"]
     assert sum(r["n"] for r in block["calibration_curve"]) == y.size
 
 

@@ -171,3 +171,24 @@ def test_node_refuses_another_spec_and_versions_must_match(stores, spec, plans, 
 def test_models_without_a_federated_fit_are_refused_by_name():
     with pytest.raises(FederationError, match="XGBResponse.*no federated fit"):
         model_plans([load_spec(ROOT / "experiments/demo/response_xgb_small.yaml")], ["response"])
+
+
+def test_builder_from_levels_only_encodes_with_median_imputation():
+    """The first rounds know the levels but no medians yet: with median imputation (the demo's
+    spec) the builder must still give every encoded column, one-hots included (it raised
+    'Reorder: columns_out must be a permutation' before)."""
+    from icipredict.federated.builder_state import raw_columns
+
+    spec = read_spec(ROOT / "experiments/demo/features.yaml")
+    assert spec.imputation == "median" and spec.cancer_type == "onehot"
+    state = {"cancer_levels": ["MEL", "NSCLC"], "cancer_has_other": True,
+             "drug_class_levels": ["PD_1_PD_L1", "combination"], "imaging_columns": []}
+    frame = pd.DataFrame({"cancer_type": ["Melanoma", "NSCLC", "Glioma"], "age": [60.0, 70.0, None],
+                          "drug_class": ["PD_1_PD_L1", "combination", None]})
+    names, X = raw_columns(builder_from_state(spec, state), frame)
+    onehots = [c for c in names if c.startswith(("cancer_type_", "drug_class_"))]
+    assert sorted(onehots) == ["cancer_type_MEL", "cancer_type_NSCLC", "cancer_type_other",
+                               "drug_class_PD_1_PD_L1", "drug_class_combination"]
+    assert "age" in names and X.shape == (3, len(names))
+    np.testing.assert_array_equal(X[:, names.index("cancer_type_other")], [0.0, 0.0, 1.0])
+    assert np.isnan(X[2, names.index("age")])

@@ -498,3 +498,25 @@ def test_ici_matches_sklearn_isotonic_and_ece_binning_is_reported():
     # above its point estimate, so no containment is asserted, only a proper interval)
     assert 0 < rep["ici"].low < rep["ici"].high < 0.2
     assert rep["ece"].value == pytest.approx(expected_calibration_error(y, p, 5))
+
+
+def test_decision_curve_bootstrap_ci_equals_resampled_by_hand():
+    """The vectorised CI is the percentile interval of net benefit recomputed per resample
+    (ordinary resampling: the prevalence moves with the resample)."""
+    from icipredict.evaluation.bootstrap import bootstrap_indices
+
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.05, 0.9, 300)
+    y = (rng.uniform(size=300) < p).astype(int)
+    pt = [0.1, 0.3, 0.5]
+    curve = decision_curve(y, {"m": p}, thresholds=pt, n_boot=150, seed=4)
+    idx = bootstrap_indices(300, 150, seed=4)
+    by_hand = np.array([net_benefit(y[i], p[i], pt) for i in idx])
+    prevalence = y[idx].mean(axis=1)[:, None]
+    w = np.asarray(pt) / (1 - np.asarray(pt))
+    all_hand = prevalence - (1 - prevalence) * w[None, :]
+    np.testing.assert_allclose(curve["m_ci_low"], np.percentile(by_hand, 2.5, axis=0))
+    np.testing.assert_allclose(curve["m_ci_high"], np.percentile(by_hand, 97.5, axis=0))
+    np.testing.assert_allclose(curve["treat_all_ci_low"], np.percentile(all_hand, 2.5, axis=0))
+    assert (curve["m_ci_low"] < curve["m"]).all() and (curve["m"] < curve["m_ci_high"]).all()
+    assert "m_ci_low" not in decision_curve(y, {"m": p}, thresholds=pt).columns

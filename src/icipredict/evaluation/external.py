@@ -195,7 +195,8 @@ def response_block(y: np.ndarray, score: Score, *, n_boot: int, seed: int) -> di
     out["observed_rate"] = float(yk.mean())
     out["mean_predicted"] = float(p.mean())
     out["calibration_curve"] = calibration_table(yk, p).to_dict(orient="records")
-    dc = decision_curve(yk, {"score": p}, np.round(np.arange(0.05, 0.65, 0.05), 2))
+    dc = decision_curve(yk, {"score": p}, np.round(np.arange(0.05, 0.65, 0.05), 2),
+                        n_boot=n_boot, seed=seed)
     out["decision_curve"] = dc.to_dict(orient="records")
     return out
 

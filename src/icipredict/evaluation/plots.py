@@ -300,9 +300,14 @@ def plot_decision_curve(
     fig, ax = _axes(ax, figsize=(6.5, 5))
     styles: dict[str, dict[str, Any]] = {"treat_all": dict(color="grey", linestyle=":"),
                                          "treat_none": dict(color="black", linestyle="--")}
-    for col in curve.columns.drop("threshold"):
-        ax.plot(curve["threshold"], curve[col], label=col.replace("_", " "), **styles.get(col, {}))
-    top = float(np.nanmax(curve.drop(columns="threshold").to_numpy()))
+    lines = [c for c in curve.columns.drop("threshold") if not c.endswith(("_ci_low", "_ci_high"))]
+    for col in lines:
+        drawn = ax.plot(curve["threshold"], curve[col], label=col.replace("_", " "),
+                        **styles.get(col, {}))
+        if f"{col}_ci_low" in curve.columns:  # the 95% CI band, when the curve carries one
+            ax.fill_between(curve["threshold"], curve[f"{col}_ci_low"], curve[f"{col}_ci_high"],
+                            color=drawn[0].get_color(), alpha=0.15, linewidth=0)
+    top = float(np.nanmax(curve[lines].to_numpy()))
     ax.set(xlabel="threshold probability", ylabel="net benefit",
            ylim=(-0.05, max(top, 0.01) * 1.1), xlim=(0, float(curve["threshold"].max())),
            title=title)

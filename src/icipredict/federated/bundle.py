@@ -128,7 +128,7 @@ def write_federated_bundle(result: dict[str, Any], folder: str | Path,
     from icipredict.features.spec import FeatureSpec
     from icipredict.federated.builder_state import builder_from_state
     from icipredict.federated.protocol import decode, encode
-    from icipredict.registry.bundle import write_bundle
+    from icipredict.registry.bundle import TrainingAggregates, write_bundle
 
     result = decode(encode(result))  # plain JSON numbers, as a result read from Flower's file
     builder = builder_from_state(FeatureSpec.model_validate(result["spec"]), result["state"])
@@ -149,6 +149,6 @@ def write_federated_bundle(result: dict[str, Any], folder: str | Path,
         folder, builder=builder,
         response_model=response_estimator(response) if response is not None else None,
         survival_models={k: v for k, v in survival.items() if v is not None},
-        training_frame=None, response_intervals=None, info=info,
-        risk_groups=_risk_groups(result),
-        aggregates=(_domain(result, builder), result["registry"]["feature_ranges"]))
+        training_frame=TrainingAggregates(_domain(result, builder),
+                                          result["registry"]["feature_ranges"]),
+        response_intervals=None, info=info, risk_groups=_risk_groups(result))

@@ -344,8 +344,10 @@ def _figures(frame: pd.DataFrame, scores: list[ext.Score]) -> dict[str, Any]:
         return {}
     probs = {k: v[keep] for k, v in probs.items()}
     figs = {"calibration.png": plot_calibration(y[keep], probs, title="Calibration (external)")}
-    curve = decision_curve(y[keep], probs, np.round(np.arange(0.02, 0.62, 0.02), 2))
-    figs["decision_curve.png"] = plot_decision_curve(curve, title="Decision curve (external)")
+    curve = decision_curve(y[keep], probs, np.round(np.arange(0.02, 0.62, 0.02), 2),
+                           n_boot=200)
+    figs["decision_curve.png"] = plot_decision_curve(
+        curve, title="Decision curve (external; bands: bootstrap 95% CI)")
     return figs
 
 
