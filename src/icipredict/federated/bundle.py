@@ -8,7 +8,8 @@
 - the training domain, feature ranges and risk tertiles from federated aggregates only.
 
 No row, ID or per-patient vector reaches the bundle: the coordinator never had one.
-Response intervals are null (the Venn table needs the held-out probabilities of each patient).
+Response and survival intervals are null (their tables need each patient's held-out
+probability or risk score).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from icipredict.errors import RegistryError
 LIMITATIONS = [
     "Trained federated: no centre sent rows; coefficients equal the pooled fit's.",
     "Response probabilities are Platt-scaled on held-out (leave-one-centre-out) logits, "
-    "fitted federated; the per-patient 95% response intervals are not available (null): they "
-    "need each patient's held-out probability.",
+    "fitted federated; the per-patient 95% response and survival intervals are not available "
+    "(null): they need each patient's held-out probability or risk score.",
     "OS/PFS: Cox model stratified by centre; every patient gets the patient-weighted mixture "
     "of the centres' Breslow baselines, on a monthly grid, up to the last month every centre "
     "had at least min_count patients at risk; survival past it is null.",
