@@ -77,7 +77,8 @@ def _wait_for(predicate, timeout: float = 90.0) -> bool:
 
 
 def test_a_supernode_with_the_wrong_ca_cannot_connect_and_the_right_one_can(tmp_path,
-                                                                           flower_dir):
+                                                                           flower_dir,
+                                                                           monkeypatch):
     tls, wrong_ca = make_certificates(tmp_path)
     work = tmp_path / "flower"
     work.mkdir()
@@ -98,3 +99,17 @@ def test_a_supernode_with_the_wrong_ca_cannot_connect_and_the_right_one_can(tmp_
         node_id = fl.log("supernode-right").split("SuperNode ID:")[1].split()[0]
         assert _wait_for(lambda: f"Activated node_id={node_id}" in fl.log("superlink"))
         assert fl.log("superlink").count("Activated node_id=") == 1  # the wrong one never was
+
+        # `icipredict federated node` with the wrong CA stops and says why
+        from typer.testing import CliRunner
+
+        from icipredict.cli import app
+
+        monkeypatch.setenv("ICIPREDICT_FLOWER_BIN", str(flower_dir))
+        store = tmp_path / "centre.duckdb"
+        store.write_bytes(b"")  # never opened: the TLS handshake fails first
+        res = CliRunner().invoke(app, ["federated", "node", "--store", str(store), "--centre",
+                                       "x", "--superlink", link, "--root-certificates",
+                                       str(wrong_ca)])
+        assert res.exit_code != 0
+        assert "CERTIFICATE_VERIFY_FAILED" in res.output and "305" in res.output, res.output

@@ -139,7 +139,8 @@ def train(
     if version is not None:
         typer.echo(f"registered {name} version {version} (alias challenger)")
     else:
-        typer.echo(f"Register it with: icipredict register {run_id} --name {name}")
+        typer.echo(f"Register it with: icipredict register {run_id} --name "
+                   f"{name or '<registered model name>'}")
 
 
 @federated_app.command("demo")
