@@ -48,6 +48,7 @@ class FitDriver:
         self.plans = {m.name: (m, _design_plan(m, names, state, coord.spec))
                       for m in coord.models}
         self.fits: dict[str, dict[str, Any]] = {}  # fit name -> config sent to nodes
+        self.results: dict[str, FitResult] = {}  # fit name -> converged fit
 
     def run(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """Fit every model (full and leave-one-centre-out) and evaluate them."""
@@ -65,8 +66,8 @@ class FitDriver:
                 cfg, gen = self._start(model, plan, [moments[c]["fits"][name] for c in members])
                 self.fits[fname] = {**cfg, "members": members}
                 gens[fname] = gen
-        results, _ = run_lockstep(gens, self._evaluate_sums)
-        return self._report(results)
+        self.results, _ = run_lockstep(gens, self._evaluate_sums)
+        return self._report(self.results)
 
     def _start(self, model: FederatedModel, plan: dict[str, Any], parts: list[dict[str, Any]]
                ) -> tuple[dict[str, Any], Any]:

@@ -11,6 +11,7 @@ radiomics were computed. ``manifest.json`` names every file and every model entr
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -142,7 +143,7 @@ def write_bundle(
     builder: FeatureBuilder,
     response_model: Any | None,
     survival_models: dict[str, Any],
-    training_frame: pd.DataFrame,
+    training_frame: pd.DataFrame | TrainingAggregates,
     response_intervals: dict[str, Any] | None = None,
     survival_intervals: dict[str, Any] | None = None,
     info: dict[str, Any] | None = None,
@@ -162,7 +163,8 @@ def write_bundle(
     survival_models
         ``{"os": model, "pfs": model}`` fitted survival models (either may be absent).
     training_frame
-        The training patients' input frame (canonical columns); only aggregates are written.
+        The training patients' input frame (canonical columns; only aggregates are written), or
+        their :class:`TrainingAggregates` (federated training; ``risk_groups`` then required).
     response_intervals
         :func:`~icipredict.evaluation.uncertainty.response_interval_table` (aggregates only):
         the per-patient 95% response intervals. None: null intervals.
@@ -202,8 +204,7 @@ def write_bundle(
                                 **_interval_tables(models, response_intervals,
                                                    survival_intervals)}
     manifest.update(_export_models(folder, models))
-    X = builder.transform(training_frame)
-    manifest["feature_ranges"] = feature_ranges(X)
+    domain, manifest["feature_ranges"], X = _training_summary(builder, training_frame, columns)
     manifest["what_is_pickled"] = []  # never anything: a model without a codec is refused
     manifest.update(info or {})
     if imaging:
@@ -212,10 +213,30 @@ def write_bundle(
     if risk_groups is None:
         risk_groups = _in_sample_risk_groups(folder, manifest, models, X)
     (folder / files["builder"]).write_text(builder.to_json())
-    _dump(folder / files["domain"], training_domain(training_frame, columns), indent=2)
+    _dump(folder / files["domain"], domain, indent=2)
     _dump(folder / files["risk_groups"], risk_groups, indent=2)
     _dump(folder / MANIFEST, manifest, indent=2)
     return manifest
+
+
+@dataclass(frozen=True)
+class TrainingAggregates:
+    """What a bundle records of the training patients when nobody holds their rows (federated
+    training): the :func:`training_domain` and :func:`feature_ranges` computed from aggregates
+    (a range bound may be None: unbounded)."""
+
+    domain: dict[str, Any]
+    feature_ranges: dict[str, list[float | None]]
+
+
+def _training_summary(builder: FeatureBuilder, training: pd.DataFrame | TrainingAggregates,
+                      columns: list[dict[str, Any]]
+                      ) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame | None]:
+    """Domain, feature ranges and (from rows) the training matrix."""
+    if isinstance(training, TrainingAggregates):
+        return training.domain, dict(training.feature_ranges), None
+    X = builder.transform(training)
+    return training_domain(training, columns), feature_ranges(X), X
 
 
 def _write_radiomics(path: Path, manifest: dict[str, Any], radiomics: dict[str, Any]) -> None:
@@ -225,9 +246,11 @@ def _write_radiomics(path: Path, manifest: dict[str, Any], radiomics: dict[str, 
 
 
 def _in_sample_risk_groups(folder: Path, manifest: dict[str, Any], models: dict[str, Any],
-                           X: pd.DataFrame) -> dict[str, Any]:
+                           X: pd.DataFrame | None) -> dict[str, Any]:
     """Risk tertiles of the training matrix ``X`` scored by the models just written to
     ``folder`` (OS, else PFS): for callers without out-of-fold scores."""
+    if X is None:
+        raise RegistryError("a bundle written from training aggregates needs its risk groups")
     end = next((e for e in ("os", "pfs") if models[e] is not None), "os")
     risks = Bundle(folder, manifest=manifest).training_risk(X)
     return risk_tertiles(risks if risks is not None else np.array([]), endpoint=end,

@@ -71,8 +71,9 @@ class ICIPredictModel(PythonModel):
         categories = (self.bundle.domain.get("categories") or {}).get("cancer_type")
         self.cancer_types = set(categories or self.builder.cancer_levels_) or None
         ranges = self.manifest.get("feature_ranges") or {}
-        self.lower = np.array([ranges.get(n, (-np.inf, np.inf))[0] for n in self.names])
-        self.upper = np.array([ranges.get(n, (-np.inf, np.inf))[1] for n in self.names])
+        bounds = [ranges.get(n) or (None, None) for n in self.names]  # None: unbounded
+        self.lower = np.array([-np.inf if lo is None else lo for lo, _ in bounds], dtype=float)
+        self.upper = np.array([np.inf if hi is None else hi for _, hi in bounds], dtype=float)
         return self
 
     def rows(self, frame: pd.DataFrame) -> Rows:
