@@ -25,10 +25,20 @@ width any interval would need to cover 95% of true probabilities). Conformal cla
 (``crepes``) gives label sets, not a probability interval: its line reports the share of
 patients whose 95% set is {0, 1} and the label coverage.
 
+``--survival`` measures the 95% survival intervals instead
+(:mod:`icipredict.evaluation.survival_uncertainty`: Kaplan-Meier bands of held-out risk-score
+bins) for a penalised Cox and an XGBoost Cox model, OS and PFS at 6, 12 and 24 months. The
+generator gives each patient's true survival function (Weibull proportional hazards, PFS =
+min(progression, death)); coverage of ``S_true`` (given the patient's realised response),
+``S_baseline`` (before response is known: the mixture over response with ``p_response``) and
+``rate`` (mean ``S_baseline`` of the 200 test patients nearest in risk score), with the oracle's
+width (central 95% of ``S_baseline`` at this score).
+
 Usage::
 
     .venv/bin/python benchmarks/interval_coverage.py                # ~20 min on 2 cores
     .venv/bin/python benchmarks/interval_coverage.py --quick        # 2 families, 1 set, no refits
+    .venv/bin/python benchmarks/interval_coverage.py --survival     # ~5 min; --quick: Cox, 1 set
 """
 
 from __future__ import annotations
@@ -68,9 +78,21 @@ SPECS = {
                            "params: {n_estimators: 300, learning_rate: 0.03, max_depth: 3, "
                            "min_child_weight: 5, subsample: 0.8, colsample_bytree: 0.8, "
                            "random_state: 0, n_jobs: 1}\ncalibrate: true\n",
+    "xgb_cox_fixed.yaml": "name: xgb_cox_fixed\ntask: survival\nestimator: XGBCoxSurvival\n"
+                          "params: {n_estimators: 300, learning_rate: 0.03, max_depth: 2, "
+                          "min_child_weight: 5, random_state: 0, n_jobs: 1}\n",
     "rf16.yaml": "name: rf16\ntask: response\nestimator: RF16Forest\nparams: {n_estimators: "
                  "1000, max_depth: 8, min_samples_leaf: 20, min_samples_split: 2, "
                  "random_state: 0, n_jobs: 2}\n",
+}
+#: Months at which the survival intervals are measured (the experiments' default horizons).
+HORIZONS = [6.0, 12.0, 24.0]
+#: Survival family -> (feature spec, model spec), as FAMILIES.
+SURVIVAL_FAMILIES = {
+    "Cox PH, penalised (the demo's)": ("models/features/full.yaml",
+                                       "experiments/demo/coxph_fixed.yaml"),
+    "XGBoost Cox (models/xgb_cox.yaml, no search)": ("models/features/full.yaml",
+                                                     "xgb_cox_fixed.yaml"),
 }
 #: family -> (feature spec, model spec); names in SPECS are written to a temp folder.
 FAMILIES = {
@@ -84,8 +106,11 @@ FAMILIES = {
 }
 
 
-def network_frame(folder: Path, n: int, seed: int) -> pd.DataFrame:
-    """Observed patients with a known response, plus ``p_response`` and ``p_inputs``."""
+def network_frame(folder: Path, n: int, seed: int, *, known_response: bool = True
+                  ) -> pd.DataFrame:
+    """Observed patients (with a known response unless ``known_response`` is False), plus
+    ``p_response``, ``p_inputs`` and the truth's ``responder``, ``os_log_hazard`` and
+    ``pfs_log_hazard``."""
     generate_network(folder, n_patients=n, seed=seed, workers=1)
     network = yaml.safe_load((folder / "network.yaml").read_text())
     df = pd.concat([patient_frame(load_source(folder / c["source"], centre=c["name"]),
@@ -99,7 +124,10 @@ def network_frame(folder: Path, n: int, seed: int) -> pd.DataFrame:
     lp = rows["lp_response"].to_numpy() - coef * rows["texture_z"].to_numpy()
     z, w = np.polynomial.hermite_e.hermegauss(40)
     df["p_inputs"] = expit(lp[:, None] + coef * z[None, :]) @ (w / w.sum())
-    return df[df["responder"].notna()]
+    for col in ("os_log_hazard", "pfs_log_hazard"):
+        df[col] = rows[col].to_numpy()
+    df["true_responder"] = rows["responder"].to_numpy(dtype=float)
+    return df[df["responder"].notna()] if known_response else df
 
 
 def out_of_fold(feature_spec, model_spec, train: pd.DataFrame, seed: int
@@ -213,6 +241,108 @@ def run_family(name: str, test: pd.DataFrame, trains: list[pd.DataFrame], spec_d
     return rows, conformal
 
 
+# ------------------------------------------------------------------------------ survival
+def true_survival(df: pd.DataFrame, end: str, h: float, responder: np.ndarray) -> np.ndarray:
+    """The generator's ``S(h)`` of each patient had their response been ``responder``
+    (Weibull PH; PFS = min(progression, death), independent draws)."""
+    from icipredict.synthetic.model import (
+        OS_COEF,
+        OS_SCALE,
+        OS_SHAPE,
+        PFS_COEF,
+        PFS_SCALE,
+        PFS_SHAPE,
+    )
+
+    shift = responder - df["true_responder"].to_numpy()
+    eta_os = df["os_log_hazard"].to_numpy() + OS_COEF["responder"] * shift
+    s = np.exp(-((h / OS_SCALE) ** OS_SHAPE) * np.exp(eta_os))
+    if end == "pfs":
+        eta = df["pfs_log_hazard"].to_numpy() + PFS_COEF["responder"] * shift
+        s = s * np.exp(-((h / PFS_SCALE) ** PFS_SHAPE) * np.exp(eta))
+    return s
+
+
+def survival_truths(df: pd.DataFrame, end: str, h: float) -> dict[str, np.ndarray]:
+    """``S_true``: given the patient's realised response (the generator's hazard);
+    ``S_baseline``: before the response is known (the mixture over it with ``p_response``)."""
+    p = df["p_response"].to_numpy()
+    one, zero = (true_survival(df, end, h, np.full(len(df), r)) for r in (1.0, 0.0))
+    return {"S_true": true_survival(df, end, h, df["true_responder"].to_numpy()),
+            "S_baseline": p * one + (1 - p) * zero}
+
+
+def run_survival_family(name: str, test: pd.DataFrame, trains: list[pd.DataFrame],
+                        spec_dir: Path) -> list[dict]:
+    """Rows of the survival coverage table: one per training set, end point and horizon."""
+    from icipredict.evaluation.survival_uncertainty import survival_interval
+    from icipredict.training.pipeline import survival_interval_inputs
+
+    fspec, mspec = SURVIVAL_FAMILIES[name]
+    path = {f: spec_dir / f if f in SPECS else ROOT / f for f in (fspec, mspec)}
+    feature_spec, model_spec = read_spec(path[fspec]), load_spec(path[mspec])
+    rows = []
+    for r, train in enumerate(trains):
+        est = ExperimentModels(feature_spec, None, model_spec, ["os", "pfs"])
+        long = cross_validate_predictions(est, train, response_strata(train),
+                                          StratifiedKFoldCV(5, random_state=r), method="predict")
+        oof = pooled_predictions(long, train, "kfold")
+        tables = survival_interval_inputs(train.loc[oof.index], oof, HORIZONS) or {}
+        final = ExperimentModels(feature_spec, None, model_spec, ["os", "pfs"]).fit(train)
+        Xt = final.builder_.transform(test)
+        for end, model in final.survival_.items():
+            risk = model.predict(Xt)
+            point = model.predict_survival(Xt, HORIZONS)
+            low, high = survival_interval(risk, np.array(HORIZONS), tables.get(end), point=point)
+            for j, h in enumerate(HORIZONS):
+                truths = survival_truths(test, end, h)
+                rate, lo, hi = neighbours(risk, truths["S_baseline"])
+                truths["rate"] = rate
+                ok = np.isfinite(low[:, j])
+                row = {"family": name, "end": end.upper(), "horizon": h, "set": r,
+                       "shown": ok.mean(), "width": np.mean(high[ok, j] - low[ok, j]),
+                       "oracle_width": np.mean(hi - lo)}
+                for key, value in truths.items():
+                    row[key] = np.mean((low[ok, j] <= value[ok] + 1e-12)
+                                       & (value[ok] <= high[ok, j] + 1e-12))
+                row["oracle_covers_S_true"] = np.mean((lo <= truths["S_true"])
+                                                      & (truths["S_true"] <= hi))
+                rows.append(row)
+    return rows
+
+
+def survival_main(args: argparse.Namespace) -> None:
+    """The survival coverage table (``--survival``)."""
+    families = list(SURVIVAL_FAMILIES)[: 1 if args.quick else None]
+    sets = 1 if args.quick else args.sets
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for name, text in SPECS.items():
+            (tmp / name).write_text(text)
+        df = network_frame(tmp / "net", args.patients, seed=11, known_response=False)
+        df = df[df["os_months"].notna() & df["os_event"].notna()]
+        order = np.random.default_rng(0).permutation(len(df))
+        test = df.iloc[order[:args.test]]
+        trains = [df.iloc[order[args.test + k * args.train:args.test + (k + 1) * args.train]]
+                  for k in range(sets)]
+        rows = []
+        for name in families:
+            rows += run_survival_family(name, test, trains, tmp)
+    res = pd.DataFrame(rows)
+    print(f"Synthetic network: {args.patients} patients (seed 11), {len(df)} with known OS; "
+          f"{sets} disjoint training set(s) of {args.train}, {args.test} test patients; "
+          "coverage = share of test patients (with a non-null interval) whose 95% interval "
+          "contains the value (mean over training sets).\n")
+    print("| family | end point | month | interval shown | mean width | covers S_true | "
+          "covers S_baseline | covers rate | oracle width | oracle covers S_true |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    table = res.groupby(["family", "end", "horizon"], sort=False).mean(numeric_only=True)
+    for (family, end, h), row in table.iterrows():
+        print(f"| {family} | {end} | {h:g} | {row['shown']:.2f} | {row['width']:.3f} | "
+              f"{row['S_true']:.2f} | {row['S_baseline']:.2f} | {row['rate']:.2f} | "
+              f"{row['oracle_width']:.3f} | {row['oracle_covers_S_true']:.2f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--patients", type=int, default=8000, help="network size")
@@ -221,7 +351,16 @@ def main() -> None:
     ap.add_argument("--sets", type=int, default=2, help="disjoint training sets")
     ap.add_argument("--refits", type=int, default=20, help="bootstrap refits (0: skip)")
     ap.add_argument("--quick", action="store_true", help="2 fast families, 1 set, no refits")
+    ap.add_argument("--survival", action="store_true",
+                    help="the survival intervals (OS, PFS) instead of the response interval")
     args = ap.parse_args()
+    if args.survival:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        for noisy in ("icipredict", "xgboost"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore")
+        survival_main(args)
+        return
     families = list(FAMILIES)
     if args.quick:
         families, args.sets, args.refits = families[1:3], 1, 0

@@ -11,6 +11,7 @@ import pandas as pd
 from icipredict.federated.boosting import CANDIDATES
 from icipredict.federated.network import centre_stores
 from icipredict.federated.node import NodeData
+from icipredict.federated.node_export import GRID_MONTHS
 from icipredict.federated.statistics import BINS
 
 #: Small enough to build fast, large enough that every centre has 5+ responders and events.
@@ -59,15 +60,23 @@ def assert_wire_clean(replies: list[tuple[str, str, str]], frames: dict[str, pd.
             assert pid not in text, (centre, kind, "patient id")
         reply = json.loads(text)
         n = len(frame)
-        for seq in _lists(reply):  # nothing as long as the centre's rows (only bin edges)
+        for seq in _lists(reply):  # nothing as long as the centre's rows (only bin edges
+            # and the fixed monthly grid of a baseline)
             assert len(seq) < min(n, 20) or len(seq) in (BINS + 1, 2 * BINS + 2,
-                                                         CANDIDATES + 1), (
+                                                         len(GRID_MONTHS), CANDIDATES + 1), (
                 centre, kind, len(seq))
         values = set()  # non-integer measurements of a patient never appear as such
         for c in ("albumin", "nlr", "tmb", "bmi"):
             v = pd.to_numeric(frame.get(c), errors="coerce").dropna().to_numpy(float)
             values |= {x for x in v if x != round(x)}
-        assert not values & set(_numbers(reply)), (centre, kind, "row value")
+        numbers = set(_numbers(reply))
+        for part in reply.get("platt", {}).values():
+            # the first Platt step starts at p = 1/2 for every row: its intercept gradient is
+            # (rows/2 - responders), a half-integer count that may equal a measurement
+            g0 = part["gradient"][0]
+            if 2 * g0 == round(2 * g0):
+                numbers.discard(g0)
+        assert not values & numbers, (centre, kind, "row value")
         if kind in ("histogram", "grid"):
             rows = [reply["below"]] if kind == "histogram" else [
                 f["below"] for f in reply["fits"].values()]
@@ -77,6 +86,21 @@ def assert_wire_clean(replies: list[tuple[str, str, str]], frames: dict[str, pd.
         if kind == "hello":
             for counts in reply["categories"].values():
                 assert all(v >= min_count for v in counts.values()), (centre, "small category")
+        if kind == "export":
+            _check_export(centre, reply, frame, min_count)
         if kind == "moments":
             seen = np.asarray(reply["n"])
             assert not np.any((seen > 0) & (seen < min_count)), (centre, "small column")
+
+
+def _check_export(centre: str, reply: dict, frame: pd.DataFrame, min_count: int) -> None:
+    """A baseline stops before fewer than ``min_count`` are at risk; no small range cell."""
+    for end, part in reply.get("baseline", {}).items():
+        k = sum(h is not None for h in part["cumhaz"])
+        t = pd.to_numeric(frame[f"{end}_months"], errors="coerce").dropna()
+        assert k == 0 or (t >= GRID_MONTHS[k - 1]).sum() >= min_count, (centre, end)
+        below = np.asarray(part["risk_below"])
+        assert not np.any((below > 0) & (below < min_count)), (centre, "small risk cell")
+    if "ranges" in reply:
+        below = np.asarray(reply["ranges"]["below"]).ravel()
+        assert not np.any((below > 0) & (below < min_count)), (centre, "small range cell")

@@ -125,6 +125,60 @@ def test_full_spec_fit_transform_and_json_roundtrip_single_patient():
         pd.testing.assert_frame_equal(rebuilt.transform(one), train.loc[[pid]])
 
 
+def _statistics(builder: FeatureBuilder) -> dict:
+    """A fitted builder's statistics, as :meth:`FeatureBuilder.from_statistics` takes them."""
+    return {"cancer_levels": builder.cancer_levels_,
+            "cancer_has_other": builder.cancer_has_other_,
+            "drug_class_levels": builder.drug_class_levels_,
+            "imaging_columns": builder.imaging_columns_, "medians": builder.medians_,
+            "means": builder.means_, "scales": builder.scales_,
+            "dropped": builder.empty_columns_}
+
+
+@pytest.mark.parametrize("scaling", ["none", "standard"])
+def test_from_statistics_rebuilds_the_fitted_builder(scaling):
+    frame = patient_frame(_cohort(), _radiomics())
+    spec = read_spec(SPECS / "full.yaml").model_copy(
+        update={"rare_type_min_count": 2, "scaling": scaling})
+    fitted = FeatureBuilder(spec).fit(frame)
+    assert fitted.empty_columns_  # off-panel genes: no training values, dropped
+    rebuilt = FeatureBuilder.from_statistics(spec, **_statistics(fitted))
+    assert rebuilt.to_json() == fitted.to_json()
+    assert rebuilt.empty_columns_ == fitted.empty_columns_
+    pd.testing.assert_frame_equal(rebuilt.transform(frame), fitted.transform(frame))
+    # a statistic of a dropped column is ignored, as fit has none for it
+    stats = _statistics(fitted)
+    stats["medians"] = {**fitted.medians_, fitted.empty_columns_[0]: 1.0}
+    assert FeatureBuilder.from_statistics(spec, **stats).to_json() == fitted.to_json()
+
+
+def test_encoded_values_are_every_column_before_imputation_and_scaling():
+    frame = patient_frame(_cohort(), _radiomics())
+    spec = read_spec(SPECS / "full.yaml").model_copy(
+        update={"rare_type_min_count": 2, "scaling": "standard", "caps": {"tmb": 50, "age": 85}})
+    builder = FeatureBuilder(spec).fit(frame)
+    encoded = builder.encoded_values(frame)
+    assert encoded.index.equals(frame.index)
+    # the model's value columns in order, with the columns dropped for lack of training values
+    values = [c for c in builder.feature_names_out_ if not c.startswith("missing_")]
+    assert [c for c in encoded.columns if c not in builder.empty_columns_] == values
+    assert set(builder.empty_columns_) <= set(encoded.columns)
+    assert encoded[builder.empty_columns_].isna().all().all()
+    # caps applied, nothing imputed or scaled
+    assert encoded.loc["P4", "age"] == 85.0 and encoded.loc["P6", "tmb"] == 50.0
+    assert encoded.loc["P1", "albumin"] == 4.0 and np.isnan(encoded.loc["P8", "tmb"])
+    assert encoded.loc["P7", "cancer_type_other"] == 1.0
+    # the fitted statistics are these columns' statistics (scaling after median imputation)
+    for c in ("age", "tmb", "albumin"):
+        assert builder.medians_[c] == encoded[c].median()
+        assert builder.means_[c] == pytest.approx(encoded[c].fillna(encoded[c].median()).mean())
+    # a single record gives its row, and the builder's fitted state is untouched
+    before = (builder.to_json(), list(builder.empty_columns_))
+    one = builder.encoded_values(frame.loc[["P5"]].reset_index())
+    pd.testing.assert_frame_equal(one, encoded.loc[["P5"]])
+    assert (builder.to_json(), builder.empty_columns_) == before
+
+
 def test_missing_genomic_when_no_sample_and_no_genomic_values():
     frame = patient_frame(_cohort())
     spec = FeatureSpec(name="g", modalities=["clinical", "genomic"], genomic=["tmb", "fcna"],

@@ -1,6 +1,7 @@
 """Real Flower processes: one SuperLink and SuperNodes on free localhost ports train an
-experiment federated; the result equals the in-process protocol's, what the nodes sent is
-clean, a node refusing the spec stops the run with its message, and no process is left.
+experiment federated; the result (fits and registry answers) equals the in-process protocol's,
+what the nodes sent is clean, a node refusing the spec stops the run with its message, and no
+process is left.
 
 Needs Flower (``make install`` builds .venv-flower; flwr 1.42 cannot live in .venv): fails in CI
 when it is absent (``make install`` must have built it), skipped with the reason elsewhere.
@@ -97,6 +98,13 @@ def test_flower_processes_train_like_the_protocol_and_stop_clean(setup, flower_d
     here = coordinator_for(experiment, in_process_ask(nodes(stores, root / "cache2"))).run()
     for name, model in here["models"].items():
         np.testing.assert_allclose(result["models"][name]["coef"], model["coef"], atol=1e-9)
+    # and the same registry answers: Platt map, baseline, ranges (tests/test_federated_registry.py)
+    platt = [result["models"]["response"]["platt"][k] for k in ("intercept", "slope")]
+    np.testing.assert_allclose(platt, [here["models"]["response"]["platt"][k]
+                                       for k in ("intercept", "slope")], atol=1e-9)
+    np.testing.assert_allclose(result["models"]["os"]["baseline"]["cumhaz"],
+                               here["models"]["os"]["baseline"]["cumhaz"], atol=1e-9)
+    assert result["registry"]["feature_ranges"] == here["registry"]["feature_ranges"]
     assert result["federation"]["centres"] == sorted(CENTRES)
     assert result["loco"]["response"]["per_centre"].keys() == set(CENTRES)
 

@@ -173,7 +173,7 @@ def test_bundle_holds_one_model_per_part_and_aggregates_only(tmp_path):
     out, _, _ = _score(model, 200, 3)
     lo, point, hi = _interval(out)
     assert np.all(lo <= point) and np.all(point <= hi) and np.all(hi - lo > 0.02)
-    # no survival intervals: the columns are there, null (JSON-safe)
+    # no survival table given: the survival interval columns are there, null (JSON-safe)
     ci = [c for c in out.columns if "_ci_" in c]
     assert out[[c for c in ci if "survival" in c]].isna().all().all()
     json.dumps(out[ci].to_dict("records"), allow_nan=False)

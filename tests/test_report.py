@@ -116,3 +116,22 @@ def test_cli_predict_and_list(model_uri, tmp_path):
                               "--model", model_uri, "--tracking-uri", tracking])
     assert res.exit_code == 0, res.output
     assert pd.read_csv(tmp_path / "out" / "list.csv")["patient_id"].tolist() == ["B", "A"]
+
+
+def test_survival_interval_is_shown_when_the_model_gives_one(model_uri):
+    """The registry model fills ``os_survival_<h>m_ci_low/high`` from its Kaplan-Meier table
+    at the trained horizons: the curve's band and the 12/24-month cells show it."""
+    from icipredict.predict.scoring.assemble import survival_estimate
+    from icipredict.predict.scoring.result import CURVE_MONTHS
+
+    row = pd.Series({f"os_survival_{h}m": 0.9 - 0.02 * h for h in CURVE_MONTHS})
+    for h, lo, hi in ((6, 0.70, 0.85), (12, 0.55, 0.79), (24, 0.31, 0.58)):
+        row[f"os_survival_{h}m_ci_low"], row[f"os_survival_{h}m_ci_high"] = lo, hi
+    os_estimate = survival_estimate(row, "os", CURVE_MONTHS)
+    assert (os_estimate.at_12m.ci_low, os_estimate.at_12m.ci_high) == (0.55, 0.79)
+    assert os_estimate.curve[2].ci_low is None  # 3 months: not in the table, no interval
+    s = score(PATIENT, model_uri).model_copy(update={"os": os_estimate})
+    svg = str(survival_svg(s.os, s.pfs))
+    assert svg.count("<polygon") == 1  # the OS band (the stand-in's PFS has none)
+    html = render_report(s)
+    assert "(55%&ndash;79%)" in html and "(31%&ndash;58%)" in html

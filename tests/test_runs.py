@@ -359,3 +359,13 @@ def test_run_reports_calibration_scheme_label_exclusions_and_oof_risk_groups(dem
     assert groups["source"] == "out-of-fold risk scores of the training patients"
     assert set(bundle.follow_up) == {"os", "pfs"}
     assert all(0 < v < 200 for v in bundle.follow_up.values())
+    # the survival intervals' tables: held-out risk-score bins of each end point
+    from icipredict.registry.model import ICIPredictModel
+
+    tables = bundle.survival_intervals
+    assert set(tables) == {"os", "pfs"} and tables["os"]["horizons"] == [6.0, 12.0, 24.0]
+    assert min(tables["os"]["patients"]) >= 20 and sum(tables["os"]["patients"]) > 200
+    out = ICIPredictModel().load_bundle(bundle).predict(
+        None, patient_frame(frame, None).head(60))
+    assert out["os_survival_12m_ci_low"].notna().any()
+    json.dumps(out.filter(like="survival").to_dict("records"), allow_nan=False)

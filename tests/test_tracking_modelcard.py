@@ -213,3 +213,27 @@ def test_short_card_keeps_what_the_model_reads_and_html_embeds_the_plots(tmp_pat
         assert "<table>" in page and "<script" not in page and "Headline metrics" in page
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_short_and_full_cards_render_the_shared_sections_alike():
+    """Intended use, must-not-be-used-for and the domain's categories are spelled once
+    (``tracking/templates/modelcard_sections.md.j2``), imported by both card templates."""
+    from icipredict.tracking.modelcard import TEMPLATE, ModelCard
+    from icipredict.tracking.modelcard_short import SHORT_TEMPLATE
+
+    for template in (TEMPLATE, SHORT_TEMPLATE):
+        assert template.startswith('{% import "modelcard_sections.md.j2" as sections -%}\n')
+        assert "## Intended use" not in template and "## Must not be used for" not in template
+    card = ModelCard(name="m", version="2", intended_use=["Use A.", "Use B."],
+                     not_for=["Not X."],
+                     validity_domain={"n_patients": 9, "quantiles": [0.01, 0.99], "ranges": {},
+                                      "categories": {"cancer_type": {"MEL": 6, "RCC": "<5"},
+                                                     "centre": {"A": 9}}})
+    short, full = card.to_markdown(full=False), card.to_markdown(full=True)
+    shared = ("\n\n## Intended use\n\n- Use A.\n- Use B.\n\n"
+              "## Must not be used for\n\n- Not X.\n\n## ")
+    assert shared in short and shared in full
+    assert "## Validity domain\n\n- cancer_type: MEL (6), RCC (<5)\n- Values outside" in short
+    assert "centre" not in short.split("## Validity domain")[1]
+    assert "Training patients: 9.\n\n- **cancer_type**: MEL (6), RCC (<5)\n" \
+           "- **centre**: A (9)\n\n| Variable" in full

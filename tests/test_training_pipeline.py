@@ -137,7 +137,14 @@ def test_split_column_intervals_and_risk_groups_never_see_a_test_row(chowell_dir
         seen["risk_rows"] = list(fit_oof.index)
         return real_groups(fit_oof, final)
 
+    real_survival = pipeline.survival_interval_inputs
+
+    def spy_survival(held, oof, horizons):
+        seen["survival_rows"] = list(held.index)
+        return real_survival(held, oof, horizons)
+
     monkeypatch.setattr(pipeline, "interval_inputs", spy_intervals)
+    monkeypatch.setattr(pipeline, "survival_interval_inputs", spy_survival)
     monkeypatch.setattr(pipeline, "risk_group_cutpoints", spy_groups)
     # loris_reproduction's split, features and LLR6, with a Cox model without its grid search
     root = PACKAGE.parents[1]
@@ -160,6 +167,11 @@ def test_split_column_intervals_and_risk_groups_never_see_a_test_row(chowell_dir
     assert set(trained.oof.index) == test_ids  # the validation's held-out rows are the test
     assert set(seen["interval_rows"]) == train_ids and not test_ids & set(seen["interval_rows"])
     assert set(seen["risk_rows"]) == train_ids
+    assert set(seen["survival_rows"]) == train_ids  # the survival bands: training rows only
+    os_table = trained.survival_uncertainty["os"]
+    assert set(trained.survival_uncertainty) == {"os"}
+    assert os_table["n"] == int(trained.fit_frame["os_months"].notna().sum())
+    assert os_table["horizons"] == trained.config.horizons
     ok, _ = responder_target(trained.fit_frame)
     assert trained.response_uncertainty["n"] == int(ok.sum())
     # out-of-fold, not the final model's in-sample probabilities

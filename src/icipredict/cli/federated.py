@@ -58,9 +58,12 @@ def node(
             typer.echo(f"node {centre} serving {store} to {superlink} (log: {tmp}); Ctrl-C stops")
             signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
             try:
-                proc.wait()
+                code = proc.wait()
             except KeyboardInterrupt:
-                pass
+                code = 0
+            if code:  # e.g. Flower's 305: TLS handshake failed (wrong CA certificate)
+                raise FederationError(f"the SuperNode stopped (exit code {code}): "
+                                      f"{fl.failure(f'supernode-{centre}')}")
     except FederationError as exc:
         _fail(exc)
 
@@ -102,12 +105,16 @@ def train(
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
     root_certificates: Annotated[Path | None, typer.Option(
         help="CA certificate (PEM) of the SuperLink's TLS; without it: insecure.")] = None,
+    register: Annotated[bool, typer.Option(
+        "--register/--no-register", help="Register the model under the config's "
+        "tracking.registered_model (alias challenger) once trained.")] = False,
 ) -> None:
     """Train an experiment across the SuperLink's nodes; log it to MLflow (run on the
     SuperLink's machine: its ServerApp writes the result there)."""
     from icipredict.cohort.schema import CohortError
+    from icipredict.errors import RegistryError
     from icipredict.federated.protocol import FederationError
-    from icipredict.federated.tracking import log_federated_run
+    from icipredict.federated.tracking import log_federated_run, register_federated
     from icipredict.federated.train import train_on_superlink
     from icipredict.training.config import load_experiment
 
@@ -115,15 +122,25 @@ def train(
         _fail(ValueError("--on-dropout must be fail or quorum"))
     try:
         config = load_experiment(experiment)
+        name = config.tracking.registered_model
+        if register and not name:
+            raise CohortError("--register needs tracking.registered_model in the experiment "
+                              "config", file=experiment, column="tracking.registered_model")
         result = train_on_superlink(experiment, superlink, nodes=nodes, min_count=min_count,
                                     on_dropout=on_dropout, quorum=quorum,
                                     round_timeout=round_timeout,
                                     root_certificates=root_certificates)
         run_id = log_federated_run(result, config, tracking_uri=tracking_uri)
-    except (FederationError, CohortError) as exc:
+        version = register_federated(run_id, str(name)) if register else None
+    except (FederationError, CohortError, RegistryError) as exc:
         _fail(exc)
         return
     _print_result(result, run_id)
+    if version is not None:
+        typer.echo(f"registered {name} version {version} (alias challenger)")
+    else:
+        typer.echo(f"Register it with: icipredict register {run_id} --name "
+                   f"{name or '<registered model name>'}")
 
 
 @federated_app.command("demo")
@@ -142,4 +159,8 @@ def demo(
         _fail(exc)
         return
     _print_result(run.result, run.run_id, run.seconds)
+    if run.model_uri is not None:
+        typer.echo(f"registered {run.model_uri} (alias challenger); score with it: "
+                   f"icipredict predict --model {run.model_uri} --tracking-uri "
+                   f"sqlite:///{(out / 'mlflow.db').resolve()}")
     typer.echo(f"mlflow ui --backend-store-uri sqlite:///{(out / 'mlflow.db').resolve()}")

@@ -69,6 +69,35 @@ def clopper_pearson(k: np.ndarray, m: np.ndarray, level: float = LEVEL
     return np.nan_to_num(low, nan=0.0), np.nan_to_num(high, nan=1.0)
 
 
+def score_bins(score: np.ndarray, bins: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Equal-count bins of held-out scores, each of at least :data:`MIN_BIN` scores.
+
+    Parameters
+    ----------
+    score
+        Finite held-out scores (probabilities, risk scores).
+    bins
+        Number of bins (default :func:`n_bins`); fewer when scores tie.
+
+    Returns
+    -------
+    edges, which
+        The ``B - 1`` inner edges (a score ``s`` is in bin ``searchsorted(edges, s, "right")``)
+        and the bin of each score.
+    """
+    score = np.asarray(score, dtype=float)
+    B = n_bins(len(score)) if bins is None else max(1, int(bins))
+    edges = np.unique(np.quantile(score, np.linspace(0, 1, B + 1))[1:-1]) if len(score) \
+        else np.array([])
+    while True:  # tied scores can leave a bin (nearly) empty: merge it into its neighbour
+        which = np.searchsorted(edges, score, side="right")
+        m = np.bincount(which, minlength=len(edges) + 1)
+        small = np.flatnonzero(m < min(MIN_BIN, len(score)))
+        if len(small) == 0 or len(edges) == 0:
+            return edges, which
+        edges = np.delete(edges, max(small[0] - 1, 0))
+
+
 def response_interval_table(y: np.ndarray, p: np.ndarray, *, bins: int | None = None,
                             level: float = LEVEL) -> dict[str, Any] | None:
     """The interval table of a response model, from its held-out predictions.
@@ -96,15 +125,8 @@ def response_interval_table(y: np.ndarray, p: np.ndarray, *, bins: int | None = 
     y, p = y[ok], p[ok]
     if len(y) == 0:
         return None
-    B = n_bins(len(y)) if bins is None else max(1, int(bins))
-    edges = np.unique(np.quantile(p, np.linspace(0, 1, B + 1))[1:-1])
-    while True:  # tied scores can leave a bin (nearly) empty: merge it into its neighbour
-        which = np.searchsorted(edges, p, side="right")
-        m = np.bincount(which, minlength=len(edges) + 1)
-        small = np.flatnonzero(m < min(MIN_BIN, len(y)))
-        if len(small) == 0 or len(edges) == 0:
-            break
-        edges = np.delete(edges, max(small[0] - 1, 0))
+    edges, which = score_bins(p, bins)
+    m = np.bincount(which, minlength=len(edges) + 1)
     k = np.bincount(which, weights=y, minlength=len(edges) + 1).round()
     low, _ = clopper_pearson(k, m + 1, level)
     _, high = clopper_pearson(k + 1, m + 1, level)
@@ -140,4 +162,4 @@ def response_interval(p: np.ndarray, table: dict[str, Any] | None
 
 
 __all__ = ["LEVEL", "METHOD", "MIN_BIN", "clopper_pearson", "n_bins", "response_interval",
-           "response_interval_table"]
+           "response_interval_table", "score_bins"]

@@ -311,10 +311,13 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         return Derive(_derived_features(self.spec_, self.imaging_columns_),
                       caps=dict(self.spec_.caps))
 
-    def _encode(self, cancer_min_frequency: int | None
+    def _encode(self, cancer_min_frequency: int | None, exclude: Sequence[str] | None = None
                 ) -> tuple[ColumnTransformer, list[tuple[str, str]]]:
+        """``exclude``: numeric columns left out (default: the empty columns)."""
+        if exclude is None:
+            exclude = getattr(self, "empty_columns_", ())
         blocks, order = _blocks(self.spec_, self.imaging_columns_, cancer_min_frequency,
-                                frozenset(getattr(self, "empty_columns_", ())))
+                                frozenset(exclude))
         return ColumnTransformer(blocks, verbose_feature_names_out=False), order
 
     def _model_order(self, encode: ColumnTransformer, order: list[tuple[str, str]]
@@ -413,6 +416,76 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         builder._rebuild()
         return builder
 
+    @classmethod
+    def from_statistics(
+            cls, spec: FeatureSpec | dict | str | Path, *, cancer_levels: Sequence[str] = (),
+            cancer_has_other: bool = False, drug_class_levels: Sequence[str] = (),
+            imaging_columns: Sequence[str] = (), medians: dict[str, float] | None = None,
+            means: dict[str, float | None] | None = None, scales: dict[str, float] | None = None,
+            dropped: Sequence[str] = ()) -> FeatureBuilder:
+        """A fitted builder from statistics learned without the rows (federated training: no
+        party sees every row, so :meth:`fit` cannot run; the statistics it would learn come
+        from aggregates of :meth:`encoded_values`).
+
+        Parameters
+        ----------
+        spec
+            The feature spec (or its dict form, or its YAML path).
+        cancer_levels, cancer_has_other, drug_class_levels, imaging_columns
+            As the fitted attributes of the same names (one-hot levels, whether rare cancer
+            types share ``cancer_type_other``, radiomics columns used).
+        medians, means, scales
+            Encoded column -> imputation median / scaling mean and scale (the spec's
+            ``imputation`` and ``scaling`` say which are used; ``None``: none given).
+        dropped
+            Columns without training values: left out of the statistics, and with median
+            imputation dropped from the output as :meth:`fit` drops them.
+
+        Returns
+        -------
+        FeatureBuilder
+            Fitted: :meth:`transform` and :meth:`to_json` work as after :meth:`fit`.
+        """
+        spec = _resolve_spec(spec)
+        builder = cls(spec=spec)
+        builder.spec_ = spec
+        builder.cancer_levels_ = list(cancer_levels)
+        builder.cancer_has_other_ = bool(cancer_has_other)
+        builder.drug_class_levels_ = list(drug_class_levels)
+        builder.imaging_columns_ = list(imaging_columns)
+        columns = builder._full_encoding()[3]
+        kept = {c for _, c in columns} - set(dropped)
+        builder.modality_columns_ = builder._modality_columns(columns)
+        builder.medians_ = {c: float(v) for c, v in (medians or {}).items() if c in kept}
+        builder.means_ = {c: v for c, v in (means or {}).items() if c in kept}
+        builder.scales_ = {c: v for c, v in (scales or {}).items() if c in kept}
+        builder._rebuild()
+        return builder
+
+    def encoded_values(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Every encoded column before imputation and scaling (caps applied), in the model's
+        order, also those dropped for lack of training values: what the statistics given to
+        :meth:`from_statistics` are computed on. ``X``: one row per patient (as for
+        :meth:`transform`); the result has its index, float values."""
+        check_is_fitted(self, "pipeline_")
+        derive, _, encode, columns = self._full_encoding()
+        frame = self._check_frame(X)
+        encoded = np.asarray(encode.transform(derive.transform(frame)), dtype=float)
+        position = {str(c): i for i, c in enumerate(encode.get_feature_names_out())}
+        names = [c for _, c in columns]
+        return pd.DataFrame(encoded[:, [position[c] for c in names]], index=frame.index,
+                            columns=names)
+
+    def _full_encoding(self) -> tuple[Derive, pd.DataFrame, ColumnTransformer,
+                                      list[tuple[str, str]]]:
+        """The derive step and the derived layout rows (:meth:`_layout`), the encode step fitted
+        to them with every column kept, and the ``(modality, column)`` order of its columns."""
+        derive = self._derive()
+        layout = derive.fit_transform(self._layout(derive))
+        encode, order = self._encode(2 if self.cancer_has_other_ else None, exclude=())
+        encode.fit(layout)
+        return derive, layout, encode, self._model_order(encode, order)
+
     def _layout(self, derive: Derive) -> pd.DataFrame:
         """Made-up derived rows holding the saved levels: fitting the encoders on them gives
         the saved columns. Rare types are known only as 'there were some': one made-up rare
@@ -428,13 +501,10 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
 
     def _rebuild(self) -> None:
         """Fit the pipeline's steps to the saved state (levels, medians, scaling)."""
-        derive = self._derive()
-        layout = derive.fit_transform(self._layout(derive))
+        derive, layout, full, every = self._full_encoding()
+        columns = [c for _, c in every]
         rare = 2 if self.cancer_has_other_ else None
         self.empty_columns_ = []
-        full, order = self._encode(rare)
-        full.fit(layout)
-        columns = [c for _, c in self._model_order(full, order)]
         if self.spec_.imputation == "median":
             # Only a number can lack training values (a one-hot column is 0/1 in every row);
             # a state without medians yet (the federation's first rounds) keeps the one-hots.

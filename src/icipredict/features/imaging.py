@@ -235,12 +235,30 @@ def extract_cohort(
         One row per lesion that could not be processed: ``patient_id, lesion_id, file, error``.
     """
     engine = engine or PyRadiomicsEngine()
-    base_dir = Path(base_dir)
     cache = Path(cache_dir) if cache_dir is not None else None
     for col in ("patient_id", "lesion_id"):
         if col not in imaging_table.columns:
             raise CohortError(f"imaging table: required column missing ({col})", column=col)
+    by_patient, precomputed, error_rows = _plan_lesions(imaging_table, Path(base_dir))
+    results = _run(engine, by_patient, cache, n_jobs=n_jobs, progress=progress)
+    frames, n_cached = _result_frames(results, error_rows)
+    logger.info("radiomics: %d lesions computed, %d from cache, %d errors",
+                len(frames) - n_cached, n_cached, len(error_rows))
+    features = pd.concat(frames + precomputed, ignore_index=True) if frames or precomputed else (
+        pd.DataFrame(columns=FEATURE_COLUMNS))
+    features = features[FEATURE_COLUMNS].sort_values(
+        ["patient_id", "lesion_id", "feature"], kind="stable").reset_index(drop=True)
+    errors = pd.DataFrame(error_rows, columns=ERROR_COLUMNS)
+    return features, errors
 
+
+def _plan_lesions(imaging_table: pd.DataFrame, base_dir: Path) -> tuple[
+        dict[str, list[dict[str, Any]]], list[pd.DataFrame], list[dict[str, Any]]]:
+    """Sort the imaging rows into lesions to extract, precomputed rows and error rows.
+
+    Returns the extraction tasks grouped by patient, the precomputed feature rows and the
+    error rows of lesions that can be neither extracted nor read.
+    """
     by_patient: dict[str, list[dict[str, Any]]] = {}
     error_rows: list[dict[str, Any]] = []
     precomputed: list[pd.DataFrame] = []
@@ -258,15 +276,7 @@ def extract_cohort(
                  "label": label})
         elif table is not None:
             try:
-                if table not in precomputed_files:
-                    # a per-lesion file takes its patient and lesion from this imaging row
-                    precomputed_files[table] = load_precomputed(table, patient_id=pid,
-                                                                lesion_id=lid)
-                pre = precomputed_files[table]
-                sel = pre[(pre["patient_id"] == pid) & (pre["lesion_id"] == lid)]
-                if sel.empty:
-                    raise CohortError(f"no rows for patient {pid!r}, lesion {lid!r}", file=table)
-                precomputed.append(sel)
+                precomputed.append(_precomputed_lesion(table, pid, lid, precomputed_files))
             except CohortError as exc:
                 error_rows.append({"patient_id": pid, "lesion_id": lid, "file": str(table),
                                    "error": exc.message})
@@ -274,9 +284,28 @@ def extract_cohort(
             missing = "mask_uri" if image is not None else "image_uri"
             error_rows.append({"patient_id": pid, "lesion_id": lid, "file": None,
                                "error": f"no {missing} (and no radiomics_uri) for this lesion"})
+    return by_patient, precomputed, error_rows
 
-    results = _run(engine, by_patient, cache, n_jobs=n_jobs, progress=progress)
 
+def _precomputed_lesion(table: Path, pid: str, lid: str,
+                        loaded: dict[Path, pd.DataFrame]) -> pd.DataFrame:
+    """The rows of one lesion in a precomputed table; each file is read once (``loaded``)."""
+    if table not in loaded:
+        # a per-lesion file takes its patient and lesion from this imaging row
+        loaded[table] = load_precomputed(table, patient_id=pid, lesion_id=lid)
+    pre = loaded[table]
+    sel = pre[(pre["patient_id"] == pid) & (pre["lesion_id"] == lid)]
+    if sel.empty:
+        raise CohortError(f"no rows for patient {pid!r}, lesion {lid!r}", file=table)
+    return sel
+
+
+def _result_frames(results: list[dict[str, Any]],
+                   error_rows: list[dict[str, Any]]) -> tuple[list[pd.DataFrame], int]:
+    """Long feature frames of the extracted lesions and how many came from the cache.
+
+    Failed lesions are appended to ``error_rows``.
+    """
     frames = []
     n_cached = 0
     for res in results:
@@ -293,14 +322,7 @@ def extract_cohort(
         for k, v in res["provenance"].items():
             df[k] = v
         frames.append(df)
-    logger.info("radiomics: %d lesions computed, %d from cache, %d errors",
-                len(frames) - n_cached, n_cached, len(error_rows))
-    features = pd.concat(frames + precomputed, ignore_index=True) if frames or precomputed else (
-        pd.DataFrame(columns=FEATURE_COLUMNS))
-    features = features[FEATURE_COLUMNS].sort_values(
-        ["patient_id", "lesion_id", "feature"], kind="stable").reset_index(drop=True)
-    errors = pd.DataFrame(error_rows, columns=ERROR_COLUMNS)
-    return features, errors
+    return frames, n_cached
 
 
 def _run(engine: RadiomicsEngine, by_patient: dict[str, list[dict[str, Any]]],
@@ -383,23 +405,53 @@ def load_precomputed(path: str | Path, *, patient_id: str | None = None,
         raise CohortError("precomputed radiomics table not found", file=path)
     wide = pd.read_csv(path, dtype={"patient_id": str, "lesion_id": str})
     if list(wide.columns) == ["feature", "value"]:
-        if patient_id is None or lesion_id is None:
-            raise CohortError("a per-lesion radiomics file (feature,value) needs the patient_id "
-                              "and lesion_id of its imaging row", file=path)
-        dup = wide["feature"].duplicated()
-        if dup.any():
-            i = int(np.flatnonzero(dup)[0])
-            raise CohortError(f"feature {wide['feature'].iloc[i]!r} listed twice", file=path,
-                              row=i + 2, column="feature")
-        num = pd.to_numeric(wide["value"], errors="coerce")
-        bad = num.isna() & wide["value"].notna()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise CohortError(f"expected a number, got {wide['value'].iloc[i]!r}", file=path,
-                              row=i + 2, column="value")
-        wide = pd.DataFrame([num.to_numpy()], columns=wide["feature"].astype(str))
-        wide.insert(0, "lesion_id", str(lesion_id))
-        wide.insert(0, "patient_id", str(patient_id))
+        wide = _per_lesion_to_wide(wide, path, patient_id, lesion_id)
+    feat_cols = _check_wide(wide, path)
+    for col in feat_cols:
+        wide[col] = _numeric_column(wide, col, path)
+    long = wide.melt(id_vars=["patient_id", "lesion_id"], value_vars=feat_cols,
+                     var_name="feature", value_name="value")
+    long["value"] = long["value"].astype(float)
+    long["engine"] = "precomputed"
+    long["engine_version"] = None
+    long["settings_hash"] = None
+    long["image_sha256"] = file_sha256(path)
+    long["mask_sha256"] = None
+    return long[FEATURE_COLUMNS].sort_values(["patient_id", "lesion_id", "feature"],
+                                             kind="stable").reset_index(drop=True)
+
+
+def _numeric_column(table: pd.DataFrame, col: str, path: Path) -> pd.Series:
+    """The column as numbers; a value that is not one raises with its file row."""
+    num = pd.to_numeric(table[col], errors="coerce")
+    bad = num.isna() & table[col].notna()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise CohortError(f"expected a number, got {table[col].iloc[i]!r}", file=path,
+                          row=i + 2, column=col)
+    return num
+
+
+def _per_lesion_to_wide(table: pd.DataFrame, path: Path, patient_id: str | None,
+                        lesion_id: str | None) -> pd.DataFrame:
+    """A per-lesion ``feature,value`` file as a one-row wide table of its imaging row's lesion."""
+    if patient_id is None or lesion_id is None:
+        raise CohortError("a per-lesion radiomics file (feature,value) needs the patient_id "
+                          "and lesion_id of its imaging row", file=path)
+    dup = table["feature"].duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise CohortError(f"feature {table['feature'].iloc[i]!r} listed twice", file=path,
+                          row=i + 2, column="feature")
+    num = _numeric_column(table, "value", path)
+    wide = pd.DataFrame([num.to_numpy()], columns=table["feature"].astype(str))
+    wide.insert(0, "lesion_id", str(lesion_id))
+    wide.insert(0, "patient_id", str(patient_id))
+    return wide
+
+
+def _check_wide(wide: pd.DataFrame, path: Path) -> list[str]:
+    """Check a wide table's key columns, feature names and unique lesions; its feature columns."""
     for col in ("patient_id", "lesion_id"):
         if col not in wide.columns:
             raise CohortError(f"required column missing ({col})", file=path, column=col)
@@ -414,24 +466,7 @@ def load_precomputed(path: str | Path, *, patient_id: str | None = None,
         i = int(np.flatnonzero(dup)[0])
         raise CohortError("duplicate (patient_id, lesion_id); each lesion must appear once",
                           file=path, row=i + 2, column="lesion_id")
-    for col in feat_cols:
-        num = pd.to_numeric(wide[col], errors="coerce")
-        bad = num.isna() & wide[col].notna()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise CohortError(f"expected a number, got {wide[col].iloc[i]!r}", file=path,
-                              row=i + 2, column=col)
-        wide[col] = num
-    long = wide.melt(id_vars=["patient_id", "lesion_id"], value_vars=feat_cols,
-                     var_name="feature", value_name="value")
-    long["value"] = long["value"].astype(float)
-    long["engine"] = "precomputed"
-    long["engine_version"] = None
-    long["settings_hash"] = None
-    long["image_sha256"] = file_sha256(path)
-    long["mask_sha256"] = None
-    return long[FEATURE_COLUMNS].sort_values(["patient_id", "lesion_id", "feature"],
-                                             kind="stable").reset_index(drop=True)
+    return feat_cols
 
 
 # --------------------------------------------------------------------------------------------

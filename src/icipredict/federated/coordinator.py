@@ -10,7 +10,9 @@ process in the tests; Flower messages in :mod:`.flower_apps`). Steps, one networ
 4. ``step`` rounds — every fit (full model and each leave-one-centre-out fit) advances one
    Newton step per round (:func:`.newton.run_lockstep`);
 5. ``evaluate`` — each centre's pair counts for the full model (apparent) and, on the centre
-   left out, for its leave-one-centre-out model.
+   left out, for its leave-one-centre-out model;
+6. ``export`` rounds — Platt scaling, Cox baselines and coarse ranges for the registry
+   bundle (:mod:`.export`).
 
 A centre that drops out ends the run (``on_dropout="fail"``) or, with ``on_dropout="quorum"``,
 restarts it without that centre while at least ``quorum`` centres remain; the run records it.
@@ -131,11 +133,12 @@ class Coordinator:
             raise FederationError(f"{len(centres)} centre(s) left, fewer than the quorum "
                                   f"{self.quorum}")
         state = self._builder_state(hellos)
-        fitted, loco, apparent = self._fit_models(centres, state)
+        fitted, loco, apparent, registry = self._fit_models(centres, state)
+        registry["categories"] = fstats.merged_categories(hellos)
         return {"centres": {c: hellos[c]["n_patients"] for c in centres},
                 "spec": self.spec.model_dump(mode="json"), "state": state,
                 "models": fitted, "loco": loco, "apparent": apparent,
-                "federation": self.lineage(centres)}
+                "registry": registry, "federation": self.lineage(centres)}
 
     def lineage(self, centres: list[str]) -> dict[str, Any]:
         """What the run records about the federation."""
@@ -180,8 +183,11 @@ class Coordinator:
         return state
 
     def _fit_models(self, centres: list[str], state: dict[str, Any]
-                    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+                    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+        from icipredict.federated.export import complete
         from icipredict.federated.fitting import FitDriver
 
         driver = FitDriver(self, centres, state)
-        return driver.run()
+        fitted, loco, apparent = driver.run()
+        # what the registry bundle needs: Platt scaling, Cox baselines, ranges (export rounds)
+        return fitted, loco, apparent, complete(driver, fitted)

@@ -51,6 +51,7 @@ class FitDriver:
         self.plans = {m.name: (m, _design_plan(m, names, state, coord.spec))
                       for m in coord.models}
         self.fits: dict[str, dict[str, Any]] = {}  # fit name -> config sent to nodes
+        self.results: dict[str, Any] = {}  # fit name -> converged fit (FitResult, BoostResult)
 
     def run(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """Fit every model (full and leave-one-centre-out) and evaluate them."""
@@ -75,8 +76,8 @@ class FitDriver:
                                            [moments[c]["fits"][name] for c in members])
                 self.fits[fname] = {**cfg, "members": members}
                 gens[fname] = gen
-        results, _ = run_lockstep(gens, self._evaluate_sums)
-        return self._report(results)
+        self.results, _ = run_lockstep(gens, self._evaluate_sums)
+        return self._report(self.results)
 
     def _start(self, model: FederatedModel, plan: dict[str, Any], parts: list[dict[str, Any]]
                ) -> tuple[dict[str, Any], Any]:
@@ -98,7 +99,7 @@ class FitDriver:
             return cfg, logistic_fit(d, penalty=model.penalty, C=model.C)
         return cfg, cox_fit(d, n_total=int(n), penalizer=model.penalizer)
 
-    def _node_fit(self, fname: str, beta: Any, centre: str) -> dict[str, Any]:
+    def _node_fit(self, fname: str, beta: Any, centre: str = "") -> dict[str, Any]:
         cfg = self.fits[fname]
         if cfg["kind"] == "xgboost":
             return boosting_request(cfg, beta, centre)

@@ -274,8 +274,15 @@ def _evaluate(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
     return {"fits": out}
 
 
+def _export(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
+    from icipredict.federated.node_export import answer
+
+    return answer(_design(node, req), req, node.min_count)
+
+
 HANDLERS = {"hello": _hello, "moments": _moments, "histogram": _histogram,
-            "fit_moments": _fit_moments, "grid": _grid, "step": _step, "evaluate": _evaluate}
+            "fit_moments": _fit_moments, "grid": _grid, "step": _step, "evaluate": _evaluate,
+            "export": _export}
 
 
 def handle(node: NodeData, kind: str, request: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ lives in its own environment: ``make flower``.)
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -157,6 +158,15 @@ def _stop_group(proc: subprocess.Popen, timeout: float) -> None:
             return
 
 
+@dataclass(frozen=True)
+class TLSFiles:
+    """A SuperLink's TLS files (PEM): the CA certificate, its server certificate and key."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
 @dataclass
 class Flower:
     """Flower processes of one federation on this machine (a context manager stopping all)."""
@@ -182,13 +192,30 @@ class Flower:
         self.procs.append(proc)
         return proc
 
-    def superlink(self, port: int) -> subprocess.Popen:
-        """Start the SuperLink on ``127.0.0.1:port`` (insecure: localhost only)."""
+    def superlink(self, port: int, *, tls: TLSFiles | None = None) -> subprocess.Popen:
+        """Start the SuperLink on ``127.0.0.1:port``: with TLS when ``tls`` names its CA
+        certificate, server certificate and key, else insecure (localhost only)."""
+        security = (["--ssl-ca-certfile", str(tls.ca), "--ssl-certfile", str(tls.cert),
+                     "--ssl-keyfile", str(tls.key)] if tls else ["--insecure"])
         proc = self._start("superlink", [
-            "flower-superlink", "--insecure", "--disable-runtime-dependency-installation",
+            "flower-superlink", *security, "--disable-runtime-dependency-installation",
             "--host", "127.0.0.1", "--port", str(port)])
         wait_for_port(port, proc)
         return proc
+
+    def log(self, name: str) -> str:
+        """The log of the process started as ``name`` (``superlink``, ``supernode-<name>``),
+        colour codes removed."""
+        path = self.workdir / f"{name}.log"
+        text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+        return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+    def failure(self, name: str) -> str:
+        """Why the process ``name`` stopped: its log's error lines (Flower's exit code and,
+        for TLS, the certificate error), or its last line."""
+        lines = [ln.strip() for ln in self.log(name).splitlines() if ln.strip()]
+        wanted = [ln for ln in lines if ln.startswith(("ERROR", "[SSL", "Failed", "The Super"))]
+        return " ".join(wanted or lines[-1:])
 
     def supernode(self, name: str, superlink: str, config: dict[str, object], *,
                   root_certificates: Path | None = None) -> subprocess.Popen:

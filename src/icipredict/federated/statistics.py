@@ -51,6 +51,17 @@ def levels(hellos: dict[str, dict[str, Any]], spec: Any) -> dict[str, Any]:
     return state
 
 
+def merged_categories(hellos: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Column -> level -> summed count over the centres (each centre's small cells already
+    suppressed): the categories of the registry bundle's training domain."""
+    out: dict[str, dict[str, float]] = {}
+    for reply in hellos.values():
+        for col, counts in reply["categories"].items():
+            for lvl, c in counts.items():
+                out.setdefault(col, {})[lvl] = out.get(col, {}).get(lvl, 0.0) + c
+    return {col: dict(sorted(v.items())) for col, v in out.items()}
+
+
 def merge_moments(replies: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Column-wise totals of the centres' moments: ``columns``, ``n``, ``sum``, ``sumsq``,
     ``rows`` (patients), ``mean``, ``sd`` (population, of observed values)."""

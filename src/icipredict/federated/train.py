@@ -29,6 +29,7 @@ class FederatedRun:
     result: dict[str, Any]
     run_id: str | None
     seconds: float
+    model_uri: str | None = None  # models:/<name>/<version> once registered
 
 
 def train_on_superlink(experiment: str | Path, superlink: str, *, nodes: int,
@@ -81,8 +82,10 @@ def demo_stores(out: Path, n_patients: int, seed: int) -> dict[str, Path]:
 
 def run_demo(out: str | Path, *, experiment: str | Path = DEMO_EXPERIMENT,
              n_patients: int = 600, seed: int = 7, tracking_uri: str | None = None,
-             log: bool = True) -> FederatedRun:
-    """The local federated demo with real Flower processes (see module doc)."""
+             log: bool = True, register: bool = True) -> FederatedRun:
+    """The local federated demo with real Flower processes (see module doc); with ``log``
+    and ``register``, the model is registered under the config's registered model name
+    (scanned for every ID of the centres' stores first)."""
     from icipredict.training.config import load_experiment
     from icipredict.training.data import default_cache
 
@@ -102,11 +105,15 @@ def run_demo(out: str | Path, *, experiment: str | Path = DEMO_EXPERIMENT,
                                         "audit-log": str(out / f"audit-{centre}.jsonl")})
         result = train_on_superlink(experiment, link, nodes=len(stores), flower=fl)
     seconds = time.perf_counter() - start
-    run_id = None
+    run_id = model_uri = None
     if log:
-        from icipredict.federated.tracking import log_federated_run
+        from icipredict.federated.tracking import log_federated_run, register_federated
 
         config = load_experiment(experiment)
         uri = tracking_uri or f"sqlite:///{out / 'mlflow.db'}"
         run_id = log_federated_run(result, config, tracking_uri=uri)
-    return FederatedRun(result, run_id, seconds)
+        if register and config.tracking.registered_model:
+            name = config.tracking.registered_model
+            version = register_federated(run_id, name, stores.values())
+            model_uri = f"models:/{name}/{version}"
+    return FederatedRun(result, run_id, seconds, model_uri)

@@ -11,6 +11,7 @@ radiomics were computed. ``manifest.json`` names every file and every model entr
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -128,14 +129,23 @@ def _export_models(folder: Path, models: dict[str, Any]) -> dict[str, Any]:
             for part, model in models.items()}
 
 
+def _interval_tables(models: dict[str, Any], response: dict[str, Any] | None,
+                     survival: dict[str, Any] | None) -> dict[str, Any]:
+    """The manifest's interval tables, for the parts that have a model."""
+    return {"response_intervals": response if models["response"] is not None else None,
+            "survival_intervals": {end: t for end, t in (survival or {}).items()
+                                   if models.get(end) is not None and t}}
+
+
 def write_bundle(
     folder: str | Path,
     *,
     builder: FeatureBuilder,
     response_model: Any | None,
     survival_models: dict[str, Any],
-    training_frame: pd.DataFrame,
+    training_frame: pd.DataFrame | TrainingAggregates,
     response_intervals: dict[str, Any] | None = None,
+    survival_intervals: dict[str, Any] | None = None,
     info: dict[str, Any] | None = None,
     radiomics: dict[str, Any] | None = None,
     risk_groups: dict[str, Any] | None = None,
@@ -153,11 +163,14 @@ def write_bundle(
     survival_models
         ``{"os": model, "pfs": model}`` fitted survival models (either may be absent).
     training_frame
-        The training patients' input frame (canonical columns); only aggregates are written.
+        The training patients' input frame (canonical columns; only aggregates are written), or
+        their :class:`TrainingAggregates` (federated training; ``risk_groups`` then required).
     response_intervals
-        From :func:`icipredict.evaluation.uncertainty.response_interval_table` (the held-out
-        predictions' Venn table, aggregates only): the per-patient 95% response intervals.
-        None: the model answers null intervals.
+        :func:`~icipredict.evaluation.uncertainty.response_interval_table` (aggregates only):
+        the per-patient 95% response intervals. None: null intervals.
+    survival_intervals
+        End point -> :func:`~icipredict.evaluation.survival_uncertainty.survival_interval_table`
+        (aggregates only): the per-patient 95% survival intervals. None: null intervals.
     info
         Extra manifest entries (model names, experiment, ...).
     radiomics
@@ -166,8 +179,7 @@ def write_bundle(
     risk_groups
         From :func:`~icipredict.evaluation.risk_groups.risk_tertiles` of out-of-fold risk
         scores (training does that); None: tertiles of the in-sample risks of
-        ``training_frame`` (too wide for a flexible model; for callers without held-out
-        scores).
+        ``training_frame`` (too wide for a flexible model; for callers without held-out ones).
 
     Returns
     -------
@@ -189,27 +201,60 @@ def write_bundle(
     files = {k: v for k, v in FILES.items() if k != "radiomics" or imaging}
     manifest: dict[str, Any] = {"format": MODEL_FORMAT, "files": files,
                                 "input_columns": columns, "output_columns": output_columns(),
-                                "response_intervals": (response_intervals
-                                                       if response_model is not None else None)}
+                                **_interval_tables(models, response_intervals,
+                                                   survival_intervals)}
     manifest.update(_export_models(folder, models))
-    X = builder.transform(training_frame)
-    manifest["feature_ranges"] = feature_ranges(X)
+    domain, manifest["feature_ranges"], X = _training_summary(builder, training_frame, columns)
     manifest["what_is_pickled"] = []  # never anything: a model without a codec is refused
     manifest.update(info or {})
     if imaging:
         assert radiomics is not None  # imaging implies a radiomics record
-        manifest["radiomics"] = {"file": files["radiomics"], **radiomics}
-        _dump(folder / files["radiomics"], radiomics, indent=2)
+        _write_radiomics(folder / files["radiomics"], manifest, radiomics)
     if risk_groups is None:
-        end = next((e for e in ("os", "pfs") if models[e] is not None), "os")
-        risks = Bundle(folder, manifest=manifest).training_risk(X)
-        risk_groups = risk_tertiles(risks if risks is not None else np.array([]), endpoint=end,
-                                    source="in-sample risk scores of the training patients")
+        risk_groups = _in_sample_risk_groups(folder, manifest, models, X)
     (folder / files["builder"]).write_text(builder.to_json())
-    _dump(folder / files["domain"], training_domain(training_frame, columns), indent=2)
+    _dump(folder / files["domain"], domain, indent=2)
     _dump(folder / files["risk_groups"], risk_groups, indent=2)
     _dump(folder / MANIFEST, manifest, indent=2)
     return manifest
+
+
+@dataclass(frozen=True)
+class TrainingAggregates:
+    """What a bundle records of the training patients when nobody holds their rows (federated
+    training): the :func:`training_domain` and :func:`feature_ranges` computed from aggregates
+    (a range bound may be None: unbounded)."""
+
+    domain: dict[str, Any]
+    feature_ranges: dict[str, list[float | None]]
+
+
+def _training_summary(builder: FeatureBuilder, training: pd.DataFrame | TrainingAggregates,
+                      columns: list[dict[str, Any]]
+                      ) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame | None]:
+    """Domain, feature ranges and (from rows) the training matrix."""
+    if isinstance(training, TrainingAggregates):
+        return training.domain, dict(training.feature_ranges), None
+    X = builder.transform(training)
+    return training_domain(training, columns), feature_ranges(X), X
+
+
+def _write_radiomics(path: Path, manifest: dict[str, Any], radiomics: dict[str, Any]) -> None:
+    """Write how training computed radiomics to ``path`` and name that file in the manifest."""
+    manifest["radiomics"] = {"file": path.name, **radiomics}
+    _dump(path, radiomics, indent=2)
+
+
+def _in_sample_risk_groups(folder: Path, manifest: dict[str, Any], models: dict[str, Any],
+                           X: pd.DataFrame | None) -> dict[str, Any]:
+    """Risk tertiles of the training matrix ``X`` scored by the models just written to
+    ``folder`` (OS, else PFS): for callers without out-of-fold scores."""
+    if X is None:
+        raise RegistryError("a bundle written from training aggregates needs its risk groups")
+    end = next((e for e in ("os", "pfs") if models[e] is not None), "os")
+    risks = Bundle(folder, manifest=manifest).training_risk(X)
+    return risk_tertiles(risks if risks is not None else np.array([]), endpoint=end,
+                         source="in-sample risk scores of the training patients")
 
 
 def _dump(path: Path, value: Any, indent: int | None = None) -> None:
@@ -314,6 +359,13 @@ class Bundle:
         (:func:`~icipredict.evaluation.uncertainty.response_interval_table`), or None (bundles
         written with bootstrap refits before it existed: their refits are not read)."""
         return self.manifest.get("response_intervals")
+
+    @property
+    def survival_intervals(self) -> dict[str, dict[str, Any]]:
+        """End point -> the Kaplan-Meier table behind its survival intervals
+        (:func:`~icipredict.evaluation.survival_uncertainty.survival_interval_table`); empty for
+        bundles written before it existed (their survival intervals are null)."""
+        return dict(self.manifest.get("survival_intervals") or {})
 
     @property
     def follow_up(self) -> dict[str, float]:

@@ -16,6 +16,8 @@ Class                                      Codec       Stored as
 ``Pipeline``
 ``CoxPHSurvival``                          coxph       lifelines' estimates as JSON (coefficients,
                                                        centring means, baseline cumulative hazard)
+``CoxEstimates`` (federated Cox)           cox_        the same JSON layout (+ how the baseline
+                                           estimates   was built)
 ``XGBCoxSurvival``, ``XGBAFTSurvival``     xgboost_    XGBoost JSON booster + hyperparameters and
                                            survival    fitted arrays as JSON
 ``VotingClassifier``                       voting      each member (its own codec) + the weights
@@ -284,6 +286,17 @@ def _load_coxph(folder: Path, entry: dict[str, Any]) -> members.CoxMember:
     return members.CoxMember(json.loads((folder / entry["file"]).read_text()))
 
 
+def _export_cox_estimates(model: Any, folder: Path) -> dict[str, Any]:
+    """``CoxEstimates`` in the ``coxph.json`` layout (read back by the same Cox member)."""
+    state = {"features": list(model.features), "impute": _floats(model.impute),
+             "kept": list(model.features), "coef": _floats(model.coef),
+             "mean": _floats(model.mean), "baseline_times": _floats(model.baseline_times),
+             "baseline_cumhaz": _floats(model.baseline_cumhaz),
+             "event_times": _floats(model.baseline_times[1:]), "details": model.details}
+    _write_json(folder / "coxph.json", state)
+    return {"file": "coxph.json"}
+
+
 # ------------------------------------------------------------------------------ XGBoost survival
 def _export_xgb_survival(model: Any, folder: Path) -> dict[str, Any]:
     model.booster_.save_model(str(folder / "booster.json"))
@@ -330,6 +343,7 @@ def _register_builtin() -> None:
     from sklearn.pipeline import Pipeline
 
     from icipredict.modeling.baselines import LorisLLR6, RF16Forest, TMBThreshold
+    from icipredict.modeling.cox_estimates import CoxEstimates
     from icipredict.modeling.response import CalibratedResponse, XGBResponse
     from icipredict.modeling.survival import CoxPHSurvival, XGBAFTSurvival, XGBCoxSurvival
 
@@ -339,6 +353,7 @@ def _register_builtin() -> None:
     register_codec([LorisLLR6, TMBThreshold, RF16Forest, LogisticRegression, Pipeline],
                    Codec("skops", _export_skops, _load_skops))
     register_codec([CoxPHSurvival], Codec("coxph", _export_coxph, _load_coxph))
+    register_codec([CoxEstimates], Codec("cox_estimates", _export_cox_estimates, _load_coxph))
     register_codec([XGBCoxSurvival, XGBAFTSurvival],
                    Codec("xgboost_survival", _export_xgb_survival, _load_xgb_survival))
     register_codec([VotingClassifier], Codec("voting", _export_voting, _load_voting))

@@ -4,10 +4,12 @@
 a batch with the fitted feature builder and hands the whole batch to each loaded model once
 (XGBoost, scikit-learn and the survival estimators predict; see
 :mod:`icipredict.registry.members`). The response interval is a lookup in the bundle's Venn
-table of held-out predictions (:mod:`icipredict.evaluation.uncertainty`): no further model is
-scored; survival intervals are null. :func:`log_registry_model` logs a bundle as a
-models-from-code pyfunc (:data:`ENTRY_CODE`: the wrapper itself is not pickled either). Inputs,
-params and outputs: :mod:`icipredict.registry.schema` and ``docs/registry_model.md``.
+table of held-out predictions (:mod:`icipredict.evaluation.uncertainty`), each survival
+interval one in the bundle's Kaplan-Meier table of held-out risk-score bins
+(:mod:`icipredict.evaluation.survival_uncertainty`): no further model is scored.
+:func:`log_registry_model` logs a bundle as a models-from-code pyfunc (:data:`ENTRY_CODE`: the
+wrapper itself is not pickled either). Inputs, params and outputs:
+:mod:`icipredict.registry.schema` and ``docs/registry_model.md``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from icipredict.errors import ModelError
+from icipredict.evaluation.survival_uncertainty import survival_interval
 from icipredict.evaluation.uncertainty import response_interval
 from icipredict.registry import schema
 from icipredict.registry.bundle import MODEL_FORMAT, Bundle, synthetic_example
@@ -58,6 +61,7 @@ class ICIPredictModel(PythonModel):
         self.builder = self.bundle.builder
         self.columns = self.bundle.input_columns
         self.intervals = self.bundle.response_intervals
+        self.survival_intervals = self.bundle.survival_intervals
         self.response = self.bundle.load("response")
         self.surv = {end: m for end in ("os", "pfs") if (m := self.bundle.load(end)) is not None}
         self.follow_up = self.bundle.follow_up
@@ -67,8 +71,9 @@ class ICIPredictModel(PythonModel):
         categories = (self.bundle.domain.get("categories") or {}).get("cancer_type")
         self.cancer_types = set(categories or self.builder.cancer_levels_) or None
         ranges = self.manifest.get("feature_ranges") or {}
-        self.lower = np.array([ranges.get(n, (-np.inf, np.inf))[0] for n in self.names])
-        self.upper = np.array([ranges.get(n, (-np.inf, np.inf))[1] for n in self.names])
+        bounds = [ranges.get(n) or (None, None) for n in self.names]  # None: unbounded
+        self.lower = np.array([-np.inf if lo is None else lo for lo, _ in bounds], dtype=float)
+        self.upper = np.array([np.inf if hi is None else hi for _, hi in bounds], dtype=float)
         return self
 
     def rows(self, frame: pd.DataFrame) -> Rows:
@@ -156,9 +161,15 @@ class ICIPredictModel(PythonModel):
                                                                   medians[-1])
         for end in ("os", "pfs"):
             columns += [curves[end][:, j] for j in range(len(hs))]
-        # No survival intervals (the bootstrap refits behind them are gone, see
-        # docs/registry_model.md): the columns stay, null.
-        return columns + medians + [nan] * (4 * len(hs))
+        columns += medians
+        for end in ("os", "pfs"):
+            # The bin's Kaplan-Meier band of held-out patients scored alike (null without a
+            # table, for a horizon it was not read at, and where the point itself is null).
+            table = self.survival_intervals.get(end) if intervals and end in risks else None
+            low, high = survival_interval(risks.get(end, nan), hs, table, point=curves[end])
+            for j in range(len(hs)):
+                columns += [low[:, j], high[:, j]]
+        return columns
 
     def _within_follow_up(self, end: str, hs: np.ndarray, curve: np.ndarray,
                           median: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from jinja2 import Environment
 from pydantic import BaseModel, Field
 
 from icipredict._util import json_ready
@@ -411,21 +410,16 @@ def _read_card_inputs(run_id: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- rendering
 
 TEMPLATE = """\
+{% import "modelcard_sections.md.j2" as sections -%}
 # Model card: {{ c.name }} version {{ c.version }}{% if c.aliases %} ({{ c.aliases | join(", ") }}){% endif %}
 
 {{ c.description or "No description recorded." }}
 
 - Run: `{{ c.run_id or "unknown" }}`; registered {{ c.created or "unknown" }}
 
-## Intended use
-{% for line in c.intended_use %}
-- {{ line }}
-{%- endfor %}
+{{ sections.intended_use(c) }}
 
-## Must not be used for
-{% for line in c.not_for %}
-- {{ line }}
-{%- endfor %}
+{{ sections.not_for(c) }}
 
 ## Training data
 {% if c.training_data %}
@@ -453,9 +447,7 @@ The model reads {{ c.features_used | length }} input columns: {{ c.features_used
 {% endif %}
 {%- if c.validity_domain %}
 Training patients: {{ c.validity_domain.n_patients }}.
-{% for col, levels in (c.validity_domain.categories or {}).items() %}
-- **{{ col }}**: {% for k, n in levels.items() %}{{ k }} ({{ n }}){% if not loop.last %}, {% endif %}{% endfor %}
-{%- endfor %}
+{{ sections.category_lines(c.validity_domain.categories or {}, bold=true) }}
 
 | Variable | Range seen (percentiles {{ c.validity_domain.quantiles | join("-") }}) | Measured | Missing |
 |---|---|---|---|
@@ -537,15 +529,12 @@ def _fmt(value: Any) -> str:
 def render_markdown(card: ModelCard, full: bool = True) -> str:
     """Render a card as Markdown with Jinja2 (``full=False``: the short card, see
     :mod:`~icipredict.tracking.modelcard_short`)."""
-    from icipredict.tracking.modelcard_short import render_short
+    from icipredict.tracking.modelcard_short import card_environment, render_short
 
     data = json.loads(card.to_json())
     if not full:
         return render_short(data, _fmt)
-    # Plain Undefined: a card built from partial inputs renders with blanks rather than failing.
-    env = Environment(autoescape=False, keep_trailing_newline=True)
-    env.globals["fmt"] = _fmt
-    return env.from_string(TEMPLATE).render(c=data)
+    return card_environment(_fmt).from_string(TEMPLATE).render(c=data)
 
 
 def write_model_card(name: str, ref: str | int, out_dir: str | Path) -> tuple[Path, Path]:

@@ -13,9 +13,15 @@ logs (``auc``, ``calibration_slope``, ...).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment
+from jinja2 import Environment, FileSystemLoader
+
+#: Folder of the Jinja files the card templates import: ``modelcard_sections.md.j2`` holds the
+#: sections both cards show (intended use, must not be used for, the domain's categories).
+TEMPLATES = Path(__file__).with_name("templates")
 
 #: (outcome, label, metric names in order of preference) of the short card's metrics table.
 HEADLINE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -36,6 +42,7 @@ HEADLINE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 CENTRE_METRICS = (("Response AUC", "auc"), ("OS C", "harrell_c"))
 
 SHORT_TEMPLATE = """\
+{% import "modelcard_sections.md.j2" as sections -%}
 # Model card: {{ c.name }} version {{ c.version }}{% if c.aliases %} ({{ c.aliases | join(", ") }}){% endif %}
 
 {{ c.description or "No description recorded." }}
@@ -75,21 +82,13 @@ No held-out metrics recorded.
 | {{ row.centre }} | {{ row.n }} | {% for v in row["values"] %}{{ fmt(v) }} | {% endfor %}
 {%- endfor %}
 {% endif %}
-## Intended use
-{% for line in c.intended_use %}
-- {{ line }}
-{%- endfor %}
+{{ sections.intended_use(c) }}
 
-## Must not be used for
-{% for line in c.not_for %}
-- {{ line }}
-{%- endfor %}
+{{ sections.not_for(c) }}
 
 ## Validity domain
 {% if c.validity_domain %}
-{%- for col, levels in (c.validity_domain.categories or {}).items() if col != "centre" %}
-- {{ col }}: {% for k, n in levels.items() %}{{ k }} ({{ n }}){% if not loop.last %}, {% endif %}{% endfor %}
-{%- endfor %}
+{{- sections.category_lines(c.validity_domain.categories or {}, skip="centre") }}
 - Values outside the training ranges ({{ n_ranges }} variables, see `--full`) are flagged on \
 the board.
 {% else %}
@@ -178,8 +177,18 @@ def short_context(data: dict[str, Any]) -> dict[str, Any]:
             "counts": ("Patients: " + "; ".join(counts) + ".") if counts else ""}
 
 
-def render_short(data: dict[str, Any], fmt) -> str:  # noqa: ANN001 - the card's number format
-    """Render the short card's Markdown from a card's JSON dict."""
-    env = Environment(autoescape=False, keep_trailing_newline=True)
+def card_environment(fmt: Callable[[Any], str]) -> Environment:
+    """The Jinja environment of the short and the full card: Markdown (no escaping), the
+    shared sections (:data:`TEMPLATES` ``/modelcard_sections.md.j2``) importable, ``fmt`` the
+    number format."""
+    # Plain Undefined: a card built from partial inputs renders with blanks rather than failing.
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=False,
+                      keep_trailing_newline=True)
     env.globals["fmt"] = fmt
-    return env.from_string(SHORT_TEMPLATE).render(c=data, **short_context(data))
+    return env
+
+
+def render_short(data: dict[str, Any], fmt: Callable[[Any], str]) -> str:
+    """Render the short card's Markdown from a card's JSON dict (``fmt``: the number format)."""
+    return card_environment(fmt).from_string(SHORT_TEMPLATE).render(c=data,
+                                                                    **short_context(data))

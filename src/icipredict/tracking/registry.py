@@ -319,7 +319,10 @@ def register(run_id: str, name: str, *, artifact_path: str | None = None,
         logger.warning("run %s has no training lineage and no forbidden IDs were given: "
                        "nothing to scan its artifacts for", run_id)
     assert_run_clean(run_id, ids)
-    mv = mlflow.register_model(uri, name, tags={"source_run_id": run_id})
+    # a federated run's lineage (centres, rounds, min_count, dropped centres) goes with it
+    tags = {k: v for k, v in mlflow.get_run(run_id).data.tags.items()
+            if k.startswith("federation.") or k == "icipredict.federated"}
+    mv = mlflow.register_model(uri, name, tags={"source_run_id": run_id, **tags})
     client = _client()
     client.set_registered_model_alias(name, CHALLENGER, mv.version)
     logger.info("registered %s version %s from run %s as %s", name, mv.version, run_id, CHALLENGER)

@@ -80,7 +80,10 @@ INTERVAL_NOTE = (
     "(a Venn predictor on score bins), widened to contain the point. They cover the rate of "
     "patients the model scores alike, not each patient's own probability where factors the "
     "model does not see differ, nor shifts between centres beyond those of the validation "
-    "scheme. No survival intervals.")
+    "scheme. Per-patient 95% survival intervals: the Kaplan-Meier 95% band, at the trained "
+    "horizons, of training patients whose held-out risk score fell in the same bin, widened "
+    "to contain the point (null where fewer than 5 of the bin were still at risk): the "
+    "survival of patients the model scores alike, not a band around the patient's own curve.")
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -252,7 +255,8 @@ def _log_model(trained: TrainedExperiment, rad_record: dict[str, Any] | None
         manifest = write_bundle(
             tmp / "bundle", builder=final.builder, response_model=final.response,
             survival_models=final.survival, training_frame=fit_frame,
-            response_intervals=trained.response_uncertainty, risk_groups=trained.risk_groups,
+            response_intervals=trained.response_uncertainty,
+            survival_intervals=trained.survival_uncertainty, risk_groups=trained.risk_groups,
             info={"experiment": config.name, "config_hash": config.config_hash(),
                   "models": {t: s.name for t, s in specs.items()}},
             radiomics=(rad_record if "imaging" in final.builder.spec_.modalities

@@ -39,6 +39,7 @@ from icipredict.modeling.experiment import (
     ExperimentModels,
     responder_target,
     response_strata,
+    target_fields,
 )
 from icipredict.training.config import ExperimentConfig, load_experiment
 
@@ -116,6 +117,12 @@ class TrainedExperiment:
         (:func:`icipredict.evaluation.uncertainty.response_interval_table`; None without a
         response model). Made from out-of-fold predictions of the training patients only
         (:func:`training_oof`).
+    survival_uncertainty
+        Input of its per-patient 95% survival intervals: end point -> the Kaplan-Meier table
+        of the training patients' out-of-fold risk-score bins
+        (:func:`icipredict.evaluation.survival_uncertainty.survival_interval_table`, at the
+        config's ``horizons``; None without a survival model). From the same out-of-fold
+        predictions as ``response_uncertainty``.
     risk_groups
         The board's risk tertiles: cut-points of the out-of-fold risk scores of the training
         patients and the end point they score (:func:`risk_group_cutpoints`; None without a
@@ -140,6 +147,7 @@ class TrainedExperiment:
     final: ExperimentModels
     subgroups: pd.DataFrame | None
     response_uncertainty: dict[str, Any] | None = None
+    survival_uncertainty: dict[str, Any] | None = None
     risk_groups: dict[str, Any] | None = None
     seconds: float = 0.0
     #: The response model's selection on the training patients (None without ``selection:``).
@@ -290,6 +298,7 @@ def fit_experiment(config: str | Path | ExperimentConfig, *,
     # patients only (a split column's test rows are never among them).
     fit_oof = training_oof(config, fit_frame, oof, primary)
     unc = interval_inputs(fit_frame.loc[fit_oof.index], fit_oof)
+    surv_unc = survival_interval_inputs(fit_frame.loc[fit_oof.index], fit_oof, config.horizons)
     if on_step is not None:
         on_step("refit on all training data", len(folds) + 1, len(folds) + 1)
     trained = TrainedExperiment(
@@ -297,7 +306,8 @@ def fit_experiment(config: str | Path | ExperimentConfig, *,
         comparators=comparators, frame=frame, source=source, fit_frame=fit_frame, held=held,
         oof=oof, folds=folds, metrics=metrics, notes=notes, final=final,
         subgroups=assessment.subgroup_table(held, oof, config), response_uncertainty=unc,
-        risk_groups=risk_group_cutpoints(fit_oof, final), selection=selection)
+        survival_uncertainty=surv_unc, risk_groups=risk_group_cutpoints(fit_oof, final),
+        selection=selection)
     trained.seconds = time.perf_counter() - start
     logger.info("trained %s in %.1f s", config.name, trained.seconds)
     return trained
@@ -415,6 +425,27 @@ def interval_inputs(held: pd.DataFrame, oof: pd.DataFrame) -> dict[str, Any] | N
     return response_interval_table(y, oof["prob"].to_numpy()[ok])
 
 
+def survival_interval_inputs(held: pd.DataFrame, oof: pd.DataFrame, horizons: list[float]
+                             ) -> dict[str, Any] | None:
+    """End point -> the Kaplan-Meier table of the held-out risk-score bins behind the registry
+    model's per-patient 95% survival intervals, read at ``horizons`` (None without a survival
+    model). Nothing is refitted."""
+    from icipredict.evaluation.survival_uncertainty import survival_interval_table
+    from icipredict.modeling.experiment import survival_target
+
+    tables = {}
+    for end in ("os", "pfs"):
+        if f"risk_{end}" not in oof:
+            continue
+        ok, y = survival_target(held, end)
+        event, time = target_fields(y)
+        table = survival_interval_table(y[time], y[event], oof[f"risk_{end}"].to_numpy()[ok],
+                                        horizons, endpoint=end)
+        if table is not None:
+            tables[end] = table
+    return tables or None
+
+
 def pooled_predictions(long: pd.DataFrame, frame: pd.DataFrame, scheme: str) -> pd.DataFrame:
     """Out-of-fold predictions, one row per held-out patient (index ``patient_id``).
 
@@ -432,4 +463,4 @@ def pooled_predictions(long: pd.DataFrame, frame: pd.DataFrame, scheme: str) -> 
 
 __all__ = ["FoldResult", "TrainedExperiment", "fit_experiment", "interval_inputs",
            "model_specs_of", "pooled_predictions", "risk_group_cutpoints", "select_primary",
-           "splitter_for", "training_oof"]
+           "splitter_for", "survival_interval_inputs", "training_oof"]

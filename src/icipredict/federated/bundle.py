@@ -1,0 +1,155 @@
+"""The federated result as a registry bundle: the same board model as a pooled training's.
+
+- response: the Platt-calibrated logistic regression (:mod:`.export`) as a scikit-learn
+  ``Pipeline`` of a ``SimpleImputer`` (the fit's fill values) and a ``LogisticRegression``
+  whose fitted attributes are the federated coefficients (registry codec ``skops``);
+- OS / PFS: :class:`~icipredict.modeling.cox_estimates.CoxEstimates` with the centres'
+  patient-weighted mixture baseline (codec ``cox_estimates``);
+- the training domain, feature ranges and risk tertiles from federated aggregates only.
+
+No row, ID or per-patient vector reaches the bundle: the coordinator never had one.
+Response and survival intervals are null (their tables need each patient's held-out
+probability or risk score).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from icipredict.errors import RegistryError
+
+#: Shown on the model card and kept in the manifest.
+LIMITATIONS = [
+    "Trained federated: no centre sent rows; coefficients equal the pooled fit's.",
+    "Response probabilities are Platt-scaled on held-out (leave-one-centre-out) logits, "
+    "fitted federated; the per-patient 95% response and survival intervals are not available "
+    "(null): they need each patient's held-out probability or risk score.",
+    "OS/PFS: Cox model stratified by centre; every patient gets the patient-weighted mixture "
+    "of the centres' Breslow baselines, on a monthly grid, up to the last month every centre "
+    "had at least min_count patients at risk; survival past it is null.",
+    "Training domain and input ranges are coarse: counts below fixed edges, values shared by "
+    "fewer than min_count patients of a centre unseen.",
+]
+
+
+def response_estimator(model: dict[str, Any]) -> Any:
+    """The calibrated federated logistic model as a fitted scikit-learn ``Pipeline``.
+
+    The imputer is fitted (``fit``) on one made-up row of the fill values, so its
+    ``statistics_`` are those values; the logistic regression gets the fitted attributes
+    scikit-learn documents (``classes_``, ``coef_``, ``intercept_``, ``n_features_in_``):
+    there is no constructor from coefficients.
+    """
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    names = list(model["features"])
+    cal = model.get("calibrated") or {"coef": model["coef"], "intercept": model["intercept"]}
+    impute = SimpleImputer(strategy="mean").fit(pd.DataFrame([model["fill"]], columns=names,
+                                                             dtype=float))
+    lr = LogisticRegression()
+    lr.classes_ = np.array([0, 1])
+    lr.coef_ = np.asarray(cal["coef"], dtype=float).reshape(1, -1)
+    lr.intercept_ = np.array([float(cal["intercept"])])
+    lr.n_features_in_ = len(names)
+    return Pipeline([("impute", impute), ("logistic", lr)])
+
+
+def cox_estimator(model: dict[str, Any]) -> Any:
+    """The federated stratified Cox model with its mixture baseline (None without one)."""
+    from icipredict.modeling.cox_estimates import CoxEstimates
+
+    base = model.get("baseline") or {}
+    if not base.get("follow_up_months"):
+        return None
+    return CoxEstimates(
+        features=list(model["features"]), coef=list(model["coef"]), mean=list(model["mean"]),
+        impute=list(model["fill"]), baseline_times=[0.0, *base["grid_months"]],
+        baseline_cumhaz=[0.0, *base["cumhaz"]], follow_up_=float(base["follow_up_months"]),
+        details={k: base[k] for k in ("rule", "weights", "per_centre", "grid_months")})
+
+
+def _domain(result: dict[str, Any], builder: Any) -> dict[str, Any]:
+    """``training_domain`` from aggregates: summed categories, coarse numeric ranges and
+    federated medians of input columns (a capped column's maximum is the cap's: left out)."""
+    from icipredict.registry.schema import input_columns
+
+    reg, state = result["registry"], result["state"]
+    numeric: dict[str, Any] = {}
+    doubles = {c["name"] for c in input_columns(builder) if c["type"] == "double"}
+    means, scales = state.get("means") or {}, state.get("scales") or {}
+    caps = builder.spec_.caps
+    imputed = builder.spec_.imputation == "median"  # counts of the builder output: no NaN left
+    n_patients = int(sum(result["centres"].values()))
+    for col, (lo, hi) in reg["feature_ranges"].items():
+        if col not in doubles:
+            continue
+
+        def raw(v: float | None, col: str = col) -> float | None:
+            if v is None or means.get(col) is None:
+                return v
+            return v * scales[col] + means[col]
+
+        numeric[col] = {"min": raw(lo), "max": None if col in caps else raw(hi),
+                        "q50": state.get("raw_medians", {}).get(col),
+                        "n": None if imputed else int(reg["observed"][col]),
+                        "missing": None if imputed else n_patients - int(reg["observed"][col])}
+    return {"n_patients": n_patients,
+            "categories": {k: {lvl: int(n) for lvl, n in v.items()}
+                           for k, v in reg["categories"].items()},
+            "numeric": numeric, "patients_per_centre": dict(result["centres"]),
+            "source": "federated aggregates (small cells suppressed at each centre)"}
+
+
+def _risk_groups(result: dict[str, Any]) -> dict[str, Any]:
+    from icipredict.evaluation.risk_groups import risk_tertiles
+
+    rg = result["registry"].get("risk_groups") or {"endpoint": "os", "cut_points": []}
+    out = risk_tertiles(np.array([]), endpoint=rg["endpoint"],
+                        source="in-sample risk scores of the training patients, from the "
+                               "centres' counts below fixed edges (federated)")
+    out["cut_points"] = list(rg["cut_points"])
+    return out
+
+
+def write_federated_bundle(result: dict[str, Any], folder: str | Path,
+                           config: Any | None = None) -> dict[str, Any]:
+    """Write the registry bundle of a federated result (:meth:`Coordinator.run`).
+
+    Returns
+    -------
+    dict
+        The manifest (``federation`` holds the run's lineage).
+    """
+    from icipredict.features.spec import FeatureSpec
+    from icipredict.federated.builder_state import builder_from_state
+    from icipredict.federated.protocol import decode, encode
+    from icipredict.registry.bundle import TrainingAggregates, write_bundle
+
+    result = decode(encode(result))  # plain JSON numbers, as a result read from Flower's file
+    builder = builder_from_state(FeatureSpec.model_validate(result["spec"]), result["state"])
+    models = result["models"]
+    other = sorted(k for k, m in models.items() if m["kind"] not in ("logistic", "cox"))
+    if other:
+        raise RegistryError(f"federated model(s) {other} have no registry form yet: only the "
+                            "logistic and stratified Cox fits are written to a bundle")
+    response = models.get("response")
+    survival = {end: cox_estimator(models[end]) for end in ("os", "pfs") if end in models}
+    info = {"federation": result["federation"], "limitations": LIMITATIONS,
+            "models": {k: f"federated {m['kind']}" for k, m in models.items()}}
+    if response is not None and "platt" in response:
+        info["calibration"] = {"method": "platt (federated)", **response["platt"]}
+    if config is not None:
+        info.update({"experiment": config.name, "config_hash": config.config_hash()})
+    return write_bundle(
+        folder, builder=builder,
+        response_model=response_estimator(response) if response is not None else None,
+        survival_models={k: v for k, v in survival.items() if v is not None},
+        training_frame=TrainingAggregates(_domain(result, builder),
+                                          result["registry"]["feature_ranges"]),
+        response_intervals=None, info=info, risk_groups=_risk_groups(result))
