@@ -6,9 +6,10 @@ process in the tests; Flower messages in :mod:`.flower_apps`). Steps, one networ
 1. ``hello`` — versions, spec, category counts (refuses mismatched nodes);
 2. ``moments`` and two ``histogram`` rounds — the builder state (:mod:`.statistics`);
 3. ``fit_moments`` — per model: rows, class sizes / events, column sums (standardisation,
-   class weights);
+   class weights); with an XGBoost model, one ``grid`` round (:mod:`.boosting_fit`);
 4. ``step`` rounds — every fit (full model and each leave-one-centre-out fit) advances one
-   Newton step per round (:func:`.newton.run_lockstep`);
+   Newton step, or one round of tree bagging (:mod:`.boosting`), per round
+   (:func:`.newton.run_lockstep`);
 5. ``evaluate`` — each centre's pair counts for the full model (apparent) and, on the centre
    left out, for its leave-one-centre-out model;
 6. ``export`` rounds — Platt scaling, Cox baselines and coarse ranges for the registry
