@@ -4,14 +4,14 @@ XGBoost's own federated learning needs a library built with ``PLUGIN_FEDERATED``
 ``xgboost-cpu`` wheel is not: ``xgboost.build_info()["USE_FEDERATED"]`` is false), so the
 scheme is that of Flower's ``FedXgbBagging`` strategy: each network round every centre boosts a
 few trees on its own rows, starting from the current global model, and sends only its new
-trees; the coordinator appends them to the global model. What a tree says stays an aggregate:
+trees; the coordinator appends them to the global model.
 
 - **Bagging, plain or weighted.** By default (``bagging="flower"``) every centre boosts with
   the fit's own parameters and all trees add up, as in Flower. ``bagging="weighted"`` has a
   centre boost with ``learning_rate * n_centre / n_fit`` (and that share of the penalties), so
   the appended trees average the centres' steps. On the synthetic network the plain scheme
   came closer to pooled XGBoost (``benchmarks/federated_xgboost.py``).
-- **A shared grid.** Before a centre builds its ``DMatrix`` it replaces every value by its bin
+- **What a tree says stays an aggregate.** Before a centre builds its ``DMatrix`` it replaces every value by its bin
   index on a grid the coordinator chose from federation-wide counts (:func:`select_grid`:
   at most :data:`GRID_BINS` bins per feature, each holding at least ``max(min_count,
   n / GRID_BINS)`` of the fit's values). Split thresholds are therefore bin indices (``idx <
