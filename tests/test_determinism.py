@@ -148,3 +148,34 @@ def test_training_is_identical_across_processes_hash_seeds_and_keys(network):
         if not _same(a["metrics"][k], b["metrics"][k])
     }
     assert differ == {}
+
+
+def test_stable_patient_order_ignores_input_order_and_pseudonyms():
+    """The same patients under other pseudonyms, in another order, come out in one order."""
+    import numpy as np
+
+    from icipredict.features.row_order import stable_patient_order
+
+    rng = np.random.default_rng(0)
+    n = 40
+    values = pd.DataFrame(
+        {
+            "centre": rng.choice(["b", "a", "c"], n),
+            "age": rng.normal(60, 10, n).round(1),
+            "tmb": np.where(rng.random(n) < 0.2, np.nan, rng.gamma(2, 5, n)),
+            "cancer_type": rng.choice(["NSCLC", "MEL", None], n),
+            "sample_id": [f"S-{k:03d}" for k in range(n)],
+        }
+    )
+    one = values.set_axis(pd.Index([f"P-a{k:03d}" for k in range(n)], name="patient_id"))
+    perm = rng.permutation(n)
+    other = values.iloc[perm].assign(sample_id=[f"S-z{k}" for k in range(n)])
+    other.index = pd.Index([f"P-b{k:03d}" for k in perm], name="patient_id")
+    a, b = stable_patient_order(one), stable_patient_order(other)
+    # the same patients (by their values) in the same order, their own IDs kept
+    assert [i[3:] for i in a.index] == [i[3:] for i in b.index]
+    cols = ["centre", "age", "tmb", "cancer_type"]
+    pd.testing.assert_frame_equal(a[cols].reset_index(drop=True), b[cols].reset_index(drop=True))
+    assert list(a["centre"]) == sorted(a["centre"])  # grouped by centre, as the store gives them
+    # not simply sorted by a feature (the hash order is unrelated to the values)
+    assert list(a["age"]) != sorted(a["age"]) and list(a["age"]) != sorted(a["age"], reverse=True)
