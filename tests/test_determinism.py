@@ -150,8 +150,9 @@ def test_training_is_identical_across_processes_hash_seeds_and_keys(network):
     assert differ == {}
 
 
-def test_stable_patient_order_ignores_input_order_and_pseudonyms():
-    """The same patients under other pseudonyms, in another order, come out in one order."""
+def test_stable_patient_order_ignores_input_order_pseudonyms_and_experiment_columns():
+    """The same patients under other pseudonyms, in another order, come out in one order; so do
+    they with other radiomics or gene-flag columns."""
     import numpy as np
 
     from icipredict.features.row_order import stable_patient_order
@@ -177,5 +178,8 @@ def test_stable_patient_order_ignores_input_order_and_pseudonyms():
     cols = ["centre", "age", "tmb", "cancer_type"]
     pd.testing.assert_frame_equal(a[cols].reset_index(drop=True), b[cols].reset_index(drop=True))
     assert list(a["centre"]) == sorted(a["centre"])  # grouped by centre, as the store gives them
+    # other radiomics settings or gene flags (experiment choices) leave the order as it is
+    varied = one.assign(radiomics_x=rng.normal(size=n), mut_TP53=rng.integers(0, 2, n))
+    assert list(stable_patient_order(varied).index) == list(a.index)
     # not simply sorted by a feature (the hash order is unrelated to the values)
     assert list(a["age"]) != sorted(a["age"]) and list(a["age"]) != sorted(a["age"], reverse=True)
