@@ -56,6 +56,38 @@ def stable_patient_order(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.iloc[order]
 
 
+def representative_samples_first(samples: pd.DataFrame) -> pd.DataFrame:
+    """A patient's samples with the one that represents the patient first.
+
+    The builder reads the genomics of each patient's first sample; the store lists them in
+    pseudonym order, which changes with the key. First comes the sample with the largest
+    sequenced territory (``panel_size_mb``: TMB and gene flags rest on more genome), then the
+    highest ``tumour_purity``, then a hash of the sample's own values (IDs left out), so the
+    choice depends on the data alone.
+
+    Parameters
+    ----------
+    samples
+        The cohort's ``samples`` table (``patient_id``, ``sample_id`` and sample columns).
+
+    Returns
+    -------
+    DataFrame
+        The same rows, reordered.
+    """
+    if samples.empty:
+        return samples
+    values = samples.reset_index(drop=True)
+    keys = [_digest(values.drop(columns=[c for c in IDENTIFIER_COLUMNS if c in values.columns]))]
+    for column in ("tumour_purity", "panel_size_mb"):  # np.lexsort: the last key sorts first
+        if column in values.columns:
+            # descending, missing last: negate, then NaN -> +inf
+            keys.append(np.nan_to_num(-pd.to_numeric(values[column], errors="coerce")
+                                      .to_numpy(dtype=float), nan=np.inf))
+    keys.append(pd.factorize(values["patient_id"].astype("string"), sort=True)[0])
+    return samples.iloc[np.lexsort(keys)]
+
+
 def _digest(values: pd.DataFrame) -> np.ndarray:
     """One 64-bit hash per row of ``values`` (zeros when it has no column)."""
     if not len(values.columns):
@@ -63,4 +95,5 @@ def _digest(values: pd.DataFrame) -> np.ndarray:
     return pd.util.hash_pandas_object(values, index=False).to_numpy()
 
 
-__all__ = ["EXPERIMENT_PREFIXES", "IDENTIFIER_COLUMNS", "stable_patient_order"]
+__all__ = ["EXPERIMENT_PREFIXES", "IDENTIFIER_COLUMNS", "representative_samples_first",
+           "stable_patient_order"]
