@@ -300,3 +300,20 @@ def test_cli_features_build(tmp_path):
     bad = CliRunner().invoke(app, ["features", "build", "--config", str(tmp_path / "nope.yaml"),
                                    "--store", str(store), "--out", str(out)])
     assert bad.exit_code == 2 and "not found" in bad.output
+
+
+def test_patient_frame_reads_the_representative_sample_whatever_the_sample_order():
+    """Two samples of one patient: the larger sequenced territory represents the patient, in
+    any order of the samples table (the store lists them in pseudonym order, which changes
+    with the installation's key)."""
+    cohort = _cohort()
+    extra = pd.DataFrame({"sample_id": ["S9"], "patient_id": ["P5"], "panel": ["MSK-IMPACT468"],
+                          "panel_size_mb": [1.0], "tmb": [99.0], "msi_status": ["MSI-H"],
+                          "msi_score": [40.0], "fcna": [0.9]})
+    frames = []
+    for samples in (pd.concat([cohort.samples, extra]), pd.concat([extra, cohort.samples])):
+        cohort.samples = samples.reset_index(drop=True)
+        frames.append(patient_frame(cohort))
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    assert frames[0].loc["P5", "tmb"] == 12.0  # the 30 Mb exome, not the 1 Mb panel's 99
+    assert frames[0].loc["P5", "msi_score"] == 0.2

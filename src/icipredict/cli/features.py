@@ -126,11 +126,13 @@ def features_inputs(
 
     from icipredict.cohort.store import CohortStore
     from icipredict.features.builder import patient_frame
+    from icipredict.features.row_order import stable_patient_order
 
     try:
         cohort = CohortStore(store).cohort(centre or None)
         rad = pd.read_parquet(radiomics).set_index("patient_id") if radiomics else None
-        frame = patient_frame(cohort, rad, include_outcomes=True)
+        # The gate's bootstrap draws by row: an order that does not change with the key.
+        frame = stable_patient_order(patient_frame(cohort, rad, include_outcomes=True))
     except IcipredictError as exc:
         fail(exc)
     out.parent.mkdir(parents=True, exist_ok=True)

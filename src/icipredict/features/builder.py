@@ -30,6 +30,7 @@ from icipredict.cohort.schema import SOURCE_ROW, Cohort
 from icipredict.features import registry
 from icipredict.features.encoders import Derive, ModalityMissing, OneHot, Reorder
 from icipredict.features.genomic import DEFAULT_GENES, gene_column, sample_genomics
+from icipredict.features.row_order import representative_samples_first
 from icipredict.features.spec import FeatureSpec, read_spec
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,8 @@ def patient_frame(cohort: Cohort, radiomics_wide: pd.DataFrame | None = None, *,
                   include_outcomes: bool = False) -> pd.DataFrame:
     """One row per patient with every canonical input the builder can use.
 
-    Joins ``patients`` + ``labs`` + ``treatments`` + sample-level genomics of the patient's first
-    sample (in ``samples`` order): ``tmb`` (computed from ``mutations`` where possible, else the
+    Joins ``patients`` + ``labs`` + ``treatments`` + sample-level genomics of the sample that
+    represents the patient (:func:`.row_order.representative_samples_first`): ``tmb`` (computed from ``mutations`` where possible, else the
     reported value), ``tmb_computed``, ``tmb_reported``, ``tmb_source``, MSI/FCNA/HED/HLA LOH and
     ``mut_<GENE>`` flags (missing = not profiled), then the radiomics columns.
 
@@ -77,7 +78,7 @@ def patient_frame(cohort: Cohort, radiomics_wide: pd.DataFrame | None = None, *,
         other = _clean(getattr(cohort, name)).drop_duplicates("patient_id")
         other = other.assign(patient_id=other["patient_id"].astype(str))
         df = df.merge(other, on="patient_id", how="left")
-    samples = _clean(cohort.samples)
+    samples = representative_samples_first(_clean(cohort.samples))
     if len(samples):
         genomics = sample_genomics(_clean(cohort.mutations), samples, _clean(cohort.panel_genes),
                                    patients=df, genes=genes)

@@ -118,6 +118,7 @@ def load_cohort(spec: str | Path, *, genes: Any = None, radiomics: dict[str, Any
     """
     from icipredict.cohort.loaders import load_source
     from icipredict.features.builder import patient_frame
+    from icipredict.features.row_order import stable_patient_order
 
     text = str(spec)
     if "#" in text and text.split("#", 1)[0].endswith(".duckdb"):
@@ -135,7 +136,8 @@ def load_cohort(spec: str | Path, *, genes: Any = None, radiomics: dict[str, Any
         cohort = load_source(text)
     rad = _radiomics(cohort, builder_spec, radiomics, cache_dir)
     kwargs = {"genes": genes} if genes is not None else {}
-    return patient_frame(cohort, rad, include_outcomes=True, **kwargs)
+    # Bootstrap resamples draw by position: an order that does not change with the key.
+    return stable_patient_order(patient_frame(cohort, rad, include_outcomes=True, **kwargs))
 
 
 def _radiomics(cohort: Any, builder_spec: Any, radiomics: dict[str, Any] | None,

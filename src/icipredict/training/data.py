@@ -34,7 +34,9 @@ def default_cache() -> Path:
 
 def load_training_frame(config: ExperimentConfig, *, cache_dir: str | Path | None = None,
                         progress: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """One row per patient with canonical inputs, outcomes and (for files) the split column.
+    """One row per patient with canonical inputs, outcomes and (for files) the split column,
+    in an order that does not depend on the pseudonymisation key
+    (:func:`icipredict.features.row_order.stable_patient_order`).
 
     Returns
     -------
@@ -46,6 +48,7 @@ def load_training_frame(config: ExperimentConfig, *, cache_dir: str | Path | Non
     from icipredict.cohort.loaders import load_source
     from icipredict.cohort.store import CohortStore
     from icipredict.features.builder import patient_frame
+    from icipredict.features.row_order import stable_patient_order
     from icipredict.features.spec import read_spec
 
     spec = read_spec(config.feature_spec_path)
@@ -77,7 +80,9 @@ def load_training_frame(config: ExperimentConfig, *, cache_dir: str | Path | Non
     if frame.index.duplicated().any():
         raise CohortError(f"{int(frame.index.duplicated().sum())} patient(s) appear twice in "
                           "the cohort sources", file=config.source_path)
-    return frame, source
+    # Not the store's pseudonym order: row subsamples, bootstrap resamples and k-fold splits
+    # draw by position, and pseudonyms (so their order) change with the installation's key.
+    return stable_patient_order(frame), source
 
 
 def _store_path(config: ExperimentConfig, path: str | None) -> Path:
