@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from icipredict.federated.boosting import CANDIDATES
 from icipredict.federated.network import centre_stores
 from icipredict.federated.node import NodeData
 from icipredict.federated.node_export import GRID_MONTHS
@@ -62,7 +63,7 @@ def assert_wire_clean(replies: list[tuple[str, str, str]], frames: dict[str, pd.
         for seq in _lists(reply):  # nothing as long as the centre's rows (only bin edges
             # and the fixed monthly grid of a baseline)
             assert len(seq) < min(n, 20) or len(seq) in (BINS + 1, 2 * BINS + 2,
-                                                         len(GRID_MONTHS)), (
+                                                         len(GRID_MONTHS), CANDIDATES + 1), (
                 centre, kind, len(seq))
         values = set()  # non-integer measurements of a patient never appear as such
         for c in ("albumin", "nlr", "tmb", "bmi"):
@@ -76,8 +77,11 @@ def assert_wire_clean(replies: list[tuple[str, str, str]], frames: dict[str, pd.
             if 2 * g0 == round(2 * g0):
                 numbers.discard(g0)
         assert not values & numbers, (centre, kind, "row value")
-        if kind == "histogram":
-            below = np.asarray(reply["below"]).ravel()
+        if kind in ("histogram", "grid"):
+            rows = [reply["below"]] if kind == "histogram" else [
+                f["below"] for f in reply["fits"].values()]
+            below = np.concatenate([np.zeros(0)] + [np.asarray(r, float).ravel()
+                                                    for b in rows for r in b])
             assert not np.any((below > 0) & (below < min_count)), (centre, "small cell")
         if kind == "hello":
             for counts in reply["categories"].values():

@@ -12,11 +12,17 @@ ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 
-def test_train_refuses_a_model_without_a_federated_fit():
-    res = runner.invoke(app, ["federated", "train", str(ROOT / "experiments/demo_synthetic.yaml"),
-                              "--superlink", "127.0.0.1:9"])
+def test_train_refuses_a_model_without_a_federated_fit(tmp_path):
+    experiment = tmp_path / "rf.yaml"
+    experiment.write_text(
+        "name: fed_rf\ndescription: a forest has no federated fit\n"
+        "cohort: {store: {path: unused.duckdb}}\n"
+        f"features: {ROOT / 'models/features/loris.yaml'}\n"
+        f"models: [{ROOT / 'models/rf16.yaml'}]\n"
+        "targets: [response]\nvalidation: {scheme: leave_one_centre_out}\n", encoding="utf-8")
+    res = runner.invoke(app, ["federated", "train", str(experiment), "--superlink", "127.0.0.1:9"])
     assert res.exit_code == 2
-    assert "XGBResponse" in res.output and "no federated fit" in res.output
+    assert "RF16Forest" in res.output and "no federated fit" in res.output
 
 
 def test_train_refuses_a_bad_dropout_policy():

@@ -169,8 +169,8 @@ def test_node_refuses_another_spec_and_versions_must_match(stores, spec, plans, 
 
 
 def test_models_without_a_federated_fit_are_refused_by_name():
-    with pytest.raises(FederationError, match="XGBResponse.*no federated fit"):
-        model_plans([load_spec(ROOT / "experiments/demo/response_xgb_small.yaml")], ["response"])
+    with pytest.raises(FederationError, match="RF16Forest.*no federated fit"):
+        model_plans([load_spec(ROOT / "models/rf16.yaml")], ["response"])
 
 
 def test_builder_from_levels_only_encodes_with_median_imputation():

@@ -6,9 +6,10 @@ process in the tests; Flower messages in :mod:`.flower_apps`). Steps, one networ
 1. ``hello`` — versions, spec, category counts (refuses mismatched nodes);
 2. ``moments`` and two ``histogram`` rounds — the builder state (:mod:`.statistics`);
 3. ``fit_moments`` — per model: rows, class sizes / events, column sums (standardisation,
-   class weights);
+   class weights); with an XGBoost model, one ``grid`` round (:mod:`.boosting_fit`);
 4. ``step`` rounds — every fit (full model and each leave-one-centre-out fit) advances one
-   Newton step per round (:func:`.newton.run_lockstep`);
+   Newton step, or one round of tree bagging (:mod:`.boosting`), per round
+   (:func:`.newton.run_lockstep`);
 5. ``evaluate`` — each centre's pair counts for the full model (apparent) and, on the centre
    left out, for its leave-one-centre-out model;
 6. ``export`` rounds — Platt scaling, Cox baselines and coarse ranges for the registry
@@ -49,6 +50,9 @@ class FederatedModel:
     penalizer: float = 0.0
     balanced: bool = False
     features: list[str] | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # kind xgboost: XGBResponse's
+    local_trees: int = 0  # kind xgboost: trees a centre boosts per round
+    bagging: str = "flower"  # kind xgboost: flower (trees add up) | weighted (by row share)
 
 
 def model_plans(model_specs: list[Any], targets: list[str]) -> list[FederatedModel]:
@@ -66,12 +70,27 @@ def model_plans(model_specs: list[Any], targets: list[str]) -> list[FederatedMod
             for end in (t for t in targets if t in ("os", "pfs")):
                 plans.append(FederatedModel(end, "cox", end,
                                             penalizer=float(p.get("penalizer", 0.0))))
+        elif spec.estimator == "XGBResponse":
+            plans.append(_boosting_plan(spec))
         else:
             raise FederationError(
                 f"model {spec.name} ({spec.estimator}) has no federated fit: federated "
-                "training supports LorisLLR6 (L1 logistic) and CoxPHSurvival (stratified by "
-                "centre); XGBoost is not implemented")
+                "training supports LorisLLR6 (L1 logistic), CoxPHSurvival (stratified by "
+                "centre) and XGBResponse (tree bagging)")
     return plans
+
+
+def _boosting_plan(spec: Any) -> FederatedModel:
+    """XGBResponse as federated tree bagging (:mod:`.boosting`); its defaults filled in."""
+    from icipredict.federated.boosting import LOCAL_TREES
+    from icipredict.modeling.response import XGBResponse
+
+    params = {**XGBResponse().get_params(), **spec.params}
+    features = params.pop("features", None)
+    if params.get("scale_pos_weight") is None:
+        params["scale_pos_weight"] = 1.0
+    return FederatedModel("response_xgb", "xgboost", "response", features=features,
+                          params=params, local_trees=LOCAL_TREES)
 
 
 @dataclass

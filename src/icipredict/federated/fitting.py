@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from icipredict.federated.boosting import BoostResult
+from icipredict.federated.boosting_fit import BoostingStart, boosting_request, describe_boosting
 from icipredict.federated.builder_state import builder_from_state
 from icipredict.federated.evaluation import pooled_index
-from icipredict.federated.newton import FitResult, cox_fit, logistic_fit, run_lockstep
+from icipredict.federated.newton import cox_fit, logistic_fit, run_lockstep
 from icipredict.federated.protocol import FederationError
 
 if TYPE_CHECKING:
@@ -34,8 +36,9 @@ def _design_plan(model: FederatedModel, names: list[str], state: dict[str, Any],
         if spec.scaling == "standard" and state.get("means", {}).get(c) is not None:
             med = (med - state["means"][c]) / state["scales"][c]
         fill.append(float(med) if spec.imputation != "median" else 0.0)
-    return {"target": model.target, "columns": [names.index(c) for c in wanted],
-            "names": wanted, "fill": fill}
+    return {"kind": model.kind, "target": model.target,
+            "columns": [names.index(c) for c in wanted], "names": wanted,
+            "fill": None if model.kind == "xgboost" else fill}
 
 
 class FitDriver:
@@ -48,22 +51,29 @@ class FitDriver:
         self.plans = {m.name: (m, _design_plan(m, names, state, coord.spec))
                       for m in coord.models}
         self.fits: dict[str, dict[str, Any]] = {}  # fit name -> config sent to nodes
-        self.results: dict[str, FitResult] = {}  # fit name -> converged fit
+        self.results: dict[str, Any] = {}  # fit name -> converged fit (FitResult, BoostResult)
 
     def run(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """Fit every model (full and leave-one-centre-out) and evaluate them."""
         moments = self.coord._round("fit_moments", {c: {**self.base, "fits": {
             n: {k: v for k, v in p.items() if k != "names"} for n, (_, p) in self.plans.items()}}
             for c in self.centres})
-        gens = {}
+        gens: dict[str, Any] = {}
+        oks = {name: [c for c in self.centres if "skipped" not in moments[c]["fits"][name]]
+               for name in self.plans}
+        boosting = BoostingStart(self, moments, oks)
         for name, (model, plan) in self.plans.items():
-            ok = [c for c in self.centres if "skipped" not in moments[c]["fits"][name]]
+            ok = oks[name]
             variants = {"full": ok} | {f"loco|{c}": [o for o in ok if o != c] for c in ok}
             for variant, members in variants.items():
                 if len(members) < 1:
                     continue
                 fname = f"{name}|{variant}"
-                cfg, gen = self._start(model, plan, [moments[c]["fits"][name] for c in members])
+                if model.kind == "xgboost":
+                    cfg, gen = boosting.start(model, plan, members)
+                else:
+                    cfg, gen = self._start(model, plan,
+                                           [moments[c]["fits"][name] for c in members])
                 self.fits[fname] = {**cfg, "members": members}
                 gens[fname] = gen
         self.results, _ = run_lockstep(gens, self._evaluate_sums)
@@ -89,35 +99,43 @@ class FitDriver:
             return cfg, logistic_fit(d, penalty=model.penalty, C=model.C)
         return cfg, cox_fit(d, n_total=int(n), penalizer=model.penalizer)
 
-    def _node_fit(self, fname: str, beta: np.ndarray) -> dict[str, Any]:
+    def _node_fit(self, fname: str, beta: Any, centre: str = "") -> dict[str, Any]:
         cfg = self.fits[fname]
+        if cfg["kind"] == "xgboost":
+            return boosting_request(cfg, beta, centre)
         return {k: cfg[k] for k in ("kind", "target", "columns", "fill", "mean", "scale")} | {
             "weights": cfg.get("weights"), "beta": beta}
 
     def _evaluate_sums(self, betas: dict[str, np.ndarray]) -> dict[str, Any]:
-        requests = {c: {**self.base, "fits": {f: self._node_fit(f, b) for f, b in betas.items()
+        requests = {c: {**self.base, "fits": {f: self._node_fit(f, b, c)
+                                              for f, b in betas.items()
                                               if c in self.fits[f]["members"]}}
                     for c in self.centres}
         replies = self.coord._round("step", {c: r for c, r in requests.items() if r["fits"]})
-        out = {}
+        out: dict[str, Any] = {}
         for f in betas:
+            if self.fits[f]["kind"] == "xgboost":  # the members' new trees, appended in order
+                self.fits[f]["round"] += 1
+                out[f] = {c: replies[c]["fits"][f]["trees"] for c in self.fits[f]["members"]}
+                continue
             parts = [replies[c]["fits"][f] for c in self.fits[f]["members"]]
             out[f] = (float(sum(p["objective"] for p in parts)),
                       np.sum([p["gradient"] for p in parts], axis=0),
                       np.sum([p["hessian"] for p in parts], axis=0))
         return out
 
-    def _report(self, results: dict[str, FitResult]
+    def _report(self, results: dict[str, Any]
                 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         evaluate = {c: {**self.base, "fits": {}} for c in self.centres}
         for fname, res in results.items():
             _, variant = fname.split("|", 1)
+            value = res.model if isinstance(res, BoostResult) else res.beta
             if variant == "full":
                 for c in self.fits[fname]["members"]:
-                    evaluate[c]["fits"][fname] = self._node_fit(fname, res.beta)
+                    evaluate[c]["fits"][fname] = self._node_fit(fname, value, c)
             else:
                 held = variant.split("|", 1)[1]
-                evaluate[held]["fits"][fname] = self._node_fit(fname, res.beta)
+                evaluate[held]["fits"][fname] = self._node_fit(fname, value, held)
         replies = self.coord._round("evaluate", evaluate)
         models, loco, apparent = {}, {}, {}
         for name, (model, plan) in self.plans.items():
@@ -132,8 +150,10 @@ class FitDriver:
         return models, loco, apparent
 
     def _describe(self, model: FederatedModel, plan: dict[str, Any], fname: str,
-                  res: FitResult) -> dict[str, Any]:
+                  res: Any) -> dict[str, Any]:
         cfg = self.fits[fname]
+        if isinstance(res, BoostResult):
+            return describe_boosting(model, plan, cfg, res)
         coef_std = res.beta[1:] if model.kind == "logistic" else res.beta
         coef = coef_std / cfg["scale"]
         out = {"kind": model.kind, "target": model.target, "features": plan["names"],

@@ -160,15 +160,17 @@ def cox_fit(d: int, *, n_total: int, penalizer: float = 0.0, tol: float = 1e-10,
     raise FederatedFitError(f"Cox model did not converge in {max_iter} iterations")
 
 
-def run_lockstep(fits: dict[str, Fit],
-                 evaluate: Callable[[dict[str, np.ndarray]], dict[str, Sums]]
-                 ) -> tuple[dict[str, FitResult], int]:
+def run_lockstep(fits: dict[str, Generator[Any, Any, Any]],
+                 evaluate: Callable[[dict[str, Any]], dict[str, Any]]
+                 ) -> tuple[dict[str, Any], int]:
     """Advance every fit together: one ``evaluate`` call (one network round) per step.
 
     Parameters
     ----------
     fits
-        Name -> generator from :func:`logistic_fit` / :func:`cox_fit`.
+        Name -> generator from :func:`logistic_fit` / :func:`cox_fit` (or any generator that
+        yields what the nodes need and receives their merged reply, such as
+        :func:`icipredict.federated.boosting.boosting_fit`).
     evaluate
         Name -> coefficients in, name -> summed ``(objective, gradient, Hessian)`` out.
 
@@ -176,13 +178,13 @@ def run_lockstep(fits: dict[str, Fit],
     -------
     (results, rounds)
     """
-    pending: dict[str, np.ndarray] = {name: next(gen) for name, gen in fits.items()}
-    results: dict[str, FitResult] = {}
+    pending: dict[str, Any] = {name: next(gen) for name, gen in fits.items()}
+    results: dict[str, Any] = {}
     rounds = 0
     while pending:
         sums = evaluate(pending)
         rounds += 1
-        nxt: dict[str, np.ndarray] = {}
+        nxt: dict[str, Any] = {}
         for name, beta_sums in sums.items():
             try:
                 nxt[name] = fits[name].send(beta_sums)

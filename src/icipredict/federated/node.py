@@ -186,7 +186,8 @@ def design_rows(design: dict[str, np.ndarray], fit: dict[str, Any]
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """A fit's design: selected columns, imputed and standardised; its target; rows kept."""
     X = design["X"][:, fit["columns"]]
-    X = np.where(np.isnan(X), np.asarray(fit["fill"], float), X)
+    if fit["fill"] is not None:  # boosted trees route missing values themselves (fill None)
+        X = np.where(np.isnan(X), np.asarray(fit["fill"], float), X)
     if fit["target"] == "response":
         y = design["response"]
         ok = ~np.isnan(y)
@@ -198,7 +199,7 @@ def design_rows(design: dict[str, np.ndarray], fit: dict[str, Any]
 
 def _fit_moments(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
     design = _design(node, req)
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for name, fit in req["fits"].items():
         X, y, e = design_rows(design, fit)
         m = local.moments(X)
@@ -207,9 +208,25 @@ def _fit_moments(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
         # parameters (its Hessian would say too much about its rows): the centre sits it out
         small = min(positives, len(y) - positives) < node.min_count if e is None else \
             positives < node.min_count
-        small = small or len(y) <= X.shape[1] + 1
+        if fit.get("kind") != "xgboost":  # trees send no Hessian (their leaves hold min_count rows)
+            small = small or len(y) <= X.shape[1] + 1
         out[name] = ({"skipped": "small"} if small else
                      {"n": len(y), "positives": positives, "sum": m["sum"], "sumsq": m["sumsq"]})
+        if fit.get("kind") == "xgboost" and not small:  # observed values per column (NaN = missing)
+            few = m["n"] < node.min_count
+            out[name] |= {"observed": np.where(few, 0.0, m["n"]),
+                          "sum": np.where(few, 0.0, m["sum"]),
+                          "sumsq": np.where(few, 0.0, m["sumsq"])}
+    return {"fits": out}
+
+
+def _grid(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
+    """Counts below candidate edges of a boosted model's columns (tails suppressed)."""
+    design = _design(node, req)
+    out = {}
+    for name, fit in req["fits"].items():
+        X, _, _ = design_rows(design, fit)
+        out[name] = {"below": local.cumulative_counts(X, fit["candidates"], node.min_count)}
     return {"fits": out}
 
 
@@ -219,9 +236,14 @@ def _standardised(X: np.ndarray, fit: dict[str, Any]) -> np.ndarray:
 
 def _step(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
     design = _design(node, req)
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for name, fit in req["fits"].items():
         X, y, e = design_rows(design, fit)
+        if fit["kind"] == "xgboost":
+            from icipredict.federated.boosting import boost_local
+
+            out[name] = {"trees": boost_local(X, y, fit, node.centre, node.min_count)}
+            continue
         Z = _standardised(X, fit)
         beta = np.asarray(fit["beta"], float)
         if fit["kind"] == "logistic":
@@ -241,6 +263,12 @@ def _evaluate(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for name, fit in req["fits"].items():
         X, y, e = design_rows(design, fit)
+        if fit["kind"] == "xgboost":
+            from icipredict.federated.boosting import margin
+
+            out[name] = local_counts("logistic", margin(fit["model"], X, fit["grid"]), y, e,
+                                     node.min_count)
+            continue
         score = _standardised(X, fit) @ np.asarray(fit["beta"][-X.shape[1]:], float)
         out[name] = local_counts(fit["kind"], score, y, e, node.min_count)
     return {"fits": out}
@@ -253,7 +281,7 @@ def _export(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
 
 
 HANDLERS = {"hello": _hello, "moments": _moments, "histogram": _histogram,
-            "fit_moments": _fit_moments, "step": _step, "evaluate": _evaluate,
+            "fit_moments": _fit_moments, "grid": _grid, "step": _step, "evaluate": _evaluate,
             "export": _export}
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from icipredict import __version__
 
 #: Bumped when a request or reply changes shape; nodes and coordinator must agree.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 #: Default minimum count of a shared cell (category count, histogram bin, class size).
 DEFAULT_MIN_COUNT = 5
 

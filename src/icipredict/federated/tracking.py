@@ -36,7 +36,7 @@ def _metrics(result: dict[str, Any]) -> dict[str, float]:
     out: dict[str, float] = {}
     for scheme in ("loco", "apparent"):
         for model, idx in result[scheme].items():
-            name = "auc" if model == "response" else f"{model}_harrell_c"
+            name = {"response": "auc", "response_xgb": "xgb_auc"}.get(model, f"{model}_harrell_c")
             if idx["pooled_within_centre"] is not None:
                 out[f"{scheme}_{name}"] = float(idx["pooled_within_centre"])
             for centre, v in idx["per_centre"].items():

@@ -1,0 +1,144 @@
+"""The coordinator's side of federated XGBoost (:mod:`.boosting`): grid, rounds, description.
+
+One ``grid`` round (after ``fit_moments``) gives every centre's counts below candidate edges of
+each boosted model's columns; each fit (full and leave-one-centre-out) then gets the grid of
+its own members' counts, its base score (the members' responder share, as XGBoost's own
+``base_score`` estimate for ``binary:logistic``), each centre's share (1 under Flower's
+bagging, its share of the fit's rows under weighted bagging) and ``ceil(n_estimators / local_trees)``
+boosting rounds, which advance in the same ``step`` rounds as the Newton fits.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from icipredict.federated.boosting import (
+    BoostResult,
+    boosting_fit,
+    candidate_edges,
+    select_grid,
+)
+
+if TYPE_CHECKING:
+    from icipredict.federated.coordinator import FederatedModel
+    from icipredict.federated.fitting import FitDriver
+
+#: What a node is sent of a boosting fit's configuration.
+_NODE_KEYS = (
+    "kind",
+    "target",
+    "columns",
+    "fill",
+    "grid",
+    "params",
+    "base_score",
+    "local_trees",
+    "round",
+)
+
+
+class BoostingStart:
+    """Starts the boosted fits of a :class:`~icipredict.federated.fitting.FitDriver`."""
+
+    def __init__(
+        self, driver: FitDriver, moments: dict[str, dict[str, Any]], oks: dict[str, list[str]]
+    ) -> None:
+        self.driver, self.moments, self.oks = driver, moments, oks
+        self.candidates: dict[str, list[list[float]]] = {}
+        self.below: dict[str, dict[str, list]] | None = None
+
+    def _parts(self, name: str, members: list[str]) -> list[dict[str, Any]]:
+        return [self.moments[c]["fits"][name] for c in members]
+
+    def _grid_round(self) -> None:
+        """One round: every centre's counts below each boosted model's candidate edges."""
+        names = [n for n, (m, _) in self.driver.plans.items() if m.kind == "xgboost"]
+        requests: dict[str, dict[str, Any]] = {
+            c: {**self.driver.base, "fits": {}} for c in self.driver.centres
+        }
+        for name in names:
+            parts = self._parts(name, self.oks[name])
+            self.candidates[name] = candidate_edges(
+                *(np.sum([p[k] for p in parts], axis=0) for k in ("observed", "sum", "sumsq"))
+            )
+            plan = {k: v for k, v in self.driver.plans[name][1].items() if k != "names"}
+            for c in self.oks[name]:
+                requests[c]["fits"][name] = {**plan, "candidates": self.candidates[name]}
+        replies = self.driver.coord._round("grid", {c: r for c, r in requests.items() if r["fits"]})
+        self.below = {
+            name: {c: replies[c]["fits"][name]["below"] for c in self.oks[name]} for name in names
+        }
+
+    def start(
+        self, model: FederatedModel, plan: dict[str, Any], members: list[str]
+    ) -> tuple[dict[str, Any], Any]:
+        """A fit's configuration (grid, base score, shares) and its generator."""
+        if self.below is None:
+            self._grid_round()
+        assert self.below is not None
+        parts = self._parts(model.name, members)
+        n = float(sum(p["n"] for p in parts))
+        pos = float(sum(p["positives"] for p in parts))
+        observed = np.sum([p["observed"] for p in parts], axis=0)
+        below = [
+            np.sum([np.asarray(self.below[model.name][c][j], float) for c in members], axis=0)
+            for j in range(len(plan["columns"]))
+        ]
+        grid = select_grid(
+            self.candidates[model.name], below, observed, self.driver.coord.min_count
+        )
+        spw = float(model.params["scale_pos_weight"])
+        cfg = {
+            "kind": "xgboost",
+            "target": model.target,
+            "columns": plan["columns"],
+            "fill": None,
+            "grid": grid,
+            "params": model.params,
+            "base_score": pos * spw / (pos * spw + n - pos),
+            "local_trees": model.local_trees,
+            "n": n,
+            "positives": pos,
+            "round": 0,
+            "shares": {
+                c: p["n"] / n if model.bagging == "weighted" else 1.0
+                for c, p in zip(members, parts, strict=True)
+            },
+        }
+        rounds = math.ceil(int(model.params["n_estimators"]) / model.local_trees)
+        return cfg, boosting_fit(rounds)
+
+
+def boosting_request(cfg: dict[str, Any], model: Any, centre: str) -> dict[str, Any]:
+    """What ``centre`` is sent of a boosting fit: the global model and its share (see
+    :func:`icipredict.federated.boosting.node_params`; 0 for a held-out centre, which only
+    evaluates)."""
+    return {k: cfg[k] for k in _NODE_KEYS} | {
+        "share": cfg["shares"].get(centre, 0.0),
+        "model": model,
+    }
+
+
+def describe_boosting(
+    model: FederatedModel, plan: dict[str, Any], cfg: dict[str, Any], res: BoostResult
+) -> dict[str, Any]:
+    """The stored description of a boosted fit: grid + XGBoost JSON model (bin-index splits:
+    bin a column with :func:`icipredict.federated.boosting.snap` before predicting)."""
+    return {
+        "kind": "xgboost",
+        "target": model.target,
+        "features": plan["names"],
+        "grid": cfg["grid"],
+        "booster": res.model,
+        "base_score": cfg["base_score"],
+        "params": model.params,
+        "local_trees": model.local_trees,
+        "bagging": model.bagging,
+        "rounds": res.rounds,
+        "trees": res.trees,
+        "n": cfg["n"],
+        "centres": cfg["members"],
+    }
