@@ -53,6 +53,7 @@ class FederatedModel:
     params: dict[str, Any] = field(default_factory=dict)  # kind xgboost: XGBResponse's
     local_trees: int = 0  # kind xgboost: trees a centre boosts per round
     bagging: str = "flower"  # kind xgboost: flower (trees add up) | weighted (by row share)
+    strategy: str = "bagging"  # kind xgboost: bagging | cyclic (see .boosting_fit)
 
 
 def model_plans(model_specs: list[Any], targets: list[str]) -> list[FederatedModel]:
@@ -85,12 +86,18 @@ def _boosting_plan(spec: Any) -> FederatedModel:
     from icipredict.federated.boosting import LOCAL_TREES
     from icipredict.modeling.response import XGBResponse
 
+    from icipredict.federated.boosting_fit import STRATEGIES
+
     params = {**XGBResponse().get_params(), **spec.params}
     features = params.pop("features", None)
+    strategy = params.pop("federated_strategy", "bagging")
+    if strategy not in STRATEGIES:
+        raise FederationError(f"model {spec.name}: federated_strategy {strategy!r} is not one "
+                              f"of {list(STRATEGIES)}")
     if params.get("scale_pos_weight") is None:
         params["scale_pos_weight"] = 1.0
     return FederatedModel("response_xgb", "xgboost", "response", features=features,
-                          params=params, local_trees=LOCAL_TREES)
+                          params=params, local_trees=LOCAL_TREES, strategy=strategy)
 
 
 @dataclass
