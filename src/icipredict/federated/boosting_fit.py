@@ -104,6 +104,11 @@ class BoostingStart:
         grid = select_grid(
             self.candidates[model.name], below, observed, self.driver.coord.min_count
         )
+        s = np.sum([p["sum"] for p in parts], axis=0)
+        ss = np.sum([p["sumsq"] for p in parts], axis=0)
+        mean = np.divide(s, observed, out=np.zeros_like(s, dtype=float), where=observed > 0)
+        var = np.divide(ss, observed, out=np.zeros_like(ss, dtype=float), where=observed > 0)
+        sd = np.sqrt(np.maximum(var - mean**2, 0.0))
         spw = float(model.params["scale_pos_weight"])
         cfg = {
             "kind": "xgboost",
@@ -116,6 +121,8 @@ class BoostingStart:
             "local_trees": model.local_trees,
             "n": n,
             "positives": pos,
+            "mean": mean,  # of the observed values: the export stage's range edges
+            "scale": np.where(sd > 0, sd, 1.0),
             "round": 0,
             "strategy": model.strategy,
             "n_estimators": int(model.params["n_estimators"]),

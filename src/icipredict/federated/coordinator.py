@@ -82,11 +82,10 @@ def model_plans(model_specs: list[Any], targets: list[str]) -> list[FederatedMod
 
 
 def _boosting_plan(spec: Any) -> FederatedModel:
-    """XGBResponse as federated tree bagging (:mod:`.boosting`); its defaults filled in."""
+    """XGBResponse as federated boosting (:mod:`.boosting_fit`); its defaults filled in."""
     from icipredict.federated.boosting import LOCAL_TREES
-    from icipredict.modeling.response import XGBResponse
-
     from icipredict.federated.boosting_fit import STRATEGIES
+    from icipredict.modeling.response import XGBResponse
 
     params = {**XGBResponse().get_params(), **spec.params}
     features = params.pop("features", None)
