@@ -13,7 +13,8 @@ Run: ``.venv/bin/python benchmarks/federated_xgboost.py [work_dir] [n_patients]
 ``cyclic``; default ``10:flower,1:cyclic,5:cyclic,10:cyclic``). Bagging boosts
 ``local_trees`` trees per centre and round for ``n_estimators / local_trees`` rounds (six
 times the pooled model's trees); cyclic boosting has one centre boost ``local_trees`` trees per
-round, in turn, up to the pooled model's ``n_estimators`` trees.
+round, in turn, up to the pooled model's ``n_estimators`` trees (``k:scheme:N``: N trees in
+all instead).
 """
 
 from __future__ import annotations
@@ -78,9 +79,11 @@ def main() -> None:
     rows = []
     result = None
     for scheme in schemes.split(","):
-        k, bagging = scheme.split(":")
+        k, bagging, *total = scheme.split(":")
         plans = model_plans([model_spec], ["response"])
         plans[0].local_trees = int(k)
+        if total:  # another n_estimators for this row
+            plans[0].params = {**plans[0].params, "n_estimators": int(total[0])}
         if bagging == "cyclic":
             plans[0].strategy = "cyclic"
         else:
