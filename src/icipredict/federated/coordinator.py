@@ -8,7 +8,7 @@ process in the tests; Flower messages in :mod:`.flower_apps`). Steps, one networ
 3. ``fit_moments`` — per model: rows, class sizes / events, column sums (standardisation,
    class weights); with an XGBoost model, one ``grid`` round (:mod:`.boosting_fit`);
 4. ``step`` rounds — every fit (full model and each leave-one-centre-out fit) advances one
-   Newton step, or one round of tree bagging (:mod:`.boosting`), per round
+   Newton step, or one round of tree bagging or cyclic boosting (:mod:`.boosting`), per round
    (:func:`.newton.run_lockstep`);
 5. ``evaluate`` — each centre's pair counts for the full model (apparent) and, on the centre
    left out, for its leave-one-centre-out model;
@@ -77,7 +77,7 @@ def model_plans(model_specs: list[Any], targets: list[str]) -> list[FederatedMod
             raise FederationError(
                 f"model {spec.name} ({spec.estimator}) has no federated fit: federated "
                 "training supports LorisLLR6 (L1 logistic), CoxPHSurvival (stratified by "
-                "centre) and XGBResponse (tree bagging)")
+                "centre) and XGBResponse (tree bagging or cyclic boosting)")
     return plans
 
 
