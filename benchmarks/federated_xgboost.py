@@ -1,4 +1,4 @@
-"""Federated XGBoost (tree bagging, plain and weighted) against pooled XGBoost, LOCO.
+"""Federated XGBoost (tree bagging, plain and weighted; cyclic) against pooled XGBoost, LOCO.
 
 Both train the demo's response model (``experiments/demo/response_xgb_small.yaml``: 150
 depth-2 trees, learning rate 0.05, same parameters) on the builder output of the same federated
@@ -9,7 +9,12 @@ the federated one is :mod:`icipredict.federated.boosting` in process (one networ
 ``local_trees`` trees per centre). Goal: federated LOCO AUC within 0.01 of pooled.
 
 Run: ``.venv/bin/python benchmarks/federated_xgboost.py [work_dir] [n_patients]
-[local_trees:bagging,...] [features.yaml]`` (default ``10:flower,10:weighted``).
+[local_trees:scheme,...] [features.yaml]`` (scheme: ``flower`` or ``weighted`` bagging, or
+``cyclic``; default ``10:flower,1:cyclic,5:cyclic,10:cyclic``). Bagging boosts
+``local_trees`` trees per centre and round for ``n_estimators / local_trees`` rounds (six
+times the pooled model's trees); cyclic boosting has one centre boost ``local_trees`` trees per
+round, in turn, up to the pooled model's ``n_estimators`` trees (``k:scheme:N``: N trees in
+all instead).
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ def pooled_loco(result: dict, nodes: dict[str, NodeData], spec, params: dict) ->
 def main() -> None:
     work = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="fedxgb-"))
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 600
-    schemes = sys.argv[3] if len(sys.argv) > 3 else "10:flower,10:weighted"
+    schemes = sys.argv[3] if len(sys.argv) > 3 else "10:flower,1:cyclic,5:cyclic,10:cyclic"
     stores = demo_stores(work, n, 7)
     nodes = {
         c: NodeData(p, c, work / "bench-cache" / c, radiomics_cache=default_cache())
@@ -74,9 +79,15 @@ def main() -> None:
     rows = []
     result = None
     for scheme in schemes.split(","):
-        k, bagging = scheme.split(":")
+        k, bagging, *total = scheme.split(":")
         plans = model_plans([model_spec], ["response"])
-        plans[0].local_trees, plans[0].bagging = int(k), bagging
+        plans[0].local_trees = int(k)
+        if total:  # another n_estimators for this row
+            plans[0].params = {**plans[0].params, "n_estimators": int(total[0])}
+        if bagging == "cyclic":
+            plans[0].strategy = "cyclic"
+        else:
+            plans[0].strategy, plans[0].bagging = "bagging", bagging
         t = time.perf_counter()
         result = Coordinator(in_process_ask(nodes), spec, plans).run()
         sec = time.perf_counter() - t
@@ -84,7 +95,8 @@ def main() -> None:
         bins = max(map(len, fed["grid"])) + 1
         rows.append(
             (
-                f"federated {bagging}, {k} trees/centre/round",
+                f"federated {bagging}, {k} trees/centre/round"
+                if bagging != "cyclic" else f"federated cyclic, {k} trees/turn",
                 result["loco"]["response_xgb"],
                 result["federation"]["rounds"],
                 sec,

@@ -4,7 +4,9 @@ XGBoost's own federated learning needs a library built with ``PLUGIN_FEDERATED``
 ``xgboost-cpu`` wheel is not: ``xgboost.build_info()["USE_FEDERATED"]`` is false), so the
 scheme is that of Flower's ``FedXgbBagging`` strategy: each network round every centre boosts a
 few trees on its own rows, starting from the current global model, and sends only its new
-trees; the coordinator appends them to the global model.
+trees; the coordinator appends them to the global model. Flower's other strategy,
+``FedXgbCyclic`` (one centre boosts per round, in turn), is the same node step sent to one
+member at a time (:mod:`.boosting_fit`, ``federated_strategy: cyclic``).
 
 - **Bagging, plain or weighted.** By default (``bagging="flower"``) every centre boosts with
   the fit's own parameters and all trees add up, as in Flower. ``bagging="weighted"`` has a

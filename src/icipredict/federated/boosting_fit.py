@@ -6,6 +6,17 @@ its own members' counts, its base score (the members' responder share, as XGBoos
 ``base_score`` estimate for ``binary:logistic``), each centre's share (1 under Flower's
 bagging, its share of the fit's rows under weighted bagging) and ``ceil(n_estimators / local_trees)``
 boosting rounds, which advance in the same ``step`` rounds as the Newton fits.
+
+Two strategies, as Flower's two XGBoost strategies:
+
+- ``cyclic`` (``FedXgbCyclic``): in round ``r`` only the member ``members[r % len(members)]``
+  (a fixed order: sorted centre names) boosts ``local_trees`` trees from the global model,
+  so every tree is fitted to the residuals of all earlier trees of every centre; the fit
+  has ``n_estimators`` trees in all, as the pooled model. The other members send nothing
+  for that fit in that round (a leave-one-centre-out fit has its own turn order).
+- ``bagging`` (``FedXgbBagging``): every member boosts ``local_trees`` trees from the same
+  global model each round and all are appended (``n_estimators / local_trees`` rounds of
+  ``len(members) * local_trees`` trees).
 """
 
 from __future__ import annotations
@@ -25,6 +36,9 @@ from icipredict.federated.boosting import (
 if TYPE_CHECKING:
     from icipredict.federated.coordinator import FederatedModel
     from icipredict.federated.fitting import FitDriver
+
+#: Federated boosting strategies (see module doc).
+STRATEGIES = ("cyclic", "bagging")
 
 #: What a node is sent of a boosting fit's configuration.
 _NODE_KEYS = (
@@ -90,6 +104,11 @@ class BoostingStart:
         grid = select_grid(
             self.candidates[model.name], below, observed, self.driver.coord.min_count
         )
+        s = np.sum([p["sum"] for p in parts], axis=0)
+        ss = np.sum([p["sumsq"] for p in parts], axis=0)
+        mean = np.divide(s, observed, out=np.zeros_like(s, dtype=float), where=observed > 0)
+        var = np.divide(ss, observed, out=np.zeros_like(ss, dtype=float), where=observed > 0)
+        sd = np.sqrt(np.maximum(var - mean**2, 0.0))
         spw = float(model.params["scale_pos_weight"])
         cfg = {
             "kind": "xgboost",
@@ -102,9 +121,14 @@ class BoostingStart:
             "local_trees": model.local_trees,
             "n": n,
             "positives": pos,
+            "mean": mean,  # of the observed values: the export stage's range edges
+            "scale": np.where(sd > 0, sd, 1.0),
             "round": 0,
+            "strategy": model.strategy,
+            "n_estimators": int(model.params["n_estimators"]),
             "shares": {
-                c: p["n"] / n if model.bagging == "weighted" else 1.0
+                c: p["n"] / n if model.bagging == "weighted" and model.strategy == "bagging"
+                else 1.0
                 for c, p in zip(members, parts, strict=True)
             },
         }
@@ -112,13 +136,27 @@ class BoostingStart:
         return cfg, boosting_fit(rounds)
 
 
+def trainers(cfg: dict[str, Any]) -> list[str]:
+    """The members that boost trees for a fit in its current round: all under bagging, the
+    one whose turn it is under cyclic boosting (members in sorted order)."""
+    members = sorted(cfg["members"])
+    if cfg["strategy"] == "cyclic":
+        return [members[int(cfg["round"]) % len(members)]]
+    return members
+
+
 def boosting_request(cfg: dict[str, Any], model: Any, centre: str) -> dict[str, Any]:
-    """What ``centre`` is sent of a boosting fit: the global model and its share (see
+    """What ``centre`` is sent of a boosting fit: the global model, its share (see
     :func:`icipredict.federated.boosting.node_params`; 0 for a held-out centre, which only
-    evaluates)."""
+    evaluates) and how many trees to boost (a cyclic fit's last turn boosts only what is left
+    of ``n_estimators``)."""
+    trees = int(cfg["local_trees"])
+    if cfg["strategy"] == "cyclic":
+        trees = max(min(trees, int(cfg["n_estimators"]) - trees * int(cfg["round"])), 1)
     return {k: cfg[k] for k in _NODE_KEYS} | {
         "share": cfg["shares"].get(centre, 0.0),
         "model": model,
+        "local_trees": trees,
     }
 
 
@@ -136,7 +174,8 @@ def describe_boosting(
         "base_score": cfg["base_score"],
         "params": model.params,
         "local_trees": model.local_trees,
-        "bagging": model.bagging,
+        "strategy": model.strategy,
+        "bagging": model.bagging if model.strategy == "bagging" else None,
         "rounds": res.rounds,
         "trees": res.trees,
         "n": cfg["n"],

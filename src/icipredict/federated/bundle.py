@@ -3,6 +3,8 @@
 - response: the Platt-calibrated logistic regression (:mod:`.export`) as a scikit-learn
   ``Pipeline`` of a ``SimpleImputer`` (the fit's fill values) and a ``LogisticRegression``
   whose fitted attributes are the federated coefficients (registry codec ``skops``);
+- or the federated XGBoost booster with its grid and Platt map
+  (:class:`~icipredict.federated.grid_booster.GridBoostedResponse`, codec ``federated_xgboost``);
 - OS / PFS: :class:`~icipredict.modeling.cox_estimates.CoxEstimates` with the centres'
   patient-weighted mixture baseline (codec ``cox_estimates``);
 - the training domain, feature ranges and risk tertiles from federated aggregates only.
@@ -34,6 +36,12 @@ LIMITATIONS = [
     "Training domain and input ranges are coarse: counts below fixed edges, values shared by "
     "fewer than min_count patients of a centre unseen.",
 ]
+#: Replaces the first two limitations when the response model is federated XGBoost.
+XGB_LIMITATION = (
+    "Response: XGBoost trained federated (Flower's cyclic or bagging strategy) on a shared grid "
+    "of <= 32 bins per feature; not equal to pooled XGBoost (see README, Federated training). "
+    "Probabilities are Platt-scaled on leave-one-centre-out margins, fitted federated; the "
+    "per-patient 95% response and survival intervals are not available (null).")
 
 
 def response_estimator(model: dict[str, Any]) -> Any:
@@ -117,9 +125,32 @@ def _risk_groups(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _response_name(models: dict[str, Any], wanted: str | None) -> str | None:
+    """The response model the bundle holds: ``wanted``, else the logistic ``response``, else
+    the boosted ``response_xgb`` (a bundle holds one response model)."""
+    names = [k for k, m in models.items() if m["target"] == "response"]
+    if wanted is not None:
+        if wanted not in names:
+            raise RegistryError(f"federated result has no response model {wanted!r} (it has "
+                                f"{names})")
+        return wanted
+    return next((k for k in ("response", "response_xgb") if k in names), None)
+
+
+def limitations(model: dict[str, Any] | None) -> list[str]:
+    """The bundle's limitations for its response model (``model``: its description)."""
+    if model is None or model["kind"] != "xgboost":
+        return LIMITATIONS
+    return [XGB_LIMITATION, *LIMITATIONS[2:]]
+
+
 def write_federated_bundle(result: dict[str, Any], folder: str | Path,
-                           config: Any | None = None) -> dict[str, Any]:
+                           config: Any | None = None, response: str | None = None
+                           ) -> dict[str, Any]:
     """Write the registry bundle of a federated result (:meth:`Coordinator.run`).
+
+    ``response`` names the result's response model to write (default: the logistic
+    ``response``, else the boosted ``response_xgb``); a bundle holds one.
 
     Returns
     -------
@@ -128,27 +159,29 @@ def write_federated_bundle(result: dict[str, Any], folder: str | Path,
     """
     from icipredict.features.spec import FeatureSpec
     from icipredict.federated.builder_state import builder_from_state
+    from icipredict.federated.grid_booster import GridBoostedResponse
     from icipredict.federated.protocol import decode, encode
     from icipredict.registry.bundle import TrainingAggregates, write_bundle
 
     result = decode(encode(result))  # plain JSON numbers, as a result read from Flower's file
     builder = builder_from_state(FeatureSpec.model_validate(result["spec"]), result["state"])
     models = result["models"]
-    other = sorted(k for k, m in models.items() if m["kind"] not in ("logistic", "cox"))
-    if other:
-        raise RegistryError(f"federated model(s) {other} have no registry form yet: only the "
-                            "logistic and stratified Cox fits are written to a bundle")
-    response = models.get("response")
+    name = _response_name(models, response)
+    model = models.get(name) if name else None
     survival = {end: cox_estimator(models[end]) for end in ("os", "pfs") if end in models}
-    info = {"federation": result["federation"], "limitations": LIMITATIONS,
-            "models": {k: f"federated {m['kind']}" for k, m in models.items()}}
-    if response is not None and "platt" in response:
-        info["calibration"] = {"method": "platt (federated)", **response["platt"]}
+    info = {"federation": result["federation"], "limitations": limitations(model),
+            "models": {k: f"federated {m['kind']}" + ("" if k in (name, "os", "pfs") else
+                                                      " (not in this bundle)")
+                       for k, m in models.items()}}
+    if model is not None and "platt" in model:
+        info["calibration"] = {"method": "platt (federated)", **model["platt"]}
     if config is not None:
         info.update({"experiment": config.name, "config_hash": config.config_hash()})
     return write_bundle(
         folder, builder=builder,
-        response_model=response_estimator(response) if response is not None else None,
+        response_model=None if model is None else (
+            GridBoostedResponse.from_description(model) if model["kind"] == "xgboost"
+            else response_estimator(model)),
         survival_models={k: v for k, v in survival.items() if v is not None},
         training_frame=TrainingAggregates(_domain(result, builder),
                                           result["registry"]["feature_ranges"]),

@@ -8,7 +8,7 @@ process in the tests; Flower messages in :mod:`.flower_apps`). Steps, one networ
 3. ``fit_moments`` — per model: rows, class sizes / events, column sums (standardisation,
    class weights); with an XGBoost model, one ``grid`` round (:mod:`.boosting_fit`);
 4. ``step`` rounds — every fit (full model and each leave-one-centre-out fit) advances one
-   Newton step, or one round of tree bagging (:mod:`.boosting`), per round
+   Newton step, or one round of tree bagging or cyclic boosting (:mod:`.boosting`), per round
    (:func:`.newton.run_lockstep`);
 5. ``evaluate`` — each centre's pair counts for the full model (apparent) and, on the centre
    left out, for its leave-one-centre-out model;
@@ -53,6 +53,7 @@ class FederatedModel:
     params: dict[str, Any] = field(default_factory=dict)  # kind xgboost: XGBResponse's
     local_trees: int = 0  # kind xgboost: trees a centre boosts per round
     bagging: str = "flower"  # kind xgboost: flower (trees add up) | weighted (by row share)
+    strategy: str = "bagging"  # kind xgboost: bagging | cyclic (see .boosting_fit)
 
 
 def model_plans(model_specs: list[Any], targets: list[str]) -> list[FederatedModel]:
@@ -76,21 +77,26 @@ def model_plans(model_specs: list[Any], targets: list[str]) -> list[FederatedMod
             raise FederationError(
                 f"model {spec.name} ({spec.estimator}) has no federated fit: federated "
                 "training supports LorisLLR6 (L1 logistic), CoxPHSurvival (stratified by "
-                "centre) and XGBResponse (tree bagging)")
+                "centre) and XGBResponse (tree bagging or cyclic boosting)")
     return plans
 
 
 def _boosting_plan(spec: Any) -> FederatedModel:
-    """XGBResponse as federated tree bagging (:mod:`.boosting`); its defaults filled in."""
+    """XGBResponse as federated boosting (:mod:`.boosting_fit`); its defaults filled in."""
     from icipredict.federated.boosting import LOCAL_TREES
+    from icipredict.federated.boosting_fit import STRATEGIES
     from icipredict.modeling.response import XGBResponse
 
     params = {**XGBResponse().get_params(), **spec.params}
     features = params.pop("features", None)
+    strategy = params.pop("federated_strategy", "bagging")
+    if strategy not in STRATEGIES:
+        raise FederationError(f"model {spec.name}: federated_strategy {strategy!r} is not one "
+                              f"of {list(STRATEGIES)}")
     if params.get("scale_pos_weight") is None:
         params["scale_pos_weight"] = 1.0
     return FederatedModel("response_xgb", "xgboost", "response", features=features,
-                          params=params, local_trees=LOCAL_TREES)
+                          params=params, local_trees=LOCAL_TREES, strategy=strategy)
 
 
 @dataclass

@@ -5,9 +5,10 @@ registry bundle needs beyond the coefficients:
 
 - **Platt scaling**, exact: a logistic fit of the label on the logit of each centre's
   leave-one-centre-out model (held-out logits, as ``CalibratedClassifierCV(ensemble=False)``
-  with centres as folds), by the same lockstep Newton rounds as the fits
+  with centres as folds; a boosted model's margin), by the same lockstep Newton rounds as the fits
   (:func:`.newton.logistic_fit`, unpenalised). The full model's logit through that map is the
-  calibrated model: still one logistic regression, ``coef * b`` and ``a + b * intercept``.
+  calibrated model: still one logistic regression, ``coef * b`` and ``a + b * intercept``
+  (a boosted model keeps ``a`` and ``b`` beside its booster: :mod:`.grid_booster`).
   With fewer than two held-out models it falls back to the full model's own (in-sample) logits
   and says so.
 - **Baselines** of each stratified Cox model: every centre's Breslow cumulative hazard on the
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from icipredict.federated.boosting import BoostResult
 from icipredict.federated.newton import logistic_fit, run_lockstep
 from icipredict.federated.node_export import GRID_MONTHS
 from icipredict.federated.statistics import BINS
@@ -61,16 +63,14 @@ def _first_round(driver: FitDriver, models: dict[str, Any]
     columns: dict[str, tuple[int, float, float]] = {}
     risk_edges = {}
     for name, model in models.items():
-        if model["kind"] not in ("logistic", "cox"):
-            continue  # another model family answers for its own registry form
         fname = f"{name}|full"
-        beta = driver.results[fname].beta
         cfg = driver.fits[fname]
         plan = driver.plans[name][1]
         for j, col in enumerate(plan["names"]):
             columns.setdefault(col, (plan["columns"][j], cfg["mean"][j], cfg["scale"][j]))
         if model["kind"] != "cox":
             continue
+        beta = driver.results[fname].beta
         span = RISK_SPAN * max(float(np.linalg.norm(beta)), 1e-6)
         risk_edges[name] = np.linspace(-span, span, BINS + 1)
         fit = {**driver._node_fit(fname, beta), "risk_edges": risk_edges[name]}
@@ -96,7 +96,7 @@ def complete(driver: FitDriver, models: dict[str, Any]) -> dict[str, Any]:
         (column -> values seen) and ``risk_groups`` (tertile cut-points of the risk score).
     """
     plans = {name: _platt_plan(driver, name) for name, m in models.items()
-             if m["kind"] == "logistic"}
+             if m["kind"] in ("logistic", "xgboost")}
     extra, risk_edges = _first_round(driver, models)
     pending = [extra]
     first: dict[str, dict[str, Any]] = {}
@@ -107,7 +107,7 @@ def complete(driver: FitDriver, models: dict[str, Any]) -> dict[str, Any]:
             requests = pending.pop()
         for name, b in betas.items():
             for c, fname in plans[name][0].items():
-                fit = driver._node_fit(fname, driver.results[fname].beta)
+                fit = driver._node_fit(fname, _fitted(driver.results[fname]))
                 requests[c].setdefault("platt", {})[name] = {**fit, "platt": b}
         replies = driver.coord._round("export", {c: {**driver.base, **r}
                                                  for c, r in requests.items() if r})
@@ -124,6 +124,8 @@ def complete(driver: FitDriver, models: dict[str, Any]) -> dict[str, Any]:
         m = models[name]
         m["platt"] = {"intercept": a, "slope": b, "logits": plans[name][1],
                       "centres": sorted(plans[name][0]), "iterations": res.iterations}
+        if m["kind"] == "xgboost":  # the registry model applies a + b * margin itself
+            continue
         m["calibrated"] = {"coef": b * np.asarray(m["coef"], float),
                            "intercept": a + b * float(m["intercept"])}
     out: dict[str, Any] = {"risk_groups": None}
@@ -135,6 +137,11 @@ def complete(driver: FitDriver, models: dict[str, Any]) -> dict[str, Any]:
             out["risk_groups"] = {"endpoint": name, "cut_points": cuts}
     out.update(_ranges(first, extra[driver.centres[0]]["ranges"]["edges"]))
     return out
+
+
+def _fitted(res: Any) -> Any:
+    """What a node needs of a converged fit: coefficients, or a boosted fit's booster."""
+    return res.model if isinstance(res, BoostResult) else res.beta
 
 
 def _summed(parts: list[dict[str, Any]]) -> tuple[float, np.ndarray, np.ndarray]:

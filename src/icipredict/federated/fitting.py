@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from icipredict.federated.boosting import BoostResult
-from icipredict.federated.boosting_fit import BoostingStart, boosting_request, describe_boosting
+from icipredict.federated.boosting_fit import (
+    BoostingStart,
+    boosting_request,
+    describe_boosting,
+    trainers,
+)
 from icipredict.federated.builder_state import builder_from_state
 from icipredict.federated.evaluation import pooled_index
 from icipredict.federated.newton import cox_fit, logistic_fit, run_lockstep
@@ -106,17 +111,22 @@ class FitDriver:
         return {k: cfg[k] for k in ("kind", "target", "columns", "fill", "mean", "scale")} | {
             "weights": cfg.get("weights"), "beta": beta}
 
+    def _senders(self, fname: str) -> list[str]:
+        """The centres that answer a fit's step (a cyclic boosting fit: the one whose turn)."""
+        cfg = self.fits[fname]
+        return trainers(cfg) if cfg["kind"] == "xgboost" else cfg["members"]
+
     def _evaluate_sums(self, betas: dict[str, np.ndarray]) -> dict[str, Any]:
+        senders = {f: self._senders(f) for f in betas}
         requests = {c: {**self.base, "fits": {f: self._node_fit(f, b, c)
-                                              for f, b in betas.items()
-                                              if c in self.fits[f]["members"]}}
+                                              for f, b in betas.items() if c in senders[f]}}
                     for c in self.centres}
         replies = self.coord._round("step", {c: r for c, r in requests.items() if r["fits"]})
         out: dict[str, Any] = {}
         for f in betas:
-            if self.fits[f]["kind"] == "xgboost":  # the members' new trees, appended in order
+            if self.fits[f]["kind"] == "xgboost":  # the senders' new trees, appended in order
                 self.fits[f]["round"] += 1
-                out[f] = {c: replies[c]["fits"][f]["trees"] for c in self.fits[f]["members"]}
+                out[f] = {c: replies[c]["fits"][f]["trees"] for c in senders[f]}
                 continue
             parts = [replies[c]["fits"][f] for c in self.fits[f]["members"]]
             out[f] = (float(sum(p["objective"] for p in parts)),

@@ -4,7 +4,8 @@ After the fits converge, the coordinator asks each centre (request ``export``; s
 :mod:`.export`) for what a registry bundle needs beyond the coefficients:
 
 - ``platt``: the log-loss, gradient and 2 x 2 Hessian of a logistic fit of the label on the
-  logit of the centre's held-out (leave-one-centre-out) model: exact federated Platt scaling;
+  logit (a boosted model: its margin) of the centre's held-out (leave-one-centre-out) model:
+  exact federated Platt scaling;
 - ``baseline``: the centre's Breslow baseline cumulative hazard of the stratified Cox model on
   the protocol's monthly grid :data:`GRID_MONTHS`, cut (sent as null) from the first month
   where fewer than ``min_count`` of its patients are still at risk, and the counts of its
@@ -43,10 +44,18 @@ def _standardised(design: dict[str, np.ndarray], fit: dict[str, Any]
 
 
 def platt_sums(design: dict[str, np.ndarray], fit: dict[str, Any]) -> dict[str, Any]:
-    """Sums of the Platt fit ``y ~ a + b * logit`` at ``fit["platt"]`` (= ``[a, b]``)."""
-    Z, y, _ = _standardised(design, fit)
-    obj, g, H = local.logistic_sums(_logit(Z, fit)[:, None], y,
-                                    np.asarray(fit["platt"], float))
+    """Sums of the Platt fit ``y ~ a + b * logit`` at ``fit["platt"]`` (= ``[a, b]``); the
+    logit of a boosted fit is its booster's margin on the fit's grid."""
+    if fit["kind"] == "xgboost":
+        from icipredict.federated.boosting import margin
+        from icipredict.federated.node import design_rows
+
+        X, y, _ = design_rows(design, fit)
+        logit = margin(fit["model"], X, fit["grid"])
+    else:
+        Z, y, _ = _standardised(design, fit)
+        logit = _logit(Z, fit)
+    obj, g, H = local.logistic_sums(logit[:, None], y, np.asarray(fit["platt"], float))
     return {"objective": obj, "gradient": g, "hessian": H}
 
 

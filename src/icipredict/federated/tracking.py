@@ -100,7 +100,7 @@ def _log_registry_model(result: dict[str, Any], config: Any, folder: Path) -> No
     """The registry model and its model-card inputs, in the active run."""
     import mlflow
 
-    from icipredict.federated.bundle import LIMITATIONS, write_federated_bundle
+    from icipredict.federated.bundle import write_federated_bundle
     from icipredict.registry.model import log_registry_model
     from icipredict.tracking.modelcard import log_card_inputs
 
@@ -115,7 +115,7 @@ def _log_registry_model(result: dict[str, Any], config: Any, folder: Path) -> No
                               "categories": domain["categories"], "ranges": ranges,
                               "quantiles": ["~0", "~1"],
                               "centres": domain["patients_per_centre"]},
-                    description=config.description, limitations=LIMITATIONS)
+                    description=config.description, limitations=manifest["limitations"])
     mlflow.set_tag("what_is_pickled", ", ".join(manifest["what_is_pickled"]) or "nothing")
 
 

@@ -20,6 +20,8 @@ Class                                      Codec       Stored as
                                            estimates   was built)
 ``XGBCoxSurvival``, ``XGBAFTSurvival``     xgboost_    XGBoost JSON booster + hyperparameters and
                                            survival    fitted arrays as JSON
+``GridBoostedResponse`` (federated         federated_  XGBoost JSON booster + the federation's grid
+XGBoost)                                   xgboost     edges and Platt map as JSON
 ``VotingClassifier``                       voting      each member (its own codec) + the weights
 ``StackingClassifier``                     stacking    each member (its own codec) + the final
                                                        logistic regression's coefficients as JSON
@@ -336,12 +338,33 @@ def _load_xgb_survival(folder: Path, entry: dict[str, Any]) -> members.Estimator
     return members.EstimatorSurvival(model, list(model.feature_names_in_))
 
 
+# ------------------------------------------------------------------------------ federated XGBoost
+def _export_grid_booster(model: Any, folder: Path) -> dict[str, Any]:
+    """The booster in XGBoost's JSON format; grid edges and Platt map as JSON numbers."""
+    model.booster_.save_model(str(folder / "booster.json"))
+    platt = None if model.platt is None else {k: float(v) for k, v in model.platt.items()}
+    _write_json(folder / "grid.json", {"features": list(model.features),
+                                       "grid": [_floats(e) for e in model.grid],
+                                       "platt": platt})
+    return {"file": "booster.json", "grid": "grid.json", "features": list(model.features)}
+
+
+def _load_grid_booster(folder: Path, entry: dict[str, Any]) -> Any:
+    from icipredict.federated.grid_booster import GridBoostedResponse, GridBoosterMember
+
+    state = json.loads((folder / entry["grid"]).read_text())
+    model = GridBoostedResponse(features=state["features"], grid=state["grid"],
+                                platt=state["platt"]).set_booster(folder / entry["file"])
+    return GridBoosterMember(model)
+
+
 def _register_builtin() -> None:
     from sklearn.ensemble import StackingClassifier, VotingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
     from sklearn.pipeline import Pipeline
 
+    from icipredict.federated.grid_booster import GridBoostedResponse
     from icipredict.modeling.baselines import LorisLLR6, RF16Forest, TMBThreshold
     from icipredict.modeling.cox_estimates import CoxEstimates
     from icipredict.modeling.response import CalibratedResponse, XGBResponse
@@ -356,6 +379,8 @@ def _register_builtin() -> None:
     register_codec([CoxEstimates], Codec("cox_estimates", _export_cox_estimates, _load_coxph))
     register_codec([XGBCoxSurvival, XGBAFTSurvival],
                    Codec("xgboost_survival", _export_xgb_survival, _load_xgb_survival))
+    register_codec([GridBoostedResponse], Codec("federated_xgboost", _export_grid_booster,
+                                                _load_grid_booster))
     register_codec([VotingClassifier], Codec("voting", _export_voting, _load_voting))
     register_codec([StackingClassifier], Codec("stacking", _export_stacking, _load_stacking))
     register_codec([GridSearchCV, RandomizedSearchCV],
