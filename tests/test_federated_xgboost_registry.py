@@ -5,6 +5,7 @@ registry bundle whose probabilities are the federation's own.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from scipy.special import expit
 
 from federated_network import build_stores, nodes
+from icipredict.errors import RegistryError
 from icipredict.features.spec import read_spec
 from icipredict.federated.boosting import margin
 from icipredict.federated.builder_state import builder_from_state
@@ -75,12 +77,20 @@ def test_bundle_predicts_the_federations_own_calibrated_probabilities(run, spec)
     from icipredict.federated.bundle import write_federated_bundle
 
     root, result, _, data = run
+    result = copy.deepcopy(result)  # the module's run stays as trained
     model = result["models"]["response_xgb"]
     platt = model["platt"]
     assert platt["logits"].startswith("leave-one-centre-out") and len(platt["centres"]) == 6
-    # 7 small trees on 270 patients: the held-out margins may rank the wrong way round, and
-    # Platt scaling then flips them, as CalibratedClassifierCV does; only finiteness is general
     assert np.isfinite([platt["intercept"], platt["slope"]]).all()
+    # 7 small trees on 270 patients: the held-out margins may rank the wrong way round (a
+    # slope <= 0, -5 here); such a model is refused, and the bundle's arithmetic is checked
+    # with the map's slope made positive
+    slope = abs(platt["slope"]) or 1.0
+    platt["slope"] = -slope
+    with pytest.raises(RegistryError, match="Platt slope"):
+        write_federated_bundle(result, root / "refused")
+    assert not (root / "refused" / "manifest.json").exists()
+    platt["slope"] = slope
     manifest = write_federated_bundle(result, root / "bundle")
     assert manifest["what_is_pickled"] == [] and "xgboost" in manifest["models"]["response_xgb"]
     assert "federated_xgboost" in json.dumps(manifest["response"])

@@ -168,6 +168,12 @@ def write_federated_bundle(result: dict[str, Any], folder: str | Path,
     models = result["models"]
     name = _response_name(models, response)
     model = models.get(name) if name else None
+    slope = (model or {}).get("platt", {}).get("slope", 1.0)
+    if slope <= 0:  # a calibration map cannot repair a ranking; inverting it hides the fault
+        raise RegistryError(
+            f"federated {name}: its Platt slope on leave-one-centre-out predictions is "
+            f"{slope:.3g} <= 0 (held-out scores rank responders below non-responders); "
+            "refused for the registry: train with more data or trees, or another model")
     survival = {end: cox_estimator(models[end]) for end in ("os", "pfs") if end in models}
     info = {"federation": result["federation"], "limitations": limitations(model),
             "models": {k: f"federated {m['kind']}" + ("" if k in (name, "os", "pfs") else
