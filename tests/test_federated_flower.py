@@ -131,10 +131,15 @@ TaskIdentity.run_id, TaskIdentity.task_id, TaskIdentity.node_id = 7, 8, 0  # as 
 class Grid:
     def get_node_ids(self):
         return [1, 2]
-    def send_and_receive(self, msgs, timeout=None):
+    def push_messages(self, msgs):
+        self.sent = list(msgs)
+        for m in self.sent:
+            m.metadata.__dict__["_message_id"] = m.object_id  # as Flower's push does
+        return [m.metadata.message_id for m in self.sent]
+    def pull_messages(self, ids):
         out = []
-        for m in msgs:
-            if m.metadata.dst_node_id == 2:
+        for m in self.sent:
+            if m.metadata.dst_node_id == 2 or m.metadata.message_id not in ids:
                 continue
             rep = Message(RecordDict({"reply": ConfigRecord({"json": encode({"centre": "a"})})}),
                           reply_to=m)

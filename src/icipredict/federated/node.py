@@ -63,10 +63,7 @@ class NodeData:
         rebuilt when the store file changed."""
         import pandas as pd
 
-        st = self.store.stat()
-        key = hashlib.sha256(json.dumps([str(self.store.resolve()), st.st_mtime_ns, st.st_size,
-                                         self.centre, imaging, list(spec.genes or [])])
-                             .encode()).hexdigest()[:16]
+        key = _key([self.stamp(), imaging, list(spec.genes or [])])
         path = self.cache_dir / f"frame-{key}.parquet"
         if path.exists():
             return pd.read_parquet(path)
@@ -76,6 +73,12 @@ class NodeData:
         frame.to_parquet(tmp)
         tmp.replace(path)
         return frame
+
+    def stamp(self) -> list[Any]:
+        """What the cached frame and arrays derive from: the store file (path, modification
+        time, size) and the centre; any change makes every cache entry stale."""
+        st = self.store.stat()
+        return [str(self.store.resolve()), st.st_mtime_ns, st.st_size, self.centre]
 
     def _read_frame(self, spec: Any, imaging: bool) -> Any:
         from icipredict.cohort.store import CohortStore
@@ -91,6 +94,28 @@ class NodeData:
         cache = self.radiomics_cache or self.cache_dir / "radiomics"
         rad = cohort_radiomics(cohort, every, cache, False) if imaging else None
         return patient_frame(cohort, rad, genes=spec.genes or (), include_outcomes=True)
+
+
+def _key(parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _cached_arrays(node: NodeData, name: str, req: dict[str, Any],
+                   build: Any) -> dict[str, np.ndarray]:
+    """``build()``'s arrays, cached in the node's private folder under the store's stamp,
+    the spec and the builder state of ``req``: a fresh ClientApp process (one per message
+    under Flower) then loads them with numpy alone, without pandas, scikit-learn or the
+    store."""
+    path = node.cache_dir / f"{name}-{_key([node.stamp(), req['spec'], req['state']])}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            return dict(z)
+    arrays = build()
+    node.cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+    return arrays
 
 
 def _spec(payload: dict[str, Any]) -> Any:
@@ -136,10 +161,21 @@ def _hello(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
             "suppressed_cells": suppressed}
 
 
-def _moments(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
-    from icipredict.federated.builder_state import raw_columns
+def _raw(node: NodeData, req: dict[str, Any]) -> tuple[list[str], np.ndarray]:
+    """The encoded columns before imputation and scaling under ``req``'s builder state (the
+    ``moments`` round and both ``histogram`` rounds share one state: built once, cached)."""
+    def build() -> dict[str, np.ndarray]:
+        from icipredict.federated.builder_state import raw_columns
 
-    columns, X = raw_columns(_builder(req), node.frame(_spec(req)))
+        columns, X = raw_columns(_builder(req), node.frame(_spec(req)))
+        return {"columns": np.asarray(columns, dtype=str), "X": X}
+
+    arrays = _cached_arrays(node, "raw", req, build)
+    return [str(c) for c in arrays["columns"]], arrays["X"]
+
+
+def _moments(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
+    columns, X = _raw(node, req)
     m = local.moments(X)
     small = m["n"] < node.min_count  # a column seen in few patients shares nothing
     return {"columns": columns, "n_rows": len(X),
@@ -148,9 +184,7 @@ def _moments(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _histogram(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
-    from icipredict.federated.builder_state import raw_columns
-
-    columns, X = raw_columns(_builder(req), node.frame(_spec(req)))
+    columns, X = _raw(node, req)
     wanted = list(req["edges"])
     X = X[:, [columns.index(c) for c in wanted]]
     counts = local.cumulative_counts(X, [req["edges"][c] for c in wanted], node.min_count)
@@ -159,27 +193,21 @@ def _histogram(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
 
 def _design(node: NodeData, req: dict[str, Any]) -> dict[str, np.ndarray]:
     """The cached design of this builder state: X (builder output) and every target."""
-    key = hashlib.sha256(json.dumps([req["spec"], req["state"]], sort_keys=True)
-                         .encode()).hexdigest()[:16]
-    path = node.cache_dir / f"design-{key}.npz"
-    if path.exists():
-        with np.load(path) as z:
-            return dict(z)
-    import pandas as pd
+    def build() -> dict[str, np.ndarray]:
+        import pandas as pd
 
-    frame = node.frame(_spec(req))
-    arrays = {"X": _builder(req).transform(frame).to_numpy(dtype=float)}
-    arrays["response"] = pd.to_numeric(frame.get("responder"), errors="coerce").to_numpy(float)
-    for end in ("os", "pfs"):
-        arrays[f"{end}_time"] = pd.to_numeric(frame.get(f"{end}_months"),
-                                              errors="coerce").to_numpy(float)
-        arrays[f"{end}_event"] = pd.to_numeric(frame.get(f"{end}_event"),
-                                               errors="coerce").to_numpy(float)
-    node.cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
-    return arrays
+        frame = node.frame(_spec(req))
+        arrays = {"X": _builder(req).transform(frame).to_numpy(dtype=float)}
+        arrays["response"] = pd.to_numeric(frame.get("responder"),
+                                           errors="coerce").to_numpy(float)
+        for end in ("os", "pfs"):
+            arrays[f"{end}_time"] = pd.to_numeric(frame.get(f"{end}_months"),
+                                                  errors="coerce").to_numpy(float)
+            arrays[f"{end}_event"] = pd.to_numeric(frame.get(f"{end}_event"),
+                                                   errors="coerce").to_numpy(float)
+        return arrays
+
+    return _cached_arrays(node, "design", req, build)
 
 
 def design_rows(design: dict[str, np.ndarray], fit: dict[str, Any]

@@ -176,8 +176,11 @@ class Flower:
     procs: list[subprocess.Popen] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
-        """Environment of every Flower process (its own Flower home, fast task polling)."""
+        """Environment of every Flower process (its own Flower home, fast task polling, no
+        telemetry: a centre's processes send nothing to Flower's telemetry server, and a
+        ClientApp process does not wait up to 4 s at exit for that request)."""
         env = dict(os.environ)
+        env["FLWR_TELEMETRY_ENABLED"] = "0"
         env["PATH"] = f"{self.bin}{os.pathsep}{env.get('PATH', '')}"
         env["FLWR_HOME"] = str(self.workdir / "flwr-home")
         env["FLWR_SUPEREXEC_TASK_POLL_INTERVAL"] = "0.1"
