@@ -94,12 +94,16 @@ def test_platt_on_held_out_logits_equals_the_pooled_recipe(setup):
     # the registry bundle's response model gives the pooled recipe's probabilities
     from icipredict.federated.bundle import write_federated_bundle
 
-    write_federated_bundle(result, root / "bundle")
+    manifest = write_federated_bundle(result, root / "bundle")
     loaded = ICIPredictModel().load_bundle(root / "bundle")
     few = pooled.groupby("_centre").head(2)
     got = loaded.predict(None, few.drop(columns=["_centre"]))["response_probability"]
-    _, X = _design(result, spec, few, "response")
-    np.testing.assert_allclose(got.to_numpy(float), probability(X), atol=1e-6)
+    model, X = _design(result, spec, few, "response")
+    # the registry model holds inputs inside the federation's (coarse) training ranges
+    ranges = [manifest["feature_ranges"].get(f) or (None, None) for f in model["features"]]
+    low = np.array([-np.inf if lo is None else lo for lo, _ in ranges])
+    high = np.array([np.inf if hi is None else hi for _, hi in ranges])
+    np.testing.assert_allclose(got.to_numpy(float), probability(np.clip(X, low, high)), atol=1e-6)
     assert loaded.predict(None, few.drop(columns=["_centre"]))["response_ci_low"].isna().all()
 
 

@@ -63,7 +63,7 @@ class NodeData:
         rebuilt when the store file changed."""
         import pandas as pd
 
-        key = _key([self.stamp(), imaging, list(spec.genes or [])])
+        key = _key([self.stamp(), imaging, list(spec.genes or []), "stable-order"])
         path = self.cache_dir / f"frame-{key}.parquet"
         if path.exists():
             return pd.read_parquet(path)
@@ -83,6 +83,7 @@ class NodeData:
     def _read_frame(self, spec: Any, imaging: bool) -> Any:
         from icipredict.cohort.store import CohortStore
         from icipredict.features.builder import patient_frame
+        from icipredict.features.row_order import stable_patient_order
         from icipredict.features.spec import FeatureSpec
         from icipredict.training.data import cohort_radiomics
 
@@ -93,7 +94,10 @@ class NodeData:
         every = FeatureSpec(name="node", modalities=["clinical", "genomic", "imaging"])
         cache = self.radiomics_cache or self.cache_dir / "radiomics"
         rad = cohort_radiomics(cohort, every, cache, False) if imaging else None
-        return patient_frame(cohort, rad, genes=spec.genes or (), include_outcomes=True)
+        # In an order that does not depend on the pseudonym key: XGBoost's row subsample
+        # draws by position, so a node's trees would otherwise change with the key.
+        frame = patient_frame(cohort, rad, genes=spec.genes or (), include_outcomes=True)
+        return stable_patient_order(frame)
 
 
 def _key(parts: Any) -> str:
