@@ -65,6 +65,9 @@ figure { display: inline-block; margin: 0.5rem; } figure img { max-width: 30rem;
 {% endfor %}</table>
 
 <h2>Survival</h2>
+<p class="note">Uno's C and the time-dependent AUC weight pairs by this cohort's own censoring
+ distribution (Kaplan-Meier of its censoring times): the censoring that matters here is the
+ validation cohort's, not the training cohort's.</p>
 <table><tr><th>score</th><th>end point</th><th>n / events</th><th>Harrell C</th><th>Uno C</th>
 {% for h in r.settings.horizons %}<th>AUC({{ h }} mo)</th>{% endfor %}</tr>
 {% for name, s in r.scores.items() %}{% for end in ["os", "pfs"] if s[end] %}
