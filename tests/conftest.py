@@ -56,6 +56,20 @@ def chowell_dir(shared_data: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def flower_dir() -> Path:
+    """Flower's own environment (``.venv-flower/bin``): required in CI, else a skip."""
+    from icipredict.federated.processes import flower_bin
+    from icipredict.federated.protocol import FederationError
+
+    try:
+        return flower_bin()
+    except FederationError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Flower is required in CI (make install builds .venv-flower): {exc}")
+        pytest.skip(str(exc))
+
+
 @pytest.fixture(autouse=True)
 def _pseudonym_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """A fixed test secret so pseudonyms are reproducible within the suite."""

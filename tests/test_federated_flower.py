@@ -10,7 +10,6 @@ when it is absent (``make install`` must have built it), skipped with the reason
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from icipredict.federated.network import centre_stores
 from icipredict.federated.processes import (
     Flower,
     descendants,
-    flower_bin,
     free_port,
     live_members,
 )
@@ -37,15 +35,6 @@ CENTRES = ("harbour", "riverside")  # two nodes keep the 2-core test machine res
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(scope="module")
-def flower_dir() -> Path:
-    try:
-        return flower_bin()
-    except FederationError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Flower is required in CI (make install builds .venv-flower): {exc}")
-        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")

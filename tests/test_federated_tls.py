@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import time
 from pathlib import Path
 
@@ -20,21 +19,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from icipredict.federated.processes import Flower, TLSFiles, flower_bin, free_port
-from icipredict.federated.protocol import FederationError
+from icipredict.federated.processes import Flower, TLSFiles, free_port
 
 pytestmark = pytest.mark.slow
 PEM = serialization.Encoding.PEM
 
-
-@pytest.fixture(scope="module")
-def flower_dir() -> Path:
-    try:
-        return flower_bin()
-    except FederationError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Flower is required in CI (make install builds .venv-flower): {exc}")
-        pytest.skip(str(exc))
 
 
 def _cert(subject: str, key, issuer: str, issuer_key, *, ca: bool, san=None) -> x509.Certificate:
