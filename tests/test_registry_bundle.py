@@ -24,7 +24,7 @@ def _frame(n: int = 60) -> pd.DataFrame:
                          "radiomics_original_firstorder_Mean": rng.normal(0, 1, n)})
 
 
-def _cox_bundle(folder, frame):
+def _cox_bundle(folder, frame, end="os", **extra):
     builder = FeatureBuilder({"name": "s", "modalities": ["clinical"],
                               "clinical": ["age", "albumin"], "cancer_type": "none"}).fit(frame)
     X = builder.transform(frame)
@@ -32,7 +32,7 @@ def _cox_bundle(folder, frame):
     ys = Surv.from_arrays(rng.random(len(frame)) < 0.7, rng.uniform(1, 40, len(frame)))
     cox = CoxPHSurvival(penalizer=0.1).fit(X, ys)
     return write_bundle(folder, builder=builder, response_model=None,
-                        survival_models={"os": cox}, training_frame=frame)
+                        survival_models={end: cox}, training_frame=frame, **extra)
 
 
 def test_radiomics_json_only_when_the_spec_reads_imaging(tmp_path):
@@ -153,20 +153,12 @@ def test_follow_up_limit_is_the_last_event_with_ten_at_risk():
 def test_risk_groups_name_the_end_point_their_score_comes_from(tmp_path):
     """Issue 12: a bundle whose risk score is the PFS model's said 'OS model'."""
     frame = _frame()
-    builder = FeatureBuilder({"name": "s", "modalities": ["clinical"],
-                              "clinical": ["age", "albumin"], "cancer_type": "none"}).fit(frame)
-    X = builder.transform(frame)
-    rng = np.random.default_rng(1)
-    ys = Surv.from_arrays(rng.random(len(frame)) < 0.7, rng.uniform(1, 40, len(frame)))
-    cox = CoxPHSurvival(penalizer=0.1).fit(X, ys)
-    write_bundle(tmp_path / "b", builder=builder, response_model=None,
-                 survival_models={"pfs": cox}, training_frame=frame)
+    _cox_bundle(tmp_path / "b", frame, end="pfs")
     groups = Bundle(tmp_path / "b").risk_groups
     assert groups["endpoint"] == "pfs" and groups["score"].startswith("risk_score (PFS model")
     assert groups["source"] == "in-sample risk scores of the training patients"
     given = {"score": "risk_score (OS model; higher = worse)", "endpoint": "os",
              "cut_points": [-0.1, 0.2], "labels": ["low", "intermediate", "high"],
              "source": "out-of-fold risk scores of the training patients"}
-    write_bundle(tmp_path / "c", builder=builder, response_model=None,
-                 survival_models={"os": cox}, training_frame=frame, risk_groups=given)
+    _cox_bundle(tmp_path / "c", frame, risk_groups=given)
     assert Bundle(tmp_path / "c").risk_groups == given
