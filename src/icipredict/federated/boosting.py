@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from icipredict.modeling.grid_booster import snap
+
 #: Candidate edges per feature for the grid round (uniform over mean +- 4 SD).
 CANDIDATES = 128
 #: At most this many bins per feature on the shared grid (a node refuses a finer grid).
@@ -94,15 +96,6 @@ def select_grid(
                 last = float(c)
         grid.append(edges)
     return grid
-
-
-def snap(X: np.ndarray, grid: list[list[float]]) -> np.ndarray:
-    """Bin indices on the grid (the number of a column's edges <= the value); NaN stays NaN."""
-    out = np.full(X.shape, np.nan)
-    for j, edges in enumerate(grid):
-        ok = ~np.isnan(X[:, j])
-        out[ok, j] = np.searchsorted(np.asarray(edges, float), X[ok, j], side="right")
-    return out
 
 
 def _booster(model: Model | None) -> Any:

@@ -4,7 +4,7 @@
   ``Pipeline`` of a ``SimpleImputer`` (the fit's fill values) and a ``LogisticRegression``
   whose fitted attributes are the federated coefficients (registry codec ``skops``);
 - or the federated XGBoost booster with its grid and Platt map
-  (:class:`~icipredict.federated.grid_booster.GridBoostedResponse`, codec ``federated_xgboost``);
+  (:class:`~icipredict.modeling.grid_booster.GridBoostedResponse`, codec ``federated_xgboost``);
 - OS / PFS: :class:`~icipredict.modeling.cox_estimates.CoxEstimates` with the centres'
   patient-weighted mixture baseline (codec ``cox_estimates``);
 - the training domain, feature ranges and risk tertiles from federated aggregates only.
@@ -159,8 +159,8 @@ def write_federated_bundle(result: dict[str, Any], folder: str | Path,
     """
     from icipredict.features.spec import FeatureSpec
     from icipredict.federated.builder_state import builder_from_state
-    from icipredict.federated.grid_booster import GridBoostedResponse
     from icipredict.federated.protocol import decode, encode
+    from icipredict.modeling.grid_booster import GridBoostedResponse
     from icipredict.registry.bundle import TrainingAggregates, write_bundle
 
     result = decode(encode(result))  # plain JSON numbers, as a result read from Flower's file

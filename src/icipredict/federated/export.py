@@ -8,7 +8,7 @@ registry bundle needs beyond the coefficients:
   with centres as folds; a boosted model's margin), by the same lockstep Newton rounds as the fits
   (:func:`.newton.logistic_fit`, unpenalised). The full model's logit through that map is the
   calibrated model: still one logistic regression, ``coef * b`` and ``a + b * intercept``
-  (a boosted model keeps ``a`` and ``b`` beside its booster: :mod:`.grid_booster`).
+  (a boosted model keeps ``a`` and ``b`` beside its booster: :mod:`icipredict.modeling.grid_booster`).
   With fewer than two held-out models it falls back to the full model's own (in-sample) logits
   and says so.
 - **Baselines** of each stratified Cox model: every centre's Breslow cumulative hazard on the

@@ -350,7 +350,7 @@ def _export_grid_booster(model: Any, folder: Path) -> dict[str, Any]:
 
 
 def _load_grid_booster(folder: Path, entry: dict[str, Any]) -> Any:
-    from icipredict.federated.grid_booster import GridBoostedResponse, GridBoosterMember
+    from icipredict.modeling.grid_booster import GridBoostedResponse, GridBoosterMember
 
     state = json.loads((folder / entry["grid"]).read_text())
     model = GridBoostedResponse(features=state["features"], grid=state["grid"],
@@ -364,9 +364,9 @@ def _register_builtin() -> None:
     from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
     from sklearn.pipeline import Pipeline
 
-    from icipredict.federated.grid_booster import GridBoostedResponse
     from icipredict.modeling.baselines import LorisLLR6, RF16Forest, TMBThreshold
     from icipredict.modeling.cox_estimates import CoxEstimates
+    from icipredict.modeling.grid_booster import GridBoostedResponse
     from icipredict.modeling.response import CalibratedResponse, XGBResponse
     from icipredict.modeling.survival import CoxPHSurvival, XGBAFTSurvival, XGBCoxSurvival
 

@@ -1,10 +1,12 @@
 """The federated XGBoost response model as a registry estimator: grid edges + an XGBoost booster.
 
-A federated booster's splits are bin indices on the federation's grid (:mod:`.boosting`), so
-it scores a row only after :func:`~icipredict.federated.boosting.snap`.
+A federated booster's splits are bin indices on the federation's grid
+(:mod:`icipredict.federated.boosting`), so it scores a row only after :func:`snap`.
 :class:`GridBoostedResponse` keeps the two together (scikit-learn's classifier API) and, when
-the run fitted one, the federated Platt map of its margin (:mod:`.export`: ``a + b * margin``
-on leave-one-centre-out margins). The registry codec ``federated_xgboost``
+the run fitted one, the federated Platt map of its margin (:mod:`icipredict.federated.export`:
+``a + b * margin`` on leave-one-centre-out margins). It lives in :mod:`icipredict.modeling`
+beside :class:`~icipredict.modeling.cox_estimates.CoxEstimates`, so the registry's codecs read
+it without importing the federated package. The registry codec ``federated_xgboost``
 (:mod:`icipredict.registry.codecs`) writes the booster in XGBoost's JSON format and the edges
 and Platt map as JSON (no pickle); :class:`GridBoosterMember` is the loaded bundle member.
 """
@@ -20,12 +22,20 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from icipredict.errors import ModelError
-from icipredict.federated.boosting import snap
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from icipredict.registry.members import Rows
+
+
+def snap(X: np.ndarray, grid: list[list[float]]) -> np.ndarray:
+    """Bin indices on the grid (the number of a column's edges <= the value); NaN stays NaN."""
+    out = np.full(X.shape, np.nan)
+    for j, edges in enumerate(grid):
+        ok = ~np.isnan(X[:, j])
+        out[ok, j] = np.searchsorted(np.asarray(edges, float), X[ok, j], side="right")
+    return out
 
 
 class GridBoostedResponse(ClassifierMixin, BaseEstimator):
