@@ -8,7 +8,8 @@ the run fitted one, the federated Platt map of its margin (:mod:`icipredict.fede
 beside :class:`~icipredict.modeling.cox_estimates.CoxEstimates`, so the registry's codecs read
 it without importing the federated package. The registry codec ``federated_xgboost``
 (:mod:`icipredict.registry.codecs`) writes the booster in XGBoost's JSON format and the edges
-and Platt map as JSON (no pickle); :class:`GridBoosterMember` is the loaded bundle member.
+and Platt map as JSON (no pickle); :class:`icipredict.registry.members.GridBoosterMember` is
+the loaded bundle member.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from icipredict.errors import ModelError
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from icipredict.registry.members import Rows
 
 
 def snap(X: np.ndarray, grid: list[list[float]]) -> np.ndarray:
@@ -119,27 +118,3 @@ class GridBoostedResponse(ClassifierMixin, BaseEstimator):
         values = np.asarray(self.booster_.predict(dm, pred_contribs=True), dtype=float)[:, :-1]
         return values * (1.0 if self.platt is None else float(self.platt["slope"]))
 
-
-class GridBoosterMember:
-    """A loaded :class:`GridBoostedResponse` in a bundle (see
-    :mod:`icipredict.registry.members`): margin, probability, contributions of a batch."""
-
-    def __init__(self, model: GridBoostedResponse) -> None:
-        self.model = model
-        self.features = list(model.features or [])
-
-    def score(self, rows: Rows) -> np.ndarray:
-        """The calibrated log-odds of each row (one XGBoost call per batch)."""
-        if len(rows) == 0:
-            return np.zeros(0)
-        return self.model.decision_function(rows.matrix(self.features))
-
-    def proba(self, rows: Rows) -> np.ndarray:
-        """P(responder)."""
-        return np.clip(expit(self.score(rows)), 0.0, 1.0)
-
-    def contributions(self, rows: Rows) -> pd.DataFrame:
-        """Per-feature contributions on the log-odds scale (:meth:`GridBoostedResponse.
-        contributions`)."""
-        values = self.model.contributions(rows.matrix(self.features))
-        return pd.DataFrame(values, columns=self.features, index=rows.index)

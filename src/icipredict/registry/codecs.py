@@ -350,12 +350,12 @@ def _export_grid_booster(model: Any, folder: Path) -> dict[str, Any]:
 
 
 def _load_grid_booster(folder: Path, entry: dict[str, Any]) -> Any:
-    from icipredict.modeling.grid_booster import GridBoostedResponse, GridBoosterMember
+    from icipredict.modeling.grid_booster import GridBoostedResponse
 
     state = json.loads((folder / entry["grid"]).read_text())
     model = GridBoostedResponse(features=state["features"], grid=state["grid"],
                                 platt=state["platt"]).set_booster(folder / entry["file"])
-    return GridBoosterMember(model)
+    return members.GridBoosterMember(model)
 
 
 def _register_builtin() -> None:

@@ -378,3 +378,27 @@ class EstimatorSurvival:
     def median(self, rows: Rows, risk: np.ndarray) -> np.ndarray:
         """The estimator's ``predict_median`` (NaN when not reached)."""
         return np.asarray(self.model.predict_median(rows.frame(self.inputs)), dtype=float)
+
+
+class GridBoosterMember:
+    """A loaded federated :class:`~icipredict.modeling.grid_booster.GridBoostedResponse`:
+    margin, probability, contributions of a batch."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.features = list(model.features or [])
+
+    def score(self, rows: Rows) -> np.ndarray:
+        """The calibrated log-odds of each row (one XGBoost call per batch)."""
+        if len(rows) == 0:
+            return np.zeros(0)
+        return self.model.decision_function(rows.matrix(self.features))
+
+    def proba(self, rows: Rows) -> np.ndarray:
+        """P(responder)."""
+        return np.clip(expit(self.score(rows)), 0.0, 1.0)
+
+    def contributions(self, rows: Rows) -> pd.DataFrame:
+        """Per-feature contributions on the log-odds scale (the model's ``contributions``)."""
+        values = self.model.contributions(rows.matrix(self.features))
+        return pd.DataFrame(values, columns=self.features, index=rows.index)
