@@ -509,10 +509,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         if self.spec_.imputation == "median":
             # Only a number can lack training values (a one-hot column is 0/1 in every row);
             # a state without medians yet (the federation's first rounds) keeps the one-hots.
-            onehot = {str(c) for step in full.named_transformers_.values()
-                      if isinstance(step, OneHot) for c in step.get_feature_names_out()}
-            self.empty_columns_ = [c for c in columns
-                                   if c not in self.medians_ and c not in onehot]
+            numbers = dict((name, cols) for name, _, cols in full.transformers)["numbers"]
+            self.empty_columns_ = [c for c in numbers if c not in self.medians_]
         encode, _ = self._encode(rare)
         encode.fit(layout)
         observed = [c for c in columns if c not in self.empty_columns_]
