@@ -88,6 +88,7 @@ with collective.CommunicatorContext(dmlc_communicator="federated",
     ptr, cuts = d.get_quantile_cut()
     if rank == 0:
         bst.save_model(out + "model.json")
+        np.savez(out + "cuts.npz", ptr=ptr, values=cuts)
 small, cells = 0, 0
 for j in range(X.shape[1]):
     c = cuts[ptr[j]:ptr[j + 1]]
@@ -197,7 +198,26 @@ def native_fit(python: str, tmp: Path, mats: list[tuple], params: dict) -> tuple
         server.wait()
     model = json.loads((tmp / "model.json").read_text())
     cells = [json.loads((tmp / f"cells{r}.json").read_text()) for r in range(world)]
+    cuts = np.load(tmp / "cuts.npz")
+    cells[0]["cut_values"] = cut_values(cuts["ptr"], cuts["values"], [X for X, _ in mats])
     return model, cells
+
+
+def cut_values(ptr: np.ndarray, values: np.ndarray, mats: list[np.ndarray]) -> dict:
+    """How many of XGBoost's cuts (which every worker receives; the last cut of a feature is
+    a sentinel above its maximum) are a training row's exact value (float32), and how many
+    the value of a single row of the federation."""
+    exact = single = total = 0
+    for j in range(len(ptr) - 1):
+        v = np.concatenate([np.asarray(X[:, j], np.float32) for X in mats])
+        v = v[~np.isnan(v)]
+        uniq, n = np.unique(v, return_counts=True)
+        c = values[ptr[j] : ptr[j + 1] - 1]
+        pos = np.clip(np.searchsorted(uniq, c), 0, max(len(uniq) - 1, 0))
+        hit = (uniq[pos] == c) if len(uniq) else np.zeros(len(c), bool)
+        total, exact = total + len(c), exact + int(hit.sum())
+        single += int(np.sum(hit & (n[pos] == 1)))
+    return {"cuts": total, "exact": exact, "single": single}
 
 
 def native_loco(python: str, data: dict[str, tuple], params: dict, on_grid: bool,
@@ -235,6 +255,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--patients", type=int, default=600)
     ap.add_argument("--features", default=str(FEATURES))
+    ap.add_argument("--seeds", default="0", help="random_state(s) of the native fits: 0,1,2")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="fedxgbnative-"))
     stores = demo_stores(work, args.patients, 7)
@@ -257,28 +278,37 @@ def main() -> None:
                         "256 bins of raw values"))
     cells = {}
     for on_grid in (False, True):
-        t = time.perf_counter()
-        idx, cells[on_grid] = native_loco(args.xgb_python, data, train_params(params), on_grid,
-                                          DEFAULT_MIN_COUNT)
-        small = sum(k["small"] for k in cells[on_grid])
-        total = sum(k["cells"] for k in cells[on_grid])
-        rows.append((f"XGBoost federated, {'grid bins' if on_grid else 'raw values'}", idx,
-                     time.perf_counter() - t, f"root cells with 1-4 rows: {small}/{total}"))
+        for seed in map(int, args.seeds.split(",")):
+            t = time.perf_counter()
+            idx, cells[on_grid] = native_loco(args.xgb_python, data,
+                                              train_params({**params, "random_state": seed}),
+                                              on_grid, DEFAULT_MIN_COUNT)
+            small = sum(k["small"] for k in cells[on_grid])
+            total = sum(k["cells"] for k in cells[on_grid])
+            rows.append((f"XGBoost federated, {'grid bins' if on_grid else 'raw values'}, "
+                         f"random_state {seed}", idx, time.perf_counter() - t,
+                         f"root cells with 1-4 rows: {small}/{total}"))
     print(f"XGBoost federated (native) vs pooled, response, {args.patients} patients, 6 centres;"
           f" load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores")
-    print(f" {'model':<44} {'LOCO AUC':>8} {'diff':>7} {'seconds':>8}  note")
+    print(f" {'model':<56} {'LOCO AUC':>8} {'diff':>7} {'seconds':>8}  note")
     ref = rows[0][1]["pooled_within_centre"]
     for name, idx, sec, note in rows:
         auc = idx["pooled_within_centre"]
-        print(f" {name:<44} {auc:>8.3f} {auc - ref:>+7.3f} {sec:>8.1f}  {note}")
+        print(f" {name:<56} {auc:>8.4f} {auc - ref:>+7.4f} {sec:>8.1f}  {note}")
     print(" (diff: against pooled random_state 0; root cells: (feature, bin) cells of a worker's"
           " own rows on XGBoost's cuts, summed over the 6 x 5 worker fits)")
     for on_grid, ks in cells.items():
-        print(f" {'grid' if on_grid else 'raw'}: per worker (held-out: centre small/cells, "
-              "XGBoost bins):")
-        for k in ks:
-            print(f"   held {k['held']}: {k['centre']} {k['small']}/{k['cells']}, {k['bins']}"
-                  f" bins, {k['rows']} rows")
+        print(f" {'grid' if on_grid else 'raw'} (last seed), per training centre: rows, root"
+              " cells with 1-4 of its rows / non-empty cells (over its 5 fits)")
+        for c in sorted({k["centre"] for k in ks}):
+            mine = [k for k in ks if k["centre"] == c]
+            print(f"   {c:<10} {mine[0]['rows']:>4} rows: "
+                  + ", ".join(f"{k['small']}/{k['cells']}" for k in mine))
+        cut = [k["cut_values"] for k in ks if "cut_values" in k]
+        print(f"   XGBoost cuts (all workers receive them): {sum(k['cuts'] for k in cut)} over"
+              f" the 6 fits, {sum(k['exact'] for k in cut)} a training row's exact value,"
+              f" {sum(k['single'] for k in cut)} the value of a single row;"
+              f" XGBoost bins per fit: {sorted({k['bins'] for k in ks})}")
 
 
 if __name__ == "__main__":
