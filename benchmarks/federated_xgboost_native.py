@@ -24,8 +24,15 @@ and server run in a separate Python with the full ``xgboost`` wheel
 (``build_info()["USE_FEDERATED"]``; its NCCL is loaded only on GPU use, so it runs on CPU
 without ``nvidia-nccl-cu12``).
 
+Setup (a scratch Python outside the repo; no project dependency): ``python3.11 -m venv
+/tmp/xgbfed && /tmp/xgbfed/bin/pip install numpy scipy pandas scikit-learn && /tmp/xgbfed/bin/pip
+install --no-deps xgboost-3.2.0-py3-none-manylinux_2_28_x86_64.whl`` (``--no-deps`` skips the
+490 MB ``nvidia-nccl-cu12``).
+
 Run: ``.venv/bin/python benchmarks/federated_xgboost_native.py --xgb-python
-/tmp/xgbfed/bin/python [--work DIR] [--patients 600] [--features features.yaml]``.
+/tmp/xgbfed/bin/python [--seeds 0,1,2] [--no-sampling] [--work DIR] [--patients 600]
+[--features features.yaml]``. ``--no-sampling`` (subsample = colsample_bytree = 1) checks the
+federation itself: the native fits must then score exactly as the pooled ones.
 """
 
 from __future__ import annotations
@@ -153,6 +160,22 @@ def pooled(data: dict[str, tuple], params: dict) -> dict:
     return pooled_index(counts)
 
 
+def pooled_grid(data: dict[str, tuple], params: dict, min_count: int) -> dict:
+    """Pooled XGBoost LOCO on each fit's grid bins (what binning alone costs)."""
+    counts = {}
+    for held in data:
+        members = [c for c in data if c != held]
+        grid = loco_grid(data, members, min_count)
+        X = np.vstack([snap(np.asarray(data[c][0], float), grid) for c in members])
+        y = np.concatenate([data[c][1] for c in members])
+        model = XGBResponse(**params).fit(pd.DataFrame(X), y)
+        held_x = pd.DataFrame(snap(np.asarray(data[held][0], float), grid))
+        counts[held] = local_counts(
+            "logistic", model.decision_function(held_x), data[held][1], None, min_count
+        )
+    return pooled_index(counts)
+
+
 def train_params(params: dict) -> dict:
     """``xgb.train`` parameters of ``XGBResponse(**params)`` (its XGBClassifier's, no None)."""
     import xgboost as xgb
@@ -256,6 +279,8 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=600)
     ap.add_argument("--features", default=str(FEATURES))
     ap.add_argument("--seeds", default="0", help="random_state(s) of the native fits: 0,1,2")
+    ap.add_argument("--no-sampling", action="store_true",
+                    help="subsample = colsample_bytree = 1 everywhere (native must equal pooled)")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="fedxgbnative-"))
     stores = demo_stores(work, args.patients, 7)
@@ -271,6 +296,12 @@ def main() -> None:
              time.perf_counter() - t, "for reference")]
     data = designs(result, nodes, spec)
     params = {**XGBResponse().get_params(), **model_spec.params}
+    if args.no_sampling:  # no random row/column draws: federated hist is pooled hist
+        params |= {"subsample": 1.0, "colsample_bytree": 1.0}
+    t = time.perf_counter()
+    rows.insert(0, ("pooled XGBoost on grid bins, random_state 0",
+                    pooled_grid(data, params, DEFAULT_MIN_COUNT), time.perf_counter() - t,
+                    "each LOCO fit's grid"))
     for seed in (2, 1, 0):
         t = time.perf_counter()
         idx = pooled(data, {**params, "random_state": seed})
@@ -289,7 +320,8 @@ def main() -> None:
                          f"random_state {seed}", idx, time.perf_counter() - t,
                          f"root cells with 1-4 rows: {small}/{total}"))
     print(f"XGBoost federated (native) vs pooled, response, {args.patients} patients, 6 centres;"
-          f" load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores")
+          f"{' no sampling;' if args.no_sampling else ''} load average"
+          f" {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores")
     print(f" {'model':<56} {'LOCO AUC':>8} {'diff':>7} {'seconds':>8}  note")
     ref = rows[0][1]["pooled_within_centre"]
     for name, idx, sec, note in rows:
