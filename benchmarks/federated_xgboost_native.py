@@ -293,7 +293,7 @@ def main() -> None:
     t = time.perf_counter()
     result = Coordinator(in_process_ask(nodes), spec, model_plans([model_spec], ["response"])).run()
     rows = [("icipredict bagging (10 trees/centre/round)", result["loco"]["response_xgb"],
-             time.perf_counter() - t, "for reference")]
+             time.perf_counter() - t, "for reference (the spec's sampling always)")]
     data = designs(result, nodes, spec)
     params = {**XGBResponse().get_params(), **model_spec.params}
     if args.no_sampling:  # no random row/column draws: federated hist is pooled hist
@@ -319,7 +319,9 @@ def main() -> None:
             rows.append((f"XGBoost federated, {'grid bins' if on_grid else 'raw values'}, "
                          f"random_state {seed}", idx, time.perf_counter() - t,
                          f"root cells with 1-4 rows: {small}/{total}"))
-    print(f"XGBoost federated (native) vs pooled, response, {args.patients} patients, 6 centres;"
+    n_features = next(iter(data.values()))[0].shape[1]
+    print(f"XGBoost federated (native) vs pooled, response, {args.patients} patients, 6 centres,"
+          f" {n_features} features;"
           f"{' no sampling;' if args.no_sampling else ''} load average"
           f" {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores")
     print(f" {'model':<56} {'LOCO AUC':>8} {'diff':>7} {'seconds':>8}  note")
