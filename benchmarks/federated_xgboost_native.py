@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import tempfile
 import time
@@ -57,6 +56,7 @@ from icipredict.federated.coordinator import Coordinator, model_plans
 from icipredict.federated.evaluation import local_counts, pooled_index
 from icipredict.federated.inprocess import in_process_ask
 from icipredict.federated.node import NodeData
+from icipredict.federated.processes import free_port
 from icipredict.federated.protocol import DEFAULT_MIN_COUNT
 from icipredict.federated.train import demo_stores
 from icipredict.modeling.grid_booster import snap
@@ -109,13 +109,6 @@ for j in range(X.shape[1]):
 json.dump({"small": small, "cells": cells, "bins": int(ptr[-1]), "rows": len(y)},
           open(out + f"cells{rank}.json", "w"))
 """
-
-
-def free_port() -> int:
-    """A free localhost TCP port (bound and released; the server binds it right after)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def designs(result: dict, nodes: dict[str, NodeData], spec) -> dict[str, tuple]:
