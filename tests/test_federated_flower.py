@@ -102,7 +102,7 @@ def test_flower_processes_train_like_the_protocol_and_stop_clean(setup, flower_d
         for line in path.read_text(encoding="utf-8").splitlines():
             rec = json.loads(line)
             replies.append((rec["centre"], rec["kind"], rec["json"]))
-    assert {k for _, k, _ in replies} >= {"hello", "histogram", "step", "evaluate"}
+    assert {k for _, k, _ in replies} >= {"hello", "histogram", "step", "export"}
     assert_wire_clean(replies, {c: d.frame(spec) for c, d in nodes(stores, root / "c3").items()})
 
 

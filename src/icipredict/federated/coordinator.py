@@ -195,6 +195,9 @@ class Coordinator:
         from icipredict.federated.fitting import FitDriver
 
         driver = FitDriver(self, centres, state)
-        fitted, loco, apparent = driver.run()
-        # what the registry bundle needs: Platt scaling, Cox baselines, ranges (export rounds)
-        return fitted, loco, apparent, complete(driver, fitted)
+        fitted, evaluation = driver.run()
+        # what the registry bundle needs: Platt scaling, Cox baselines, ranges (export rounds;
+        # the first also carries the evaluation of every fit)
+        registry, scored = complete(driver, fitted, evaluation)
+        loco, apparent = driver.scores(scored)
+        return fitted, loco, apparent, registry
