@@ -21,6 +21,7 @@ restarts it without that centre while at least ``quorum`` centres remain; the ru
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,11 +113,14 @@ class Coordinator:
     rounds: int = 0
     dropped: list[dict[str, Any]] = field(default_factory=list)
     suppressed_cells: int = 0
+    round_seconds: list[tuple[str, float]] = field(default_factory=list)
 
     def _round(self, kind: str, requests: dict[str, dict[str, Any]]) -> dict[str, dict]:
         self.rounds += 1
         common = {"versions": versions(), "min_count": self.min_count}
+        start = time.perf_counter()
         replies = self.ask(kind, {c: {**common, **r} for c, r in requests.items()})
+        self.round_seconds.append((kind, round(time.perf_counter() - start, 3)))
         self.suppressed_cells += sum(int(r.get("suppressed_cells", 0)) for r in replies.values())
         return replies
 
@@ -152,7 +156,8 @@ class Coordinator:
         return {"centres": centres, "rounds": self.rounds, "min_count": self.min_count,
                 "suppressed_cells": self.suppressed_cells, "on_dropout": self.on_dropout,
                 "quorum": self.quorum, "dropped": self.dropped, "versions": versions(),
-                "stratified_cox": "by centre (exact; per-centre risk sets)"}
+                "stratified_cox": "by centre (exact; per-centre risk sets)",
+                "round_seconds": [list(r) for r in self.round_seconds]}
 
     def _hello(self, excluded: set[str]) -> dict[str, dict[str, Any]]:
         spec = self.spec.model_dump(mode="json")
