@@ -10,10 +10,14 @@ process in the tests; Flower messages in :mod:`.flower_apps`). Steps, one networ
 4. ``step`` rounds — every fit (full model and each leave-one-centre-out fit) advances one
    Newton step, or one round of tree bagging or cyclic boosting (:mod:`.boosting`), per round
    (:func:`.newton.run_lockstep`);
-5. ``evaluate`` — each centre's pair counts for the full model (apparent) and, on the centre
-   left out, for its leave-one-centre-out model;
-6. ``export`` rounds — Platt scaling, Cox baselines and coarse ranges for the registry
-   bundle (:mod:`.export`).
+5. ``export`` rounds — Platt scaling, Cox baselines and coarse ranges for the registry
+   bundle (:mod:`.export`); the first also carries the evaluation: each centre's pair counts
+   for the full model (apparent) and, on the centre left out, for its leave-one-centre-out
+   model (a node still answers a separate ``evaluate`` request the same way).
+
+A Newton fit's last step, once smaller than :data:`.newton.LAST_STEP`, is taken without a
+round of its own; Platt scaling starts from the identity map. Each round's time is kept in the
+lineage (``round_seconds``).
 
 A centre that drops out ends the run (``on_dropout="fail"``) or, with ``on_dropout="quorum"``,
 restarts it without that centre while at least ``quorum`` centres remain; the run records it.
