@@ -2,8 +2,9 @@
 
 Real Flower processes (one SuperLink, six SuperNodes, ``flwr run``; needs ``make flower``),
 then the same protocol in process over the same stores, which shows what Flower's transport
-adds (each round: a SuperNode polls every 3 s when idle and starts a fresh ClientApp
-process). Goal: < 2 min on 2 cores.
+adds (each round: each SuperNode starts a fresh ClientApp process; a SuperNode polls every
+0.3 s when idle, :mod:`icipredict.federated.supernode`), and the warm run's time per kind of
+round (the coordinator's ``round_seconds``). Goal: < 2 min on 2 cores.
 
 Run: ``.venv/bin/python benchmarks/federated_speed.py [work_dir] [n_patients]``
 """
@@ -47,6 +48,14 @@ def main() -> None:
     print(f" {'step':<46} {'seconds':>8}  note")
     for name, sec, note in rows:
         print(f" {name:<46} {sec:>8.1f}  {note}")
+    rounds = warm.result["federation"]["round_seconds"]
+    spent = sum(sec for _, sec in rounds)
+    print(f"\nrounds of the warm Flower run ({len(rounds)}: {spent:.1f} s; the remaining "
+          f"{warm.seconds - spent:.1f} s start the processes and wait for the nodes)")
+    print(f" {'round':<14} {'count':>5} {'seconds':>8} {'per round':>9}")
+    for kind in dict.fromkeys(k for k, _ in rounds):
+        secs = [sec for k, sec in rounds if k == kind]
+        print(f" {kind:<14} {len(secs):>5} {sum(secs):>8.1f} {sum(secs) / len(secs):>9.1f}")
 
 
 if __name__ == "__main__":

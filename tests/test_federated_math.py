@@ -123,3 +123,33 @@ def test_a_centre_with_no_more_rows_than_parameters_sits_the_model_out(monkeypat
     out = node_mod._fit_moments(node, {"fits": {"wide": wide, "narrow": narrow}})["fits"]
     assert out["wide"] == {"skipped": "small"}  # 12 rows, 13 parameters
     assert out["narrow"]["n"] == 12 and out["narrow"]["positives"] == 6
+
+
+@pytest.mark.parametrize("model", ["logistic_l1", "logistic", "cox"])
+def test_last_small_newton_step_is_taken_without_a_round(model):
+    # the step below LAST_STEP is taken unevaluated: one round fewer, the same fit within
+    # the square of that step (Newton's quadratic convergence), a start point is honoured
+    centres = _centres()
+
+    def sums(b):
+        if model == "cox":
+            return add_sums([cox_efron_sums(X, t, e, b) for X, _, t, e in centres])
+        return add_sums([logistic_sums(X, y, b) for X, y, _, _ in centres])
+
+    def fit(last_step, start=None):
+        gen = (cox_fit(4, n_total=sum(len(c[0]) for c in centres), penalizer=0.01,
+                       last_step=last_step) if model == "cox" else
+               logistic_fit(4, penalty="l1" if model == "logistic_l1" else "none", C=0.5,
+                            last_step=last_step, start=start))
+        results, rounds = run_lockstep({"m": gen}, lambda betas: {
+            n: sums(b) for n, b in betas.items()})
+        return results["m"].beta, rounds
+
+    exact, rounds_exact = fit(0.0)
+    fast, rounds_fast = fit(1e-4)
+    assert rounds_fast < rounds_exact
+    np.testing.assert_allclose(fast, exact, atol=1e-8)
+    if model == "logistic":
+        started, rounds_started = fit(1e-4, start=exact + 0.01)
+        np.testing.assert_allclose(started, exact, atol=1e-8)
+        assert rounds_started < rounds_fast

@@ -10,10 +10,14 @@ process in the tests; Flower messages in :mod:`.flower_apps`). Steps, one networ
 4. ``step`` rounds — every fit (full model and each leave-one-centre-out fit) advances one
    Newton step, or one round of tree bagging or cyclic boosting (:mod:`.boosting`), per round
    (:func:`.newton.run_lockstep`);
-5. ``evaluate`` — each centre's pair counts for the full model (apparent) and, on the centre
-   left out, for its leave-one-centre-out model;
-6. ``export`` rounds — Platt scaling, Cox baselines and coarse ranges for the registry
-   bundle (:mod:`.export`).
+5. ``export`` rounds — Platt scaling, Cox baselines and coarse ranges for the registry
+   bundle (:mod:`.export`); the first also carries the evaluation: each centre's pair counts
+   for the full model (apparent) and, on the centre left out, for its leave-one-centre-out
+   model (a node still answers a separate ``evaluate`` request the same way).
+
+A Newton fit's last step, once smaller than :data:`.newton.LAST_STEP`, is taken without a
+round of its own; Platt scaling starts from the identity map. Each round's time is kept in the
+lineage (``round_seconds``).
 
 A centre that drops out ends the run (``on_dropout="fail"``) or, with ``on_dropout="quorum"``,
 restarts it without that centre while at least ``quorum`` centres remain; the run records it.
@@ -21,6 +25,7 @@ restarts it without that centre while at least ``quorum`` centres remain; the ru
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,11 +117,14 @@ class Coordinator:
     rounds: int = 0
     dropped: list[dict[str, Any]] = field(default_factory=list)
     suppressed_cells: int = 0
+    round_seconds: list[tuple[str, float]] = field(default_factory=list)
 
     def _round(self, kind: str, requests: dict[str, dict[str, Any]]) -> dict[str, dict]:
         self.rounds += 1
         common = {"versions": versions(), "min_count": self.min_count}
+        start = time.perf_counter()
         replies = self.ask(kind, {c: {**common, **r} for c, r in requests.items()})
+        self.round_seconds.append((kind, round(time.perf_counter() - start, 3)))
         self.suppressed_cells += sum(int(r.get("suppressed_cells", 0)) for r in replies.values())
         return replies
 
@@ -152,7 +160,8 @@ class Coordinator:
         return {"centres": centres, "rounds": self.rounds, "min_count": self.min_count,
                 "suppressed_cells": self.suppressed_cells, "on_dropout": self.on_dropout,
                 "quorum": self.quorum, "dropped": self.dropped, "versions": versions(),
-                "stratified_cox": "by centre (exact; per-centre risk sets)"}
+                "stratified_cox": "by centre (exact; per-centre risk sets)",
+                "round_seconds": [list(r) for r in self.round_seconds]}
 
     def _hello(self, excluded: set[str]) -> dict[str, dict[str, Any]]:
         spec = self.spec.model_dump(mode="json")
@@ -195,6 +204,9 @@ class Coordinator:
         from icipredict.federated.fitting import FitDriver
 
         driver = FitDriver(self, centres, state)
-        fitted, loco, apparent = driver.run()
-        # what the registry bundle needs: Platt scaling, Cox baselines, ranges (export rounds)
-        return fitted, loco, apparent, complete(driver, fitted)
+        fitted, evaluation = driver.run()
+        # what the registry bundle needs: Platt scaling, Cox baselines, ranges (export rounds;
+        # the first also carries the evaluation of every fit)
+        registry, scored = complete(driver, fitted, evaluation)
+        loco, apparent = driver.scores(scored)
+        return fitted, loco, apparent, registry

@@ -21,8 +21,9 @@ registry bundle needs beyond the coefficients:
   ``mean +- 8 SD`` (values shared by fewer than ``min_count`` patients of a centre are not
   seen), used to clip the registry model's inputs as a pooled model's min/max are.
 
-The first round carries the baselines and ranges with the first Platt step: the stage adds
-one round per Platt Newton step (six on the 300-patient test network).
+The first round carries the baselines, the ranges and the evaluation of every fit (the
+leave-one-centre-out pair counts) with the first Platt step: the stage adds one round per
+Platt Newton step (from the identity map; four on the 600-patient demo network).
 """
 
 from __future__ import annotations
@@ -85,19 +86,25 @@ def _first_round(driver: FitDriver, models: dict[str, Any]
     return extra, risk_edges
 
 
-def complete(driver: FitDriver, models: dict[str, Any]) -> dict[str, Any]:
+def complete(driver: FitDriver, models: dict[str, Any],
+             evaluation: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run the stage; add ``platt``/``calibrated`` (logistic) and ``baseline`` (Cox) to each
-    model of ``models`` in place.
+    model of ``models`` in place. The first round also carries ``evaluation`` (per centre,
+    its ``evaluate`` request: a round saved).
 
     Returns
     -------
-    dict
+    (registry, evaluated)
         ``feature_ranges`` (column -> ``[low, high]``, None where unbounded), ``observed``
-        (column -> values seen) and ``risk_groups`` (tertile cut-points of the risk score).
+        (column -> values seen) and ``risk_groups`` (tertile cut-points of the risk score);
+        and per centre its answer to ``evaluation``.
     """
     plans = {name: _platt_plan(driver, name) for name, m in models.items()
              if m["kind"] in ("logistic", "xgboost")}
     extra, risk_edges = _first_round(driver, models)
+    for c, req in evaluation.items():
+        if req["fits"]:
+            extra[c]["fits"] = req["fits"]
     pending = [extra]
     first: dict[str, dict[str, Any]] = {}
 
@@ -116,7 +123,9 @@ def complete(driver: FitDriver, models: dict[str, Any]) -> dict[str, Any]:
         return {name: _summed([replies[c]["platt"][name] for c in plans[name][0]])
                 for name in betas}
 
-    fits, _ = run_lockstep({name: logistic_fit(1, penalty="none") for name in plans}, evaluate)
+    identity = np.array([0.0, 1.0])  # a calibrated model's own map: few Newton steps from it
+    fits, _ = run_lockstep({name: logistic_fit(1, penalty="none", start=identity)
+                            for name in plans}, evaluate)
     if pending:  # no logistic model: the baselines and ranges still need their round
         evaluate({})
     for name, res in fits.items():
@@ -136,7 +145,7 @@ def complete(driver: FitDriver, models: dict[str, Any]) -> dict[str, Any]:
         if out["risk_groups"] is None or name == "os":
             out["risk_groups"] = {"endpoint": name, "cut_points": cuts}
     out.update(_ranges(first, extra[driver.centres[0]]["ranges"]["edges"]))
-    return out
+    return out, {c: {"fits": r.get("fits", {})} for c, r in first.items()}
 
 
 def _fitted(res: Any) -> Any:

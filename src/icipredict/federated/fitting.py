@@ -58,8 +58,16 @@ class FitDriver:
         self.fits: dict[str, dict[str, Any]] = {}  # fit name -> config sent to nodes
         self.results: dict[str, Any] = {}  # fit name -> converged fit (FitResult, BoostResult)
 
-    def run(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        """Fit every model (full and leave-one-centre-out) and evaluate them."""
+    def run(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """Fit every model (full and leave-one-centre-out).
+
+        Returns
+        -------
+        (models, evaluation)
+            Each model's description, and per centre the ``evaluate`` request of its fits
+            (not sent: the first ``export`` round carries it; read the replies with
+            :meth:`scores`).
+        """
         moments = self.coord._round("fit_moments", {c: {**self.base, "fits": {
             n: {k: v for k, v in p.items() if k != "names"} for n, (_, p) in self.plans.items()}}
             for c in self.centres})
@@ -82,7 +90,10 @@ class FitDriver:
                 self.fits[fname] = {**cfg, "members": members}
                 gens[fname] = gen
         self.results, _ = run_lockstep(gens, self._evaluate_sums)
-        return self._report(self.results)
+        models = {name: self._describe(model, plan, f"{name}|full", self.results[f"{name}|full"])
+                  for name, (model, plan) in self.plans.items()
+                  if f"{name}|full" in self.results}
+        return models, self._evaluation(self.results)
 
     def _start(self, model: FederatedModel, plan: dict[str, Any], parts: list[dict[str, Any]]
                ) -> tuple[dict[str, Any], Any]:
@@ -134,30 +145,32 @@ class FitDriver:
                       np.sum([p["hessian"] for p in parts], axis=0))
         return out
 
-    def _report(self, results: dict[str, Any]
-                ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        evaluate = {c: {**self.base, "fits": {}} for c in self.centres}
+    def _evaluation(self, results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Per centre: the fits it scores (every full fit it trained, the fit without it)."""
+        evaluate: dict[str, dict[str, Any]] = {c: {"fits": {}} for c in self.centres}
         for fname, res in results.items():
             _, variant = fname.split("|", 1)
             value = res.model if isinstance(res, BoostResult) else res.beta
-            if variant == "full":
-                for c in self.fits[fname]["members"]:
-                    evaluate[c]["fits"][fname] = self._node_fit(fname, value, c)
-            else:
-                held = variant.split("|", 1)[1]
-                evaluate[held]["fits"][fname] = self._node_fit(fname, value, held)
-        replies = self.coord._round("evaluate", evaluate)
-        models, loco, apparent = {}, {}, {}
-        for name, (model, plan) in self.plans.items():
+            scorers = self.fits[fname]["members"] if variant == "full" else [
+                variant.split("|", 1)[1]]
+            for c in scorers:
+                evaluate[c]["fits"][fname] = self._node_fit(fname, value, c)
+        return evaluate
+
+    def scores(self, replies: dict[str, dict[str, Any]]
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Leave-one-centre-out and apparent indices from the centres' pair counts
+        (``replies``: centre -> its answer to :meth:`run`'s evaluation request)."""
+        loco, apparent = {}, {}
+        for name in self.plans:
             full = f"{name}|full"
-            if full not in results:
+            if full not in self.results:
                 continue
-            models[name] = self._describe(model, plan, full, results[full])
             apparent[name] = pooled_index({c: replies[c]["fits"][full]
                                            for c in self.fits[full]["members"]})
             loco[name] = pooled_index({f.split("|")[2]: replies[f.split("|")[2]]["fits"][f]
-                                       for f in results if f.startswith(f"{name}|loco|")})
-        return models, loco, apparent
+                                       for f in self.results if f.startswith(f"{name}|loco|")})
+        return loco, apparent
 
     def _describe(self, model: FederatedModel, plan: dict[str, Any], fname: str,
                   res: Any) -> dict[str, Any]:

@@ -9,7 +9,9 @@ what left it, and what the wire-capture test reads.
 
 from __future__ import annotations
 
+import importlib
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -131,6 +133,10 @@ def coordinate(grid: Grid, context: Context) -> None:
     """Run the coordinator for the run config's experiment; write the result JSON."""
     from icipredict.federated.runner import run_coordinator
 
+    # The model stage imports scikit-learn and pandas (the feature builder): import them while
+    # the first rounds wait for the nodes, not in the middle of the run (seconds on 2 cores).
+    threading.Thread(target=importlib.import_module, args=("icipredict.federated.fitting",),
+                     daemon=True).start()
     cfg = dict(context.run_config)
     ask = FlowerAsk(grid, int(cfg["nodes"]), float(cfg["round-timeout"]))
     run_coordinator(ask, cfg)

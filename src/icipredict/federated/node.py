@@ -309,7 +309,10 @@ def _evaluate(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
 def _export(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
     from icipredict.federated.node_export import answer
 
-    return answer(_design(node, req), req, node.min_count)
+    out = answer(_design(node, req), req, node.min_count)
+    if req.get("fits"):  # the first export round also evaluates the converged fits
+        out["fits"] = _evaluate(node, req)["fits"]
+    return out
 
 
 HANDLERS = {"hello": _hello, "moments": _moments, "histogram": _histogram,
