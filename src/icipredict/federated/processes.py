@@ -128,13 +128,32 @@ def descendants(pid: int) -> list[int]:
 def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
     """End a process group started here and any descendant that left it (Flower starts its
     SuperExec in a session of its own): SIGTERM, then SIGKILL after ``timeout``."""
-    strays = [p for p in descendants(proc.pid) if _pgid(p) not in (None, proc.pid)]
-    _stop_group(proc, timeout)
+    stop_all([proc], timeout)
+
+
+def stop_all(procs: list[subprocess.Popen], timeout: float = 10.0) -> None:
+    """:func:`stop` for several process groups at once: every group gets its SIGTERM first,
+    so their shutdowns overlap (a SuperNode takes about a second to sign off)."""
+    strays = [p for proc in procs for p in descendants(proc.pid)
+              if _pgid(p) not in (None, proc.pid)]
+    for proc in procs:
+        _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        _stop_group(proc, max(deadline - time.monotonic(), 0.0))
     for pid in strays:
         try:
             os.killpg(pid, signal.SIGKILL) if _pgid(pid) == pid else os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def _signal_group(proc: subprocess.Popen, sig: signal.Signals) -> bool:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _pgid(pid: int) -> int | None:
@@ -146,9 +165,7 @@ def _pgid(pid: int) -> int | None:
 
 def _stop_group(proc: subprocess.Popen, timeout: float) -> None:
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
+        if not _signal_group(proc, sig):
             return
         try:
             proc.wait(wait)
@@ -174,6 +191,7 @@ class Flower:
     workdir: Path
     bin: Path = field(default_factory=flower_bin)
     procs: list[subprocess.Popen] = field(default_factory=list)
+    links: set[int] = field(default_factory=set)  # PIDs of the SuperLinks among procs
 
     def env(self) -> dict[str, str]:
         """Environment of every Flower process (its own Flower home, fast task polling, no
@@ -195,15 +213,19 @@ class Flower:
         self.procs.append(proc)
         return proc
 
-    def superlink(self, port: int, *, tls: TLSFiles | None = None) -> subprocess.Popen:
+    def superlink(self, port: int, *, tls: TLSFiles | None = None,
+                  wait: bool = True) -> subprocess.Popen:
         """Start the SuperLink on ``127.0.0.1:port``: with TLS when ``tls`` names its CA
-        certificate, server certificate and key, else insecure (localhost only)."""
+        certificate, server certificate and key, else insecure (localhost only); with
+        ``wait``, return once it listens (SuperNodes started meanwhile retry until then)."""
         security = (["--ssl-ca-certfile", str(tls.ca), "--ssl-certfile", str(tls.cert),
                      "--ssl-keyfile", str(tls.key)] if tls else ["--insecure"])
         proc = self._start("superlink", [
             "flower-superlink", *security, "--disable-runtime-dependency-installation",
             "--host", "127.0.0.1", "--port", str(port)])
-        wait_for_port(port, proc)
+        self.links.add(proc.pid)
+        if wait:
+            wait_for_port(port, proc)
         return proc
 
     def log(self, name: str) -> str:
@@ -261,8 +283,9 @@ class Flower:
 
     def close(self) -> None:
         """Stop every process group started here (latest first)."""
-        for proc in reversed(self.procs):
-            stop(proc)
+        # the SuperNodes together, then the SuperLink they sign off from
+        stop_all([p for p in reversed(self.procs) if p.pid not in self.links])
+        stop_all([p for p in self.procs if p.pid in self.links])
         self.procs.clear()
 
     def __enter__(self) -> Flower:

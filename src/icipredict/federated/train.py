@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from icipredict.federated.processes import Flower, free_port
+from icipredict.federated.processes import Flower, free_port, wait_for_port
 from icipredict.federated.runner import read_result
 
 #: The demo's federated experiment (full-feature L1 logistic regression + centre-stratified Cox).
@@ -96,13 +96,14 @@ def run_demo(out: str | Path, *, experiment: str | Path = DEMO_EXPERIMENT,
     with Flower(out / "flower") as fl:
         (out / "flower").mkdir(exist_ok=True)
         port = free_port()
-        fl.superlink(port)
+        link_proc = fl.superlink(port, wait=False)  # the nodes start while it does
         link = f"127.0.0.1:{port}"
         for centre, store in stores.items():
             fl.supernode(centre, link, {"store": str(store), "centre": centre,
                                         "cache": str(out / "node-cache" / centre),
                                         "radiomics-cache": str(default_cache()),
                                         "audit-log": str(out / f"audit-{centre}.jsonl")})
+        wait_for_port(port, link_proc)
         result = train_on_superlink(experiment, link, nodes=len(stores), flower=fl)
     seconds = time.perf_counter() - start
     run_id = model_uri = None
