@@ -44,8 +44,8 @@ MODEL = ROOT / "experiments/demo/response_xgb_small.yaml"
 FEATURES = ROOT / "experiments/demo/features.yaml"
 
 
-def pooled_loco(result: dict, nodes: dict[str, NodeData], spec, params: dict) -> dict:
-    """Pooled XGBoost LOCO: train on the other centres' rows together, count pairs on one."""
+def designs(result: dict, nodes: dict[str, NodeData], spec) -> dict[str, tuple]:
+    """Each centre's XGBoost design (builder output of the federated state) and labels."""
     builder = builder_from_state(spec, result["state"])
     features = result["models"]["response_xgb"]["features"]
     data = {}
@@ -54,6 +54,11 @@ def pooled_loco(result: dict, nodes: dict[str, NodeData], spec, params: dict) ->
         y = pd.to_numeric(frame.get("responder"), errors="coerce").to_numpy(float)
         X = builder.transform(frame)[features]
         data[c] = (X[~np.isnan(y)], y[~np.isnan(y)])
+    return data
+
+
+def pooled(data: dict[str, tuple], params: dict) -> dict:
+    """Pooled XGBoost LOCO: train on the other centres' rows together, count pairs on one."""
     counts = {}
     for held in data:
         X = pd.concat([data[c][0] for c in data if c != held])
@@ -107,10 +112,10 @@ def main() -> None:
     params = {**XGBResponse().get_params(), **model_spec.params}
     for seed in (2, 1, 0):  # the pooled model's own spread over subsampling seeds
         t = time.perf_counter()
-        pooled = pooled_loco(result, nodes, spec, {**params, "random_state": seed})
+        index = pooled(designs(result, nodes, spec), {**params, "random_state": seed})
         name = f"pooled XGBoost, random_state {seed}"
         note = f"{params['n_estimators']} trees, 256 bins"
-        rows.insert(0, (name, pooled, 0, time.perf_counter() - t, note))
+        rows.insert(0, (name, index, 0, time.perf_counter() - t, note))
     print(
         f"federated vs pooled XGBoost, response, {n} patients, 6 centres; load average "
         f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} cores"

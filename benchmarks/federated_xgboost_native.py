@@ -38,6 +38,7 @@ federation itself: the native fits must then score exactly as the pooled ones.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -51,7 +52,6 @@ import pandas as pd
 from icipredict.features.spec import read_spec
 from icipredict.federated import local
 from icipredict.federated.boosting import candidate_edges, select_grid
-from icipredict.federated.builder_state import builder_from_state
 from icipredict.federated.coordinator import Coordinator, model_plans
 from icipredict.federated.evaluation import local_counts, pooled_index
 from icipredict.federated.inprocess import in_process_ask
@@ -65,6 +65,21 @@ from icipredict.modeling.spec import load_spec
 from icipredict.training.data import default_cache
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _sibling(name: str):
+    """Another benchmark script of this folder, as a module (they are not a package)."""
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", Path(__file__).parent /
+                                                  f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# the same designs and pooled reference as the bagging benchmark
+_BAGGING = _sibling("federated_xgboost")
+designs, pooled = _BAGGING.designs, _BAGGING.pooled
 MODEL = ROOT / "experiments/demo/response_xgb_small.yaml"
 FEATURES = ROOT / "experiments/demo/features.yaml"
 
@@ -111,19 +126,6 @@ json.dump({"small": small, "cells": cells, "bins": int(ptr[-1]), "rows": len(y)}
 """
 
 
-def designs(result: dict, nodes: dict[str, NodeData], spec) -> dict[str, tuple]:
-    """Per centre, the response model's builder output (DataFrame) and labels (rows with one)."""
-    builder = builder_from_state(spec, result["state"])
-    features = result["models"]["response_xgb"]["features"]
-    data = {}
-    for c, node in nodes.items():
-        frame = node.frame(spec)
-        y = pd.to_numeric(frame.get("responder"), errors="coerce").to_numpy(float)
-        X = builder.transform(frame)[features]
-        data[c] = (X[~np.isnan(y)], y[~np.isnan(y)])
-    return data
-
-
 def loco_grid(data: dict[str, tuple], members: list[str], min_count: int) -> list[list[float]]:
     """The grid the federation chooses for a fit of ``members`` (as the nodes' ``fit_moments``
     and ``grid`` replies and :class:`~icipredict.federated.boosting_fit.BoostingStart`)."""
@@ -138,19 +140,6 @@ def loco_grid(data: dict[str, tuple], members: list[str], min_count: int) -> lis
     below = [local.cumulative_counts(X, cand, min_count) for X in mats]
     summed = [np.sum([np.asarray(b[j], float) for b in below], axis=0) for j in range(len(cand))]
     return select_grid(cand, summed, n, min_count)
-
-
-def pooled(data: dict[str, tuple], params: dict) -> dict:
-    """Pooled XGBoost LOCO (as ``benchmarks/federated_xgboost.py``)."""
-    counts = {}
-    for held in data:
-        X = pd.concat([data[c][0] for c in data if c != held])
-        y = np.concatenate([data[c][1] for c in data if c != held])
-        model = XGBResponse(**params).fit(X, y)
-        counts[held] = local_counts(
-            "logistic", model.decision_function(data[held][0]), data[held][1], None, 5
-        )
-    return pooled_index(counts)
 
 
 def pooled_grid(data: dict[str, tuple], params: dict, min_count: int) -> dict:
