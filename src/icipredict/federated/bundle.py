@@ -10,8 +10,9 @@
 - the training domain, feature ranges and risk tertiles from federated aggregates only.
 
 No row, ID or per-patient vector reaches the bundle: the coordinator never had one.
-Response and survival intervals are null (their tables need each patient's held-out
-probability or risk score).
+Response and survival intervals are null: their tables need each centre's patient and outcome
+counts per bin of held-out scores, cells of 1-4 patients with their outcomes that the protocol
+does not share.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ LIMITATIONS = [
     "Trained federated: no centre sent rows; coefficients equal the pooled fit's.",
     "Response probabilities are Platt-scaled on held-out (leave-one-centre-out) logits, "
     "fitted federated; the per-patient 95% response and survival intervals are not available "
-    "(null): they need each patient's held-out probability or risk score.",
+    "(null): they need each centre's outcome counts in small bins of held-out scores, which "
+    "the federation does not share.",
     "OS/PFS: Cox model stratified by centre; every patient gets the patient-weighted mixture "
     "of the centres' Breslow baselines, on a monthly grid, up to the last month every centre "
     "had at least min_count patients at risk; survival past it is null.",

@@ -140,7 +140,7 @@ def stop_all(procs: list[subprocess.Popen], timeout: float = 10.0) -> None:
         _signal_group(proc, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     for proc in procs:
-        _stop_group(proc, max(deadline - time.monotonic(), 0.0))
+        _await_group(proc, max(deadline - time.monotonic(), 0.0))
     for pid in strays:
         try:
             os.killpg(pid, signal.SIGKILL) if _pgid(pid) == pid else os.kill(pid, signal.SIGKILL)
@@ -163,9 +163,10 @@ def _pgid(pid: int) -> int | None:
         return None
 
 
-def _stop_group(proc: subprocess.Popen, timeout: float) -> None:
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        if not _signal_group(proc, sig):
+def _await_group(proc: subprocess.Popen, timeout: float) -> None:
+    """Wait for a group sent SIGTERM to end; SIGKILL it after ``timeout``."""
+    for sig, wait in ((None, timeout), (signal.SIGKILL, 5.0)):
+        if sig is not None and not _signal_group(proc, sig):
             return
         try:
             proc.wait(wait)
