@@ -118,6 +118,36 @@ def test_federated_cox_equals_lifelines_stratified_by_centre(run, spec, end):
                                atol=1e-6)
 
 
+def test_risk_tertiles_come_from_held_out_scores(run, spec):
+    # the board's OS tertiles: cut-points of the held-out risk scores (each centre's patients
+    # scored by the Cox model fitted without that centre, as a pooled run's out-of-fold
+    # tertiles), from counts below edges: within one edge interval of the pooled quantiles
+    result, _, data = run
+    model, pooled, X = _design(result, data, spec, "os")
+    T = pd.to_numeric(pooled["os_months"]).to_numpy()
+    E = pd.to_numeric(pooled["os_event"]).to_numpy()
+    centre = pooled["_centre"].to_numpy()
+    ok = ~(np.isnan(T) | np.isnan(E))
+    held_out, in_sample = [], []
+    for c in sorted(set(centre)):
+        train, test = ok & (centre != c), ok & (centre == c)
+        df = pd.DataFrame(X[train], columns=model["features"]).assign(
+            T=T[train], E=E[train], centre=centre[train])
+        ref = CoxPHFitter(penalizer=model["penalizer"]).fit(df, "T", "E", strata=["centre"])
+        coef = ref.params_[model["features"]].to_numpy()
+        held_out.append((X[test] - X[train].mean(axis=0)) @ coef)
+        in_sample.append((X[test] - np.asarray(model["mean"])) @ np.asarray(model["coef"]))
+    rg = result["registry"]["risk_groups"]
+    assert rg["endpoint"] == "os" and rg["source"].startswith("held-out")
+    # counts below edges 2 * RISK_SPAN * ||beta|| / BINS apart, interpolated within an interval
+    step = 2 * 4.0 * np.linalg.norm(model["coef_standardised"]) / 64
+    expected = np.quantile(np.concatenate(held_out), [1 / 3, 2 / 3])
+    np.testing.assert_allclose(rg["cut_points"], expected, atol=step / 3)
+    # ...and the tolerance tells them from the full model's in-sample tertiles
+    in_sample_cuts = np.quantile(np.concatenate(in_sample), [1 / 3, 2 / 3])
+    assert np.max(np.abs(in_sample_cuts - rg["cut_points"])) > step / 3
+
+
 def test_wire_carries_no_rows_ids_or_small_cells(run, spec):
     result, capture, data = run
     assert {k for _, k, _ in capture} >= {"hello", "moments", "histogram", "fit_moments",

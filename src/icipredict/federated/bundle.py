@@ -120,9 +120,11 @@ def _risk_groups(result: dict[str, Any]) -> dict[str, Any]:
     from icipredict.evaluation.risk_groups import risk_tertiles
 
     rg = result["registry"].get("risk_groups") or {"endpoint": "os", "cut_points": []}
+    # results written before held-out tertiles carry no source: theirs were in-sample
     out = risk_tertiles(np.array([]), endpoint=rg["endpoint"],
-                        source="in-sample risk scores of the training patients, from the "
-                               "centres' counts below fixed edges (federated)")
+                        source=rg.get("source", "in-sample risk scores of the training "
+                                      "patients, from the centres' counts below fixed edges "
+                                      "(federated)"))
     out["cut_points"] = list(rg["cut_points"])
     return out
 

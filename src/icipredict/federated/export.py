@@ -16,7 +16,8 @@ registry bundle needs beyond the coefficients:
   any centre, known or new, gets their **patient-weighted mixture** ``sum_c (n_c / n) H_c(t)``,
   defined up to the last month every centre supports: that month is the model's follow-up
   limit (survival past it is null). Risk tertiles come from the centres' counts of risk scores
-  below fixed edges (interpolated within a bin).
+  below fixed edges (interpolated within a bin), each centre's patients scored by the model
+  fitted without that centre (held-out scores, as a pooled run's out-of-fold tertiles).
 - **Ranges**: per feature, the coarse training range from counts below 65 edges over
   ``mean +- 8 SD`` (values shared by fewer than ``min_count`` patients of a centre are not
   seen), used to clip the registry model's inputs as a pooled model's min/max are.
@@ -43,6 +44,12 @@ if TYPE_CHECKING:
 #: Range edges span mean +- this many SDs; risk-score edges +- this many times ||beta||.
 RANGE_SPAN = 8.0
 RISK_SPAN = 4.0
+RISK_SOURCE_HELD_OUT = ("held-out risk scores of the training patients (each centre's scored by "
+                        "the model fitted without it), from the centres' counts below fixed "
+                        "edges (federated)")
+RISK_SOURCE_IN_SAMPLE = ("in-sample risk scores of the training patients (fewer than two "
+                         "leave-one-centre-out models), from the centres' counts below fixed "
+                         "edges (federated)")
 
 
 def _platt_plan(driver: FitDriver, name: str) -> tuple[dict[str, str], str]:
@@ -57,12 +64,13 @@ def _platt_plan(driver: FitDriver, name: str) -> tuple[dict[str, str], str]:
 
 
 def _first_round(driver: FitDriver, models: dict[str, Any]
-                 ) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
-    """Per centre: the baseline and range requests (sent with the first Platt step); and the
-    risk-score edges of each Cox model."""
+                 ) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray], dict[str, str]]:
+    """Per centre: the baseline and range requests (sent with the first Platt step); the
+    risk-score edges of each Cox model and which scores its tertiles come from."""
     extra: dict[str, dict[str, Any]] = {c: {} for c in driver.centres}
     columns: dict[str, tuple[int, float, float]] = {}
     risk_edges = {}
+    risk_sources: dict[str, str] = {}
     for name, model in models.items():
         fname = f"{name}|full"
         cfg = driver.fits[fname]
@@ -75,15 +83,21 @@ def _first_round(driver: FitDriver, models: dict[str, Any]
         span = RISK_SPAN * max(float(np.linalg.norm(beta)), 1e-6)
         risk_edges[name] = np.linspace(-span, span, BINS + 1)
         fit = {**driver._node_fit(fname, beta), "risk_edges": risk_edges[name]}
+        held = {c: f"{name}|loco|{c}" for c in cfg["members"]}
+        # tertiles of held-out scores, as a pooled run's out-of-fold ones: every centre scores
+        # its patients with the model fitted without it (else all with the full model)
+        out_of_centre = len(held) >= 2 and all(f in driver.results for f in held.values())
         for c in cfg["members"]:
-            extra[c].setdefault("baseline", {})[name] = fit
+            extra[c].setdefault("baseline", {})[name] = fit if not out_of_centre else {
+                **fit, "held_out": driver._node_fit(held[c], driver.results[held[c]].beta)}
+        risk_sources[name] = (RISK_SOURCE_HELD_OUT if out_of_centre else RISK_SOURCE_IN_SAMPLE)
     names = sorted(columns)
     ranges = {"names": names, "columns": [columns[c][0] for c in names],
               "edges": [columns[c][1] + columns[c][2] * np.linspace(-RANGE_SPAN, RANGE_SPAN,
                                                                     BINS + 1) for c in names]}
     for c in driver.centres:
         extra[c]["ranges"] = ranges
-    return extra, risk_edges
+    return extra, risk_edges, risk_sources
 
 
 def complete(driver: FitDriver, models: dict[str, Any],
@@ -101,7 +115,7 @@ def complete(driver: FitDriver, models: dict[str, Any],
     """
     plans = {name: _platt_plan(driver, name) for name, m in models.items()
              if m["kind"] in ("logistic", "xgboost")}
-    extra, risk_edges = _first_round(driver, models)
+    extra, risk_edges, risk_sources = _first_round(driver, models)
     for c, req in evaluation.items():
         if req["fits"]:
             extra[c]["fits"] = req["fits"]
@@ -143,7 +157,8 @@ def complete(driver: FitDriver, models: dict[str, Any],
         models[name]["baseline"], cuts = _baseline({c: first[c]["baseline"][name]
                                                     for c in members}, edges)
         if out["risk_groups"] is None or name == "os":
-            out["risk_groups"] = {"endpoint": name, "cut_points": cuts}
+            out["risk_groups"] = {"endpoint": name, "cut_points": cuts,
+                                  "source": risk_sources[name]}
     out.update(_ranges(first, extra[driver.centres[0]]["ranges"]["edges"]))
     return out, {c: {"fits": r.get("fits", {})} for c, r in first.items()}
 

@@ -9,7 +9,8 @@ After the fits converge, the coordinator asks each centre (request ``export``; s
 - ``baseline``: the centre's Breslow baseline cumulative hazard of the stratified Cox model on
   the protocol's monthly grid :data:`GRID_MONTHS`, cut (sent as null) from the first month
   where fewer than ``min_count`` of its patients are still at risk, and the counts of its
-  risk scores below fixed edges (tails suppressed), for the board's risk tertiles;
+  risk scores below fixed edges (tails suppressed), for the board's risk tertiles (scored by
+  the ``held_out`` model fitted without this centre, when the request names one);
 - ``ranges``: per feature, how many values lie below each of 65 coordinator edges (tails
   suppressed): the coarse training range that clips the registry model's inputs.
 
@@ -87,7 +88,10 @@ def baseline(design: dict[str, np.ndarray], fit: dict[str, Any], min_count: int
     lp = Z @ np.asarray(fit["beta"], float)
     out: dict[str, Any] = {"n": len(t), "cumhaz": breslow(t, e, lp, GRID_MONTHS, min_count)}
     if fit.get("risk_edges") is not None:
-        out["risk_below"] = local.cumulative_counts(lp[:, None], [fit["risk_edges"]],
+        held = fit.get("held_out")  # the model fitted without this centre scores its patients
+        score = lp if held is None else (
+            _standardised(design, held)[0] @ np.asarray(held["beta"], float))
+        out["risk_below"] = local.cumulative_counts(score[:, None], [fit["risk_edges"]],
                                                     min_count)[0]
     return out
 
