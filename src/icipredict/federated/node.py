@@ -289,29 +289,35 @@ def _step(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _evaluate(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
+    return _pair_counts(_design(node, req), req["fits"], node.min_count)
+
+
+def _pair_counts(design: dict[str, np.ndarray], fits: dict[str, Any], min_count: int
+                 ) -> dict[str, Any]:
+    """Each fit's concordant-pair counts on this centre's rows of ``design``."""
     from icipredict.federated.evaluation import local_counts
 
-    design = _design(node, req)
     out = {}
-    for name, fit in req["fits"].items():
+    for name, fit in fits.items():
         X, y, e = design_rows(design, fit)
         if fit["kind"] == "xgboost":
             from icipredict.federated.boosting import margin
 
             out[name] = local_counts("logistic", margin(fit["model"], X, fit["grid"]), y, e,
-                                     node.min_count)
+                                     min_count)
             continue
         score = _standardised(X, fit) @ np.asarray(fit["beta"][-X.shape[1]:], float)
-        out[name] = local_counts(fit["kind"], score, y, e, node.min_count)
+        out[name] = local_counts(fit["kind"], score, y, e, min_count)
     return {"fits": out}
 
 
 def _export(node: NodeData, req: dict[str, Any]) -> dict[str, Any]:
     from icipredict.federated.node_export import answer
 
-    out = answer(_design(node, req), req, node.min_count)
+    design = _design(node, req)  # one load of the cached arrays serves both answers
+    out = answer(design, req, node.min_count)
     if req.get("fits"):  # the first export round also evaluates the converged fits
-        out["fits"] = _evaluate(node, req)["fits"]
+        out["fits"] = _pair_counts(design, req["fits"], node.min_count)["fits"]
     return out
 
 

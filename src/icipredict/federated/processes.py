@@ -1,6 +1,6 @@
 """Flower's own deployment engine as processes: SuperLink, SuperNodes and ``flwr run``.
 
-Every process starts in its own process group (``start_new_session``) and :func:`stop` ends
+Every process starts in its own process group (``start_new_session``) and :func:`stop_all` ends
 the whole group (the SuperLink's SuperExec and ServerApp, a SuperNode's ClientApps). Runtime
 dependency installation stays off: nothing is fetched at run time.
 
@@ -125,15 +125,11 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
-    """End a process group started here and any descendant that left it (Flower starts its
-    SuperExec in a session of its own): SIGTERM, then SIGKILL after ``timeout``."""
-    stop_all([proc], timeout)
-
-
 def stop_all(procs: list[subprocess.Popen], timeout: float = 10.0) -> None:
-    """:func:`stop` for several process groups at once: every group gets its SIGTERM first,
-    so their shutdowns overlap (a SuperNode takes about a second to sign off)."""
+    """End process groups started here and any descendant that left them (Flower starts its
+    SuperExec in a session of its own): SIGTERM, then SIGKILL after ``timeout``. Every group
+    gets its SIGTERM first, so their shutdowns overlap (a SuperNode takes about a second to
+    sign off)."""
     strays = [p for proc in procs for p in descendants(proc.pid)
               if _pgid(p) not in (None, proc.pid)]
     for proc in procs:
